@@ -1,0 +1,19 @@
+"""Exceptions that the CLI turns into one red line and a meaningful exit code."""
+
+from __future__ import annotations
+
+
+class LexDprError(Exception):
+    """Base class for errors a user can fix; the CLI prints the message, not a traceback."""
+
+    exit_code = 1
+
+
+class InputError(LexDprError):
+    """An input file or directory is missing, unreadable or has the wrong layout."""
+
+
+class ConfigError(LexDprError):
+    """A flag or config value is invalid; the message lists every problem found."""
+
+    exit_code = 2
