@@ -64,7 +64,9 @@ def numbering_since(law: dict) -> str:
     promulgated = str(first["부칙공포일자"])
     body = _text(first.get("부칙내용"))
     if m := _ON.search(body):
-        return f"{int(m[1]):04d}{int(m[2]):02d}{int(m[3]):02d}"
+        year = int(m[1])
+        year = year - 2333 if year > 3000 else year  # 단기 (Dangun era): 민법 "4293년 1월 1일"
+        return f"{year:04d}{int(m[2]):02d}{int(m[3]):02d}"
     if (m := _AFTER.search(body)) and (m[1] or m[2]):
         p = date(int(promulgated[:4]), int(promulgated[4:6]), int(promulgated[6:8]))
         return _add_months(p, 12 * int(m[1] or 0) + int(m[2] or 0)).strftime("%Y%m%d")

@@ -1,0 +1,1 @@
+"""Training-pair mining: reference parsing, citation resolution, queries, negatives, splits."""

@@ -1,0 +1,275 @@
+"""``lex-dpr make-pairs``: precedents → (query, cited article passages, hard negatives) pairs.
+
+Read top to bottom: load the corpus, read precedents, build queries and positives from
+their 참조조문, add fallback pairs, mine negatives, split, write.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from lex_dpr.data.sources.detect import SourceKind, detect_kind
+from lex_dpr.data.sources.precedents import Precedent, read_precedent, summary_passages
+from lex_dpr.errors import ConfigError, InputError
+from lex_dpr.mining.negatives import bm25_negatives, dense_negatives, random_negatives
+from lex_dpr.mining.queries import Query, normalize_query, precedent_queries
+from lex_dpr.mining.refs import Reference, parse_references
+from lex_dpr.mining.resolve import LawCatalog, Resolution
+from lex_dpr.mining.split import grouped_split
+from lex_dpr.retrieval.bm25 import BM25Index
+from lex_dpr.retrieval.tokenize import tokenize_many
+from lex_dpr.utils.io import BadLine, iter_jsonl, read_json_file, write_json, write_jsonl
+from lex_dpr.utils.progress import track
+
+log = logging.getLogger(__name__)
+
+Negatives = Literal["bm25", "random", "dense"]
+
+
+@dataclass
+class MakePairsConfig:
+    """Every knob of make-pairs; the CLI flags map 1:1 onto these fields."""
+
+    law: str
+    prec_json_dir: str
+    out: str = "data/processed/pairs_train.jsonl"
+    admin: str | None = None
+    use_admin_for_prec: bool = False
+    hn_per_q: int = 32
+    max_positives_per_prec: int = 5
+    max_workers: int = 0
+    valid_ratio: float = 0.1
+    test_ratio: float = 0.0
+    seed: int = 42
+    negatives: Negatives = "bm25"
+    model: str | None = None
+    old_law: Literal["drop", "same-number"] = "drop"
+    fallback: bool = True
+    min_query_chars: int = 10
+    glob: str = "**/*.json"
+
+    def check(self) -> None:
+        problems = []
+        if self.negatives not in ("bm25", "random", "dense"):
+            problems.append(f"--negatives {self.negatives!r}: choose bm25, random or dense")
+        if self.negatives == "dense" and not self.model:
+            problems.append("--negatives dense needs --model NAME_OR_PATH")
+        if not 0 <= self.valid_ratio < 1 or not 0 <= self.test_ratio < 1 or self.valid_ratio + self.test_ratio >= 1:
+            problems.append(f"--valid-ratio {self.valid_ratio} / --test-ratio {self.test_ratio}: each in [0, 1), sum < 1")
+        if self.hn_per_q < 0 or self.max_positives_per_prec < 1:
+            problems.append("--hn-per-q must be >= 0 and --max-positives-per-prec >= 1")
+        if self.old_law not in ("drop", "same-number"):
+            problems.append(f"--old-law {self.old_law!r}: choose drop or same-number")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+
+@dataclass
+class MakePairsReport:
+    """The run summary: printed as a table and written next to the output as JSON."""
+
+    precedents_read: int = 0
+    precedents_with_citations: int = 0
+    precedents_resolved: int = 0
+    precedents_fallback: int = 0
+    queries: int = 0
+    pairs: dict[str, int] = field(default_factory=dict)
+    positives_total: int = 0
+    positives_per_query: float = 0.0
+    negatives_per_query: float = 0.0
+    references: Counter = field(default_factory=Counter)
+    dropped_queries: Counter = field(default_factory=Counter)
+    flagged_positives: Counter = field(default_factory=Counter)
+    skipped_files: list[str] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("references", "dropped_queries", "flagged_positives"):
+            d[k] = dict(sorted(getattr(self, k).items(), key=lambda kv: -kv[1]))
+        return d
+
+
+def split_paths(out: str | Path) -> dict[str, Path]:
+    """pairs_train.jsonl → its _valid/_test siblings, fallback passages and summary."""
+    out = Path(out)
+    stem = out.name.removesuffix(".jsonl")
+    return {"train": out, "valid": out.with_name(f"{stem}_valid.jsonl"), "test": out.with_name(f"{stem}_test.jsonl"),
+            "fallback": out.with_name("prec_fallback_passages.jsonl"), "summary": out.with_name(f"{stem}_summary.json")}
+
+
+def load_passages(path: str | Path, bad: list[BadLine]) -> list[dict]:
+    passages = [p for p in iter_jsonl(path, bad) if p.get("id") and p.get("text")]
+    if not passages:
+        raise InputError(f"{path}: no passages (run `lex-dpr preprocess` first)")
+    return passages
+
+
+def read_precedents(directory: str | Path, pattern: str, report: MakePairsReport,
+                    show_progress: bool) -> list[Precedent]:
+    src = Path(directory)
+    if not src.is_dir():
+        raise InputError(f"{src}: not a directory (pass --prec-json-dir with the precedent JSON files)")
+    precs = []
+    for path in track(sorted(src.glob(pattern)), "read precedents", enabled=show_progress):
+        try:
+            doc = read_json_file(path)
+            if detect_kind(doc) is not SourceKind.PREC:
+                raise InputError(f"{path}: not a precedent")
+            precs.append(read_precedent(doc))
+        except (InputError, KeyError, TypeError, AttributeError) as exc:
+            msg = str(exc) if isinstance(exc, InputError) else f"{path}: missing or malformed field {exc}"
+            report.skipped_files.append(msg)
+            log.warning(msg)
+    report.precedents_read = len(precs)
+    return precs
+
+
+def _refs_for(query: Query, refs: list[tuple[Reference, Resolution]], numbered: bool) -> list[tuple[Reference, Resolution]]:
+    """The references of the query's own [n] group when both sides are numbered, else all of them."""
+    if not numbered or not query.labels:
+        return refs
+    own = [(r, res) for r, res in refs if not r.groups or set(r.groups) & set(query.labels)]
+    return own
+
+
+def _article_key(p: dict) -> str:
+    return p["parent_id"] if p.get("paragraph") else p["id"]
+
+
+def make_pairs(cfg: MakePairsConfig, show_progress: bool = False) -> MakePairsReport:
+    """Mine training pairs from precedents and write train/valid(/test) JSONL files.
+
+    Example:
+        >>> cfg = MakePairsConfig(law="out/law.jsonl", prec_json_dir="data/sample/precedents",
+        ...                       out="out/pairs_train.jsonl")  # doctest: +SKIP
+        >>> make_pairs(cfg).pairs["train"] > 0  # doctest: +SKIP
+        True
+    """
+    cfg.check()
+    report = MakePairsReport()
+    bad: list[BadLine] = []
+    corpus = load_passages(cfg.law, bad)
+    if cfg.admin and cfg.use_admin_for_prec:
+        corpus += load_passages(cfg.admin, bad)
+    report.skipped_files += [str(b) for b in bad]
+    by_id = {p["id"]: p for p in corpus}
+    catalog = LawCatalog.from_passages(corpus, include_admin=cfg.use_admin_for_prec)
+    precedents = read_precedents(cfg.prec_json_dir, cfg.glob, report, show_progress)
+
+    pairs: list[dict] = []
+    excluded: list[set[str]] = []
+    fallback_passages: list[dict] = []
+    for prec in track(precedents, "resolve citations", enabled=show_progress):
+        refs = parse_references(prec.references)
+        if refs:
+            report.precedents_with_citations += 1
+        resolved = [(r, catalog.resolve(r, prec.decided, cfg.old_law)) for r in refs]
+        report.references.update(res.reason for _, res in resolved)
+        cited = {pid for _, res in resolved for pid in res.passage_ids}
+        queries = precedent_queries(prec, cfg.min_query_chars)
+        if not cited:
+            if cfg.fallback:
+                _fallback_pairs(prec, queries, refs, pairs, excluded, fallback_passages, report)
+            continue
+        report.precedents_resolved += 1
+        skip = cited | {_article_key(by_id[c]) for c in cited} | {f"PREC_{prec.id}"}
+        numbered = any(r.groups for r in refs) and any(q.labels for q in queries)
+        for q in queries:
+            own = _refs_for(q, resolved, numbered)
+            positives: list[str] = []
+            for _, res in own:
+                positives.extend(p for p in res.passage_ids if p not in positives)
+            if not positives:
+                report.dropped_queries["no resolved citation in its [n] group"] += 1
+                continue
+            positives = positives[: cfg.max_positives_per_prec]
+            for _, res in own:
+                if res.flagged and set(res.passage_ids) & set(positives):
+                    report.flagged_positives[res.flagged] += 1
+            kind = "admin" if any(by_id[p]["type"] == "admin" for p in positives) else "prec"
+            pairs.append(_pair(q, prec, positives, kind, [f"{r.law} {r.article}".strip() for r, _ in own]))
+            excluded.append(skip | {_article_key(by_id[p]) for p in positives})
+    report.queries = len(pairs)
+
+    pool = corpus + fallback_passages
+    _mine_negatives(cfg, pairs, excluded, pool, show_progress)
+    train, valid, test = grouped_split(pairs, cfg.valid_ratio, cfg.test_ratio, cfg.seed)
+    _write(cfg, report, train, valid, test, fallback_passages)
+    return report
+
+
+def _pair(q: Query, prec: Precedent, positives: list[str], kind: str, cited: list[str]) -> dict:
+    return {"query_id": q.id, "query_text": q.text, "positive_passages": positives, "hard_negatives": [],
+            "meta": {"type": kind, "prec_id": prec.id, "case_number": prec.case_number, "court": prec.court,
+                     "decided": prec.decided, "query_source": q.source, "labels": list(q.labels), "cited": cited}}
+
+
+def _fallback_pairs(prec: Precedent, queries: list[Query], refs: list[Reference], pairs: list[dict],
+                    excluded: list[set[str]], fallback_passages: list[dict], report: MakePairsReport) -> None:
+    """A precedent citing nothing in the corpus: its 판시사항 items → its own 판결요지 items."""
+    summary = {tuple(p.meta["labels"]): p for p in summary_passages(prec)}
+    if not summary or not queries or all(q.source == "판결요지" for q in queries):
+        return  # the positive would be the query's own text
+    added = False
+    for q in queries:
+        positives = [p for labels, p in summary.items()
+                     if (set(labels) & set(q.labels)) or (not labels and not q.labels)]
+        positives = [p for p in positives if normalize_query(p.text) != normalize_query(q.text)]
+        if not positives:
+            continue
+        for p in positives:
+            if p.id not in {f["id"] for f in fallback_passages[-len(summary):]}:
+                fallback_passages.append(p.to_dict())
+        pairs.append(_pair(q, prec, [p.id for p in positives], "fallback", [f"{r.law} {r.article}" for r in refs]))
+        excluded.append({f"PREC_{prec.id}"} | {p.id for p in summary.values()})
+        added = True
+    report.precedents_fallback += added
+
+
+def _mine_negatives(cfg: MakePairsConfig, pairs: list[dict], excluded: list[set[str]], pool: list[dict],
+                    show_progress: bool) -> None:
+    if cfg.hn_per_q == 0 or not pairs:
+        return
+    pool_ids = [p["id"] for p in pool]
+    pool_keys = [(p["id"], _article_key(p), p["parent_id"]) for p in pool]
+    if cfg.negatives == "random":
+        negs = random_negatives(pool_ids, pool_keys, excluded, cfg.hn_per_q, cfg.seed)
+    elif cfg.negatives == "dense":
+        by_id = {p["id"]: p["text"] for p in pool}
+        negs = dense_negatives(cfg.model, [p["query_text"] for p in pairs],
+                               [by_id[p["positive_passages"][0]] for p in pairs], pool_ids,
+                               [p["text"] for p in pool], excluded, cfg.hn_per_q)
+    else:
+        texts = [p["text"] for p in pool] + [p["query_text"] for p in pairs]
+        tokens = tokenize_many(texts, workers=cfg.max_workers)
+        index = BM25Index(tokens[: len(pool)])
+        negs = bm25_negatives(index, tokens[len(pool):], pool_ids, pool_keys, excluded, cfg.hn_per_q)
+    for pair, neg in zip(pairs, negs, strict=True):
+        pair["hard_negatives"] = neg
+
+
+def _write(cfg: MakePairsConfig, report: MakePairsReport, train: list[dict], valid: list[dict], test: list[dict],
+           fallback_passages: list[dict]) -> None:
+    paths = split_paths(cfg.out)
+    splits = {"train": train, "valid": valid}
+    if cfg.test_ratio > 0:
+        splits["test"] = test
+    for name, rows in splits.items():
+        write_jsonl(paths[name], rows)
+        report.pairs[name] = len(rows)
+        report.outputs[name] = str(paths[name])
+    unique = {p["id"]: p for p in fallback_passages}
+    write_jsonl(paths["fallback"], unique.values())
+    report.outputs["fallback_passages"] = str(paths["fallback"])
+    all_pairs = train + valid + test
+    report.positives_total = sum(len(p["positive_passages"]) for p in all_pairs)
+    if all_pairs:
+        report.positives_per_query = round(report.positives_total / len(all_pairs), 3)
+        report.negatives_per_query = round(sum(len(p["hard_negatives"]) for p in all_pairs) / len(all_pairs), 3)
+    report.outputs["summary"] = str(paths["summary"])
+    write_json(paths["summary"], {"config": asdict(cfg), **report.to_dict()})
