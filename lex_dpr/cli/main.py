@@ -1,0 +1,44 @@
+"""Registers the commands; turns known errors into one red line and an exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+import typer
+
+from lex_dpr.cli import make_pairs, merge_corpus, parse_refs, preprocess, stats, validate
+
+app = typer.Typer(name="lex-dpr", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="lex-dpr: 한국 법령·행정규칙·판례 검색기 학습 도구 / Korean legal dense retrieval toolchain.")
+
+for name, module in [("preprocess", preprocess), ("make-pairs", make_pairs), ("merge-corpus", merge_corpus),
+                     ("validate", validate), ("stats", stats), ("parse-refs", parse_refs)]:
+    app.command(name, epilog="Examples:\n\n" + "\n\n".join(f"$ {e}" for e in module.EXAMPLES))(module.command)
+
+
+def run(entry: Callable[[], object]) -> None:
+    """Call a Typer entry point; user errors print one line (LEX_DPR_DEBUG=1 for the traceback)."""
+    from lex_dpr.cli._console import err, setup_logging
+    from lex_dpr.errors import LexDprError
+
+    setup_logging(verbose=bool(os.environ.get("LEX_DPR_DEBUG")))
+    try:
+        entry()
+    except LexDprError as exc:
+        if os.environ.get("LEX_DPR_DEBUG"):
+            raise
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted; outputs are only replaced when complete[/yellow]")
+        sys.exit(130)
+
+
+def main() -> None:
+    run(lambda: app(standalone_mode=True))
+
+
+if __name__ == "__main__":
+    main()

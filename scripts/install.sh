@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs Poetry (with the PyPI-mirror plugin) and every locked dependency into ./.venv.
+# The mirror URL is pip's own PyPI index, read from pip at run time: no registry host is written here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install --quiet --disable-pip-version-check "poetry>=2.1,<2.6" "poetry-plugin-pypi-mirror>=0.6"
+POETRY_PYPI_MIRROR_URL=$(python3 -c "from pip._internal.models.index import PyPI; print(PyPI.simple_url)")
+export POETRY_PYPI_MIRROR_URL
+poetry install --no-interaction
