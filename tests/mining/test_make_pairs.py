@@ -1,0 +1,78 @@
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from lex_dpr.cli.main import app
+from lex_dpr.data.merge import merge_corpus
+from lex_dpr.data.validate import validate
+from lex_dpr.mining.make_pairs import MakePairsConfig, make_pairs, split_paths
+from lex_dpr.mining.queries import normalize_query
+
+
+def _rows(path):
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def mined(sample_passages, sample_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pairs") / "pairs_train.jsonl"
+    cfg = MakePairsConfig(law=str(sample_passages["law"]), admin=str(sample_passages["admin"]), use_admin_for_prec=True,
+                          prec_json_dir=str(sample_dir / "precedents"), out=str(out), hn_per_q=4, valid_ratio=0.2)
+    return cfg, make_pairs(cfg), split_paths(out)
+
+
+def test_queries_map_to_their_own_group(mined):
+    _, _, paths = mined
+    pairs = {p["query_id"]: p for name in ("train", "valid") for p in _rows(paths[name])}
+    assert pairs["PREC_900001_Q1"]["positive_passages"] == ["LAW_001706_제750조", "LAW_001706_제766조"]
+    assert pairs["PREC_900001_Q2"]["positive_passages"] == ["LAW_001706_제756조"]
+    assert pairs["PREC_900023_Q1"]["meta"]["type"] == "admin"  # --use-admin-for-prec
+
+
+def test_temporal_old_law_and_fallback_rules(mined):
+    _, report, paths = mined
+    assert report.references["law renumbered after the decision"] == 1  # 2010 decision, law effective 2011-09-29
+    assert report.references["resolved via 현행 note"] == 1 and report.references["부칙 citation"] == 1
+    fallback = [p for name in ("train", "valid") for p in _rows(paths[name]) if p["meta"]["type"] == "fallback"]
+    texts = {p["id"]: p["text"] for p in _rows(paths["fallback"])}
+    assert fallback and all(normalize_query(texts[pid]) != normalize_query(p["query_text"])
+                            for p in fallback for pid in p["positive_passages"])
+
+
+def test_negatives_exclude_positives_and_cited_articles(mined):
+    _, _, paths = mined
+    for p in _rows(paths["train"]) + _rows(paths["valid"]):
+        assert not set(p["hard_negatives"]) & set(p["positive_passages"])
+        if p["query_id"].startswith("PREC_900018"):  # cites 750, 763, 393
+            assert not {"LAW_001706_제750조", "LAW_001706_제393조"} & set(p["hard_negatives"])
+
+
+def test_pipeline_validates_clean_and_reruns_byte_identical(mined, sample_passages, tmp_path):
+    cfg, _, paths = mined
+    merged = tmp_path / "merged.jsonl"
+    merge_corpus([sample_passages["law"], sample_passages["admin"], paths["fallback"]], merged)
+    report = validate([paths["train"], paths["valid"]], [merged])
+    assert report.errors == 0 and report.counts["pairs"] > 20
+    again = tmp_path / "again" / "pairs_train.jsonl"
+    make_pairs(MakePairsConfig(**{**cfg.__dict__, "out": str(again)}))
+    assert again.read_bytes() == paths["train"].read_bytes()
+
+
+def test_validate_catches_leaks_and_unknown_ids(mined, sample_passages, tmp_path):
+    _, _, paths = mined
+    rows = _rows(paths["train"])
+    bad = dict(rows[0], hard_negatives=rows[0]["positive_passages"] + ["NOPE"])
+    leak = tmp_path / "leak.jsonl"
+    leak.write_bytes(orjson.dumps(bad) + b"\n")
+    report = validate([paths["train"], leak], [sample_passages["law"], sample_passages["admin"], paths["fallback"]])
+    checks = {f.check for f in report.findings}
+    assert {"positive among negatives", "unknown passage id", "precedent in two splits", "query in two splits"} <= checks
+    args = ["validate", "--pairs", str(paths["train"]), "--pairs", str(leak), "--passages", str(sample_passages["law"])]
+    assert CliRunner().invoke(app, args).exit_code == 1
+
+
+def test_bad_config_is_a_usage_error(sample_passages, sample_dir, tmp_path):
+    args = ["make-pairs", "--law", str(sample_passages["law"]), "--prec-json-dir", str(sample_dir / "precedents"),
+            "--out", str(tmp_path / "p.jsonl"), "--negatives", "dense"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0 and "--model" in str(result.exception or result.output)
