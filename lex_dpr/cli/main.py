@@ -40,5 +40,12 @@ def main() -> None:
     run(lambda: app(standalone_mode=True))
 
 
+def run_single(command: Callable[..., None]) -> None:
+    """Run one command as its own program (the ``python -m lex_dpr.data_processing.*`` entry points)."""
+    single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    single.command()(command)
+    run(lambda: single(standalone_mode=True))
+
+
 if __name__ == "__main__":
     main()
