@@ -136,11 +136,12 @@ def _match(text: str, i: int) -> int:
 
 
 def _unmark(text: str, notes: list[str]) -> str:
-    return re.sub(rf"{_MARK}(\d+){_MARK}", lambda m: notes[int(m.group(1))] + _CLOSE_OF(notes[int(m.group(1))]), text)
+    """Put the bracketed notes back (each note is stored with its opening bracket)."""
+    def restore(m: re.Match) -> str:
+        note = notes[int(m.group(1))]
+        return note + _OPEN[note[0]]
 
-
-def _CLOSE_OF(note: str) -> str:  # noqa: N802 - tiny helper paired with _unmark
-    return _OPEN.get(note[:1], "")
+    return re.sub(rf"{_MARK}(\d+){_MARK}", restore, text)
 
 
 def clean_law_name(name: str) -> str:

@@ -10,7 +10,7 @@ import re
 
 from lex_dpr.data.records import Passage
 from lex_dpr.data.sources.laws import ParseResult, Unit
-from lex_dpr.utils.text import as_list, clean, flatten_text, is_deletion_marker, join_nonempty
+from lex_dpr.utils.text import as_list, clean, flatten_text, is_deletion_marker, join_nonempty, strip_html
 
 # An article start: 제12조(제목), 제1-1조(목적), 제1조의2(금융회사등), "제1조의2 삭제".
 _ARTICLE = re.compile(
@@ -115,7 +115,7 @@ def parse_admin_rule(doc: dict, source: str, unit: Unit = "article", as_of: str 
             "발령일자": str(info.get("발령일자") or ""), "소관부처명": str(info.get("소관부처명") or "")}
     raw = svc.get("조문내용")
     text = "\n".join(flatten_text(x) for x in as_list(raw))
-    text = clean_keep_lines(text)
+    text = strip_html(text)  # keep line breaks: article boundaries often sit on them
     seen: set[str] = set()
     for label, title, body, heading in split_articles(text):
         if is_deletion_marker(body):
@@ -139,13 +139,6 @@ def parse_admin_rule(doc: dict, source: str, unit: Unit = "article", as_of: str 
             result.passages.append(Passage(id=article_id, parent_id=f"ADM_{rule_id}", text=body_text, **common))
     _appendices(result, svc, rule_id, name, effective, meta)
     return result
-
-
-def clean_keep_lines(text: str) -> str:
-    """Strip HTML but keep line structure (article boundaries often sit on line breaks)."""
-    from lex_dpr.utils.text import strip_html
-
-    return strip_html(text)
 
 
 def _appendices(result: ParseResult, svc: dict, rule_id: str, name: str, effective: str, meta: dict) -> None:
