@@ -8,14 +8,18 @@ from collections.abc import Callable
 
 import typer
 
-from lex_dpr.cli import make_pairs, merge_corpus, parse_refs, preprocess, stats, validate
+from lex_dpr.cli import eval as eval_cmd
+from lex_dpr.cli import make_pairs, merge_corpus, parse_refs, preprocess, runs, stats, train, validate
 
 app = typer.Typer(name="lex-dpr", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="lex-dpr: 한국 법령·행정규칙·판례 검색기 학습 도구 / Korean legal dense retrieval toolchain.")
 
 for name, module in [("preprocess", preprocess), ("make-pairs", make_pairs), ("merge-corpus", merge_corpus),
-                     ("validate", validate), ("stats", stats), ("parse-refs", parse_refs)]:
-    app.command(name, epilog="Examples:\n\n" + "\n\n".join(f"$ {e}" for e in module.EXAMPLES))(module.command)
+                     ("validate", validate), ("stats", stats), ("parse-refs", parse_refs), ("train", train),
+                     ("eval", eval_cmd)]:
+    app.command(name, epilog="Examples:\n\n" + "\n\n".join(f"$ {e}" for e in module.EXAMPLES),
+                context_settings=getattr(module, "CONTEXT_SETTINGS", None))(module.command)
+app.add_typer(runs.app, name="runs")
 
 
 def run(entry: Callable[[], object]) -> None:

@@ -1,0 +1,55 @@
+"""lex-dpr train"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lex_dpr.cli import _console as console
+
+EXAMPLES = [
+    "lex-dpr train --config configs/train.yaml data.pairs=out/sample/pairs_train.jsonl out_dir=runs/static",
+    "lex-dpr train --config configs/train_lora.yaml model.name=kure-v1 trainer.lr=2e-5 lora.r=16",
+    "lex-dpr train --config configs/train.yaml --folds 5 --out-dir runs/kfold",
+    "lex-dpr train --config configs/train.yaml --out-dir runs/static --resume",
+]
+
+
+def command(
+    overrides: Annotated[list[str] | None, typer.Argument(help="Dotted overrides: trainer.lr=2e-5 lora.r=16 ...")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (defaults: configs/train.yaml keys).")] = None,
+    folds: Annotated[int, typer.Option("--folds", min=0, help="Group k-fold over the training pairs (0: off).")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Run folder (same as out_dir=...).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Fine-tune a bi-encoder on mined pairs (static model by default; LoRA or full for transformers)."""
+    from lex_dpr.config import load_config
+
+    items = list(overrides or []) + ([f"out_dir={out_dir}"] if out_dir else [])
+    cfg = load_config(config, items)
+    if folds:
+        from lex_dpr.training.kfold import train_kfold
+
+        k = train_kfold(cfg, folds, resume=resume, show_progress=not quiet)
+        rows = [(f"fold-{i}", *(f"{m.get(key, 0):.4f}" for key in _KEYS)) for i, m in enumerate(k.folds)]
+        rows.append(("mean ± std", *(f"{k.mean[key]:.4f} ± {k.std[key]:.4f}" for key in _KEYS)))
+        rows.append(("out-of-fold", *(f"{k.out_of_fold[key]:.4f}" for key in _KEYS)))
+        console.table(f"k-fold ({folds})", rows, ("", *_KEYS))
+        console.out.print(f"ensemble: {k.ensemble_dir}")
+        return
+    from lex_dpr.training.train import train
+
+    r = train(cfg, resume=resume, show_progress=not quiet)
+    metrics = [(k.removeprefix("eval/"), f"{v:.4f}") for k, v in r.metrics.items()
+               if k.removeprefix("eval/") in _KEYS]
+    console.table("train", [("steps", r.steps), ("examples", r.examples), ("examples/s", r.examples_per_s),
+                            ("wall time (s)", r.wall_time_s), *metrics], ("", "value"))
+    if r.collapsed:
+        console.err.print("[yellow]warning: the final embeddings look collapsed; see the log above[/yellow]")
+    console.out.print(f"model: {r.final_dir}")
+
+
+_KEYS = ("ndcg_at_10", "recall_at_1", "recall_at_10", "mrr_at_10", "map_at_100")

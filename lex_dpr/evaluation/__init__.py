@@ -1,0 +1,1 @@
+"""Retrieval evaluation: metrics, baseline systems, fusion, and the comparison report."""

@@ -1,0 +1,78 @@
+"""The `lex-dpr eval` job as a library call: build the systems, score them, write the reports."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lex_dpr.errors import ConfigError
+from lex_dpr.evaluation.report import Report, evaluate, to_markdown
+from lex_dpr.training.data import read_corpus, read_pairs
+from lex_dpr.utils.io import write_json
+
+BASELINES = ("bm25", "popularity", "knn-label")
+
+
+@dataclass
+class EvalJob:
+    passages: str
+    pairs: str
+    train_pairs: str | None = None  # for popularity, kNN-label, fusion tuning and the never-seen subset
+    models: list[str] = field(default_factory=list)
+    baselines: list[str] = field(default_factory=lambda: list(BASELINES))
+    fusion: bool = True  # BM25 + each model, weight tuned on a sample of the training pairs
+    fusion_tune_queries: int = 500
+    k_values: list[int] = field(default_factory=lambda: [1, 3, 5, 10, 20, 100])
+    seed: int = 42
+    device: str | None = None
+
+
+def run_eval(job: EvalJob, show_progress: bool = False) -> Report:
+    from lex_dpr.evaluation import systems as S
+
+    unknown = set(job.baselines) - set(BASELINES)
+    if unknown:
+        raise ConfigError(f"unknown baseline(s) {sorted(unknown)}; choose from {', '.join(BASELINES)}")
+    corpus = read_corpus(job.passages)
+    pairs = read_pairs(job.pairs, corpus)
+    train_pairs = read_pairs(job.train_pairs, corpus) if job.train_pairs else []
+    needs_train = {"popularity", "knn-label"} & set(job.baselines)
+    if needs_train and not train_pairs:
+        raise ConfigError(f"baseline(s) {sorted(needs_train)} need --train-pairs")
+    systems: list = []
+    bm25 = S.BM25System(corpus) if "bm25" in job.baselines or (job.fusion and job.models) else None
+    if "bm25" in job.baselines:
+        systems.append(bm25)
+    if "popularity" in job.baselines:
+        systems.append(S.PopularitySystem(train_pairs))
+    if "knn-label" in job.baselines:
+        systems.append(S.KnnLabelSystem(train_pairs))
+    for name in job.models:
+        from lex_dpr.models.loading import load_encoder
+
+        dense = S.DenseSystem(_label(name), load_encoder(name, device=job.device), corpus, show_progress=show_progress)
+        systems.append(dense)
+        if job.fusion and train_pairs:
+            tune = random.Random(job.seed).sample(train_pairs, min(job.fusion_tune_queries, len(train_pairs)))
+            systems.append(S.FusionSystem(dense, bm25, S.choose_fusion_weight(dense, bm25, tune)))
+    if not systems:
+        raise ConfigError("nothing to evaluate: pass --model and/or --baseline")
+    return evaluate(systems, pairs, corpus, train_pairs, job.k_values, show_progress=show_progress)
+
+
+def write_reports(report: Report, output: str | Path | None, markdown: str | Path | None) -> None:
+    if output:
+        write_json(output, report.to_dict())
+    if markdown:
+        from lex_dpr.utils.io import atomic_open
+
+        with atomic_open(markdown) as fh:
+            fh.write(to_markdown(report).encode())
+
+
+def _label(model: str) -> str:
+    """A short system name: the run folder name for run paths, else the model name."""
+    p = Path(model)
+    parts = [x for x in p.parts if x not in ("bi_encoder", "final")]
+    return parts[-1] if parts else model

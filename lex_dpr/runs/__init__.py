@@ -1,0 +1,1 @@
+"""Reading run folders back: list, show, plot and check them."""

@@ -1,0 +1,169 @@
+"""Run folders as the user sees them: status, best metric, curves, and PASS/WARN/FAIL health checks.
+
+Example:
+    >>> summaries = [summarize(r) for r in find_runs("runs")]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from lex_dpr.errors import InputError
+
+CONFIG_FILE, METRICS_FILE = "training_config.json", "metrics.jsonl"
+
+
+def resolve_run(path: str | Path) -> Path:
+    """The folder holding training_config.json: ``RUN``, ``RUN/bi_encoder`` or a fold inside a k-fold run."""
+    path = Path(path)
+    for cand in (path, path / "bi_encoder"):
+        if (cand / CONFIG_FILE).is_file():
+            return cand
+    raise InputError(f"{path}: not a lex-dpr run (no {CONFIG_FILE} in it or in bi_encoder/)")
+
+
+def find_runs(root: str | Path) -> list[Path]:
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: no such folder")
+    return sorted(p.parent for p in root.rglob(CONFIG_FILE))
+
+
+def read_record(run: Path) -> dict[str, Any]:
+    return orjson.loads((run / CONFIG_FILE).read_bytes())
+
+
+def read_metrics(run: Path) -> list[dict[str, Any]]:
+    path = run / METRICS_FILE
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_bytes().splitlines():
+        try:
+            rows.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            continue  # a line cut by a crash; the rest of the file is still good
+    return rows
+
+
+@dataclass
+class RunSummary:
+    run: str
+    status: str
+    model: str
+    metric: str
+    best: float | None
+    steps: int
+    wall_time_s: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def summarize(run: Path) -> RunSummary:
+    rec = read_record(run)
+    metric = rec.get("config", {}).get("eval", {}).get("metric", "ndcg_at_10")
+    rows = read_metrics(run)
+    values = [r[f"eval/{metric}"] for r in rows if f"eval/{metric}" in r]
+    result = rec.get("result", {})
+    return RunSummary(str(run), rec.get("status", "?"), rec.get("config", {}).get("model", {}).get("name", "?"),
+                      metric, max(values) if values else None, max((r.get("step", 0) for r in rows), default=0),
+                      result.get("wall_time_s"))
+
+
+def series(rows: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+    pts = [(r["step"], r[key]) for r in rows if key in r and isinstance(r[key], int | float)]
+    return [s for s, _ in pts], [v for _, v in pts]
+
+
+def plot_runs(runs: list[Path], out: str | Path, metric: str = "ndcg_at_10") -> Path:
+    """Train loss, valid loss and the eval metric against steps, one line per run, to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for run in runs:
+        rows = read_metrics(run)
+        label = run.parent.name if run.name == "bi_encoder" else run.name
+        for ax, key in zip(axes, ("train/loss", "eval/loss", f"eval/{metric}"), strict=True):
+            x, y = series(rows, key)
+            if x:
+                ax.plot(x, y, marker="." if len(x) < 30 else None, label=label)
+    for ax, title in zip(axes, ("train loss", "valid loss", metric), strict=True):
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    axes[-1].legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(out)
+    return out
+
+
+@dataclass
+class Check:
+    name: str
+    verdict: str  # PASS | WARN | FAIL
+    detail: str
+
+
+def check_run(run: Path) -> list[Check]:
+    """The run's health: finished, metrics present, checkpoint, finite and converging loss, overfitting."""
+    rec = read_record(run)
+    rows = read_metrics(run)
+    status = rec.get("status", "?")
+    metric = rec.get("config", {}).get("eval", {}).get("metric", "ndcg_at_10")
+    checks = [Check("finished", {"finished": "PASS", "failed": "FAIL"}.get(status, "WARN"),
+                    f"status {status}" + (f": {rec['error']}" if rec.get("error") else ""))]
+    _, loss = series(rows, "train/loss")
+    checks.append(Check("metrics recorded", "PASS" if loss else "FAIL", f"{len(rows)} lines, {len(loss)} losses"))
+    ckpts = sorted(p.name for p in run.glob("checkpoint-*")) + (["final"] if (run / "final").is_dir() else [])
+    checks.append(Check("checkpoint present", "PASS" if ckpts else "FAIL", ", ".join(ckpts) or "none"))
+    bad = [v for v in loss if not math.isfinite(v)]
+    checks.append(Check("loss finite", "FAIL" if bad else "PASS", f"{len(bad)} non-finite of {len(loss)}"))
+    checks.append(_converging(loss))
+    checks.append(_overfitting(rows))
+    _, scores = series(rows, f"eval/{metric}")
+    if len(scores) >= 2:
+        improved = max(scores[1:]) > scores[0]
+        checks.append(Check("metric improving", "PASS" if improved else "WARN",
+                            f"{metric}: first {scores[0]:.4f}, best {max(scores):.4f}"))
+    else:
+        checks.append(Check("metric improving", "WARN", f"{len(scores)} evaluation(s) of {metric}"))
+    health = rec.get("health")
+    if health:
+        checks.append(Check("embeddings not collapsed", "FAIL" if health.get("collapsed") else "PASS",
+                            f"score std {health['score_std']:.4f}, pairwise cos {health['mean_pairwise_cos']:.3f}"))
+    return checks
+
+
+def _converging(loss: list[float]) -> Check:
+    finite = [v for v in loss if math.isfinite(v)]
+    if len(finite) < 4:
+        return Check("loss converging", "WARN", f"only {len(finite)} loss values")
+    n = max(1, len(finite) // 5)
+    first, last = sum(finite[:n]) / n, sum(finite[-n:]) / n
+    verdict = "PASS" if last < first else "WARN"
+    return Check("loss converging", verdict, f"mean of first {n}: {first:.4f}, last {n}: {last:.4f}")
+
+
+def _overfitting(rows: list[dict[str, Any]]) -> Check:
+    _, valid = series(rows, "eval/loss")
+    if len(valid) < 3:
+        return Check("valid loss tracking train", "PASS", f"{len(valid)} valid-loss points")
+    best = min(valid)
+    rising = valid[-1] > best * 1.1 and valid.index(best) < len(valid) - 1
+    detail = f"valid loss best {best:.4f}, last {valid[-1]:.4f}"
+    return Check("valid loss tracking train", "WARN" if rising else "PASS",
+                 detail + (" (rising while training continues: overfitting)" if rising else ""))

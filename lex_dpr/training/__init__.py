@@ -1,0 +1,1 @@
+"""Training recipes: the bi-encoder trainer, its loss, callbacks and k-fold."""

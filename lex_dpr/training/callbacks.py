@@ -1,0 +1,95 @@
+"""Trainer callbacks: metrics.jsonl, NaN guard, embedding-collapse check, checkpoint metadata."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from pathlib import Path
+
+import orjson
+from transformers import TrainerCallback
+
+from lex_dpr.models.metadata import ModelMetadata, write_metadata
+from lex_dpr.training.health import embedding_health
+
+log = logging.getLogger(__name__)
+
+_IR_KEY = re.compile(r"^(?:eval_)?[^_]+_cosine_(?P<name>[a-z]+)@(?P<k>\d+)$")
+_RENAME = {"accuracy": "hit", "mrr": "mrr", "ndcg": "ndcg", "recall": "recall", "precision": "precision", "map": "map"}
+
+
+def metric_key(trainer_key: str) -> str:
+    """Trainer log keys → lex-dpr names: ``eval_valid_cosine_ndcg@10`` → ``eval/ndcg_at_10``.
+
+    Example:
+        >>> metric_key("eval_valid_cosine_recall@5"), metric_key("loss"), metric_key("eval_loss")
+        ('eval/recall_at_5', 'train/loss', 'eval/loss')
+    """
+    m = _IR_KEY.match(trainer_key)
+    if m:
+        return f"eval/{_RENAME.get(m['name'], m['name'])}_at_{m['k']}"
+    if trainer_key.startswith("eval_"):
+        return "eval/" + trainer_key.removeprefix("eval_")
+    return "train/" + trainer_key
+
+
+class MetricsFile(TrainerCallback):
+    """Appends one JSON line per logged step to metrics.jsonl (train loss, lr, eval metrics)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or not state.is_world_process_zero:
+            return
+        row = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
+        row |= {metric_key(k): v for k, v in logs.items() if isinstance(v, int | float)}
+        with self.path.open("ab") as fh:
+            fh.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY))
+
+
+class NanGuard(TrainerCallback):
+    """Stops at the first NaN/inf loss and keeps that step from being saved as a checkpoint."""
+
+    def __init__(self) -> None:
+        self.bad_step: int | None = None
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.bad_step = state.global_step
+            control.should_training_stop = True
+            control.should_save = False
+            control.should_evaluate = False
+
+
+class HealthCheck(TrainerCallback):
+    """After every evaluation, measure score spread and passage similarity; warn on collapse."""
+
+    def __init__(self, queries: list[str], passages: list[str], metrics: MetricsFile) -> None:
+        self.queries, self.passages, self.metrics = queries, passages, metrics
+        self.last = None
+
+    def on_evaluate(self, args, state, control, model=None, **kwargs):
+        if model is None:
+            return
+        self.last = embedding_health(model, self.queries, self.passages)
+        if self.last.collapsed:
+            log.warning("step %d: %s", state.global_step, self.last.message())
+        with self.metrics.path.open("ab") as fh:
+            fh.write(orjson.dumps({"step": state.global_step, "eval/score_std": self.last.score_std,
+                                   "eval/mean_pairwise_cos": self.last.mean_pairwise_cos},
+                                  option=orjson.OPT_APPEND_NEWLINE))
+
+
+class CheckpointMetadata(TrainerCallback):
+    """Writes lexdpr_model.json into every checkpoint folder the trainer saves."""
+
+    def __init__(self, meta: ModelMetadata) -> None:
+        self.meta = meta
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if folder.is_dir():
+            write_metadata(folder, self.meta)

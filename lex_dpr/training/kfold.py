@@ -1,0 +1,103 @@
+"""Group k-fold over the training pairs: one run per fold, out-of-fold metrics, and a fold ensemble.
+
+Pairs are grouped by precedent (and by normalised query text, as in make-pairs), so no precedent's
+queries are in two folds. ``{out_dir}/fold-{i}/bi_encoder`` holds each run, ``{out_dir}/ensemble``
+an encoder averaging the fold models, ``{out_dir}/kfold_summary.json`` the table.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lex_dpr.config import RunConfig
+from lex_dpr.errors import ConfigError
+from lex_dpr.training.data import read_corpus, read_pairs
+from lex_dpr.utils.io import write_json
+
+
+@dataclass
+class KFoldResult:
+    folds: list[dict[str, float]]  # per-fold valid metrics
+    mean: dict[str, float]
+    std: dict[str, float]
+    out_of_fold: dict[str, float]  # every training query scored by the model that did not see it
+    ensemble_dir: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def group_folds(pairs: list[dict], k: int, seed: int) -> list[list[int]]:
+    """Indices of each fold; whole groups (precedent / query text) go to one fold, sizes balanced.
+
+    Example:
+        >>> pairs = [{"query_text": f"q{i}", "meta": {"prec_id": str(i // 2)}} for i in range(10)]
+        >>> folds = group_folds(pairs, 2, seed=0)
+        >>> sorted(len(f) for f in folds), sorted(i for f in folds for i in f) == list(range(10))
+        ([4, 6], True)
+    """
+    from lex_dpr.mining.split import split_groups
+
+    if k < 2:
+        raise ConfigError(f"--folds {k}: need at least 2 folds")
+    groups = list(split_groups(pairs).values())
+    if len(groups) < k:
+        raise ConfigError(f"--folds {k}: only {len(groups)} independent precedent groups in the training pairs")
+    random.Random(seed).shuffle(groups)
+    groups.sort(key=len, reverse=True)  # largest first into the emptiest fold: balanced sizes
+    folds: list[list[int]] = [[] for _ in range(k)]
+    for members in groups:
+        min(folds, key=len).extend(members)
+    return [sorted(f) for f in folds]
+
+
+def train_kfold(cfg: RunConfig, k: int, resume: bool = False, show_progress: bool = True) -> KFoldResult:
+    from lex_dpr.evaluation.metrics import mean_scores, per_query
+    from lex_dpr.evaluation.systems import DenseSystem
+    from lex_dpr.models.ensemble import EnsembleEncoder
+    from lex_dpr.models.loading import load_encoder
+    from lex_dpr.training.train import RUN_SUBDIR, train_model
+
+    corpus = read_corpus(cfg.data.passages)
+    pairs = read_pairs(cfg.data.pairs, corpus)
+    out = Path(cfg.out_dir)
+    fold_metrics, oof_rows, finals = [], [], []
+    for i, held_out in enumerate(group_folds(pairs, k, cfg.trainer.seed)):
+        held = set(held_out)
+        train_pairs = [p for j, p in enumerate(pairs) if j not in held]
+        valid_pairs = [pairs[j] for j in held_out]
+        fold_cfg = copy.deepcopy(cfg)
+        fold_cfg.out_dir = str(out / f"fold-{i}")
+        run_dir = Path(fold_cfg.out_dir) / RUN_SUBDIR
+        if resume and (run_dir / "final").is_dir():
+            final = run_dir / "final"
+        else:
+            fold_resume = resume and any(run_dir.glob("checkpoint-*"))
+            final = train_model(fold_cfg, corpus, train_pairs, valid_pairs, run_dir, fold_resume,
+                                show_progress).final_dir
+        finals.append(final)
+        rows = _score(DenseSystem(f"fold-{i}", load_encoder(final), corpus), valid_pairs, cfg.eval.k_values,
+                      per_query)
+        oof_rows += rows
+        fold_metrics.append(mean_scores(rows))
+    ensemble_dir = out / "ensemble"
+    EnsembleEncoder([load_encoder(f) for f in finals], [str(f) for f in finals]).save(ensemble_dir)
+    keys = list(fold_metrics[0])
+    result = KFoldResult(fold_metrics, {m: float(np.mean([f[m] for f in fold_metrics])) for m in keys},
+                         {m: float(np.std([f[m] for f in fold_metrics])) for m in keys}, mean_scores(oof_rows),
+                         str(ensemble_dir))
+    write_json(out / "kfold_summary.json", result.to_dict())
+    return result
+
+
+def _score(system, pairs: list[dict], k_values: list[int], per_query) -> list[dict[str, float]]:
+    rankings = system.rank([p["query_text"] for p in pairs], max(100, *k_values))
+    return [per_query([pid for pid, _ in r], set(p["positive_passages"]), k_values)
+            for r, p in zip(rankings, pairs, strict=True)]
+

@@ -1,0 +1,333 @@
+"""The bi-encoder recipe, top to bottom: data → model → loss → trainer → final model and run record.
+
+Example:
+    >>> from lex_dpr.config import load_config
+    >>> cfg = load_config("configs/train.yaml", ["trainer.epochs=1", "out_dir=/tmp/lexdpr-doc"])  # doctest: +SKIP
+    >>> result = train(cfg)  # doctest: +SKIP
+    >>> result.metrics["eval/ndcg_at_10"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lex_dpr.config import RunConfig
+from lex_dpr.errors import ConfigError, LexDprError
+from lex_dpr.models.metadata import ModelMetadata, write_metadata
+from lex_dpr.training.data import Corpus, build_examples, pseudo_queries, read_corpus, read_pairs
+from lex_dpr.utils.io import sha256_file, write_json
+
+log = logging.getLogger(__name__)
+
+RUN_SUBDIR = "bi_encoder"
+CONFIG_FILE = "training_config.json"
+METRICS_FILE = "metrics.jsonl"
+
+
+class TrainingError(LexDprError):
+    """Training stopped on a condition the user must act on (NaN loss, finished run, ...)."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    final_dir: Path
+    metrics: dict[str, float]
+    steps: int
+    examples: int
+    wall_time_s: float
+    examples_per_s: float
+    collapsed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["run_dir"], d["final_dir"] = str(self.run_dir), str(self.final_dir)
+        return d
+
+
+def train(cfg: RunConfig, resume: bool = False, show_progress: bool = True) -> TrainResult:
+    """Train on ``cfg.data.pairs``, evaluate on ``cfg.data.valid_pairs``, write ``{out_dir}/bi_encoder/``."""
+    corpus = read_corpus(cfg.data.passages)
+    train_pairs = read_pairs(cfg.data.pairs, corpus)
+    valid_pairs = read_pairs(cfg.data.valid_pairs, corpus) if cfg.data.valid_pairs else []
+    return train_model(cfg, corpus, train_pairs, valid_pairs, Path(cfg.out_dir) / RUN_SUBDIR, resume, show_progress)
+
+
+def train_model(cfg: RunConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs: list[dict], run_dir: Path,
+                resume: bool = False, show_progress: bool = True) -> TrainResult:
+    import datasets
+    import torch
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.base.sampler import BatchSamplers
+    from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
+
+    from lex_dpr.models.static import cache_tokenization
+    from lex_dpr.training import callbacks as cb
+    from lex_dpr.training.progress import RichProgress
+
+    checkpoint = _check_run_dir(run_dir, resume)
+    t = cfg.trainer
+    set_seed(t.seed)
+    datasets.disable_progress_bars()  # per-evaluation hashing bars; the rich bar shows progress
+    start = time.perf_counter()
+    _write_record(run_dir, cfg, corpus_path=cfg.data.passages, status="running")
+
+    model, meta = _build_model(cfg, corpus, train_pairs, checkpoint)
+    n_neg = int(cfg.data.hard_negative_ratio)
+    extra = pseudo_queries(corpus, cfg.data.pseudo_per_article, t.seed) if cfg.data.pseudo_queries else None
+    examples = build_examples(train_pairs, corpus, n_neg, cfg.data.multiply, t.seed, extra)
+    train_ds = datasets.Dataset.from_dict(examples.columns)
+    eval_ds = evaluator = None
+    if valid_pairs:
+        eval_ds = datasets.Dataset.from_dict(build_examples(valid_pairs, corpus, n_neg, 1, t.seed).columns)
+        evaluator = ir_evaluator(valid_pairs, corpus, cfg)
+
+    loss = _loss(cfg, model, n_neg)
+    cuda = torch.cuda.is_available()
+    eval_every = "steps" if t.eval_steps else "epoch"
+    prompts = {"query": meta.query_prompt} if meta.query_prompt else {}
+    if meta.passage_prompt:
+        prompts |= {c: meta.passage_prompt for c in examples.columns if c not in ("query", "label")}
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(run_dir), num_train_epochs=t.epochs, max_steps=t.max_steps,
+        per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.batch_size,
+        learning_rate=t.lr, weight_decay=t.weight_decay, warmup_steps=t.warmup_ratio,
+        gradient_accumulation_steps=t.gradient_accumulation_steps, max_grad_norm=t.max_grad_norm,
+        seed=t.seed, data_seed=t.seed, batch_sampler=BatchSamplers.NO_DUPLICATES_HASHED,
+        eval_strategy=eval_every if evaluator else "no", eval_steps=t.eval_steps or None,
+        save_strategy=eval_every if evaluator else "epoch", save_steps=t.eval_steps or None,
+        save_total_limit=t.save_total_limit, load_best_model_at_end=evaluator is not None,
+        metric_for_best_model=trainer_metric_key(cfg.eval.metric) if evaluator else None, greater_is_better=True,
+        logging_steps=t.logging_steps, logging_first_step=True, report_to=_report_to(cfg), run_name=run_dir.parent.name,
+        use_cpu=not cuda, **_precision(t.precision, cuda), prompts=prompts or None, disable_tqdm=True,
+        dataloader_drop_last=False,
+    )
+    metrics_file = cb.MetricsFile(run_dir / METRICS_FILE)
+    guard = cb.NanGuard()
+    sample_q = [p["query_text"] for p in (valid_pairs or train_pairs)[:64]]
+    health = cb.HealthCheck(sample_q, corpus.texts[:: max(1, len(corpus) // 256)][:256], metrics_file)
+    callbacks = [metrics_file, guard, health, cb.CheckpointMetadata(meta)]
+    if show_progress:
+        callbacks.append(RichProgress())
+    if evaluator is not None and t.early_stopping_patience > 0:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                                         loss=loss, evaluator=evaluator, callbacks=callbacks)
+    trainer.remove_callback(PrinterCallback)  # metrics go to metrics.jsonl and the progress bar, not stdout
+    original_tokenizer = cache_tokenization(model)
+    try:
+        output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    except KeyboardInterrupt:
+        _write_record(run_dir, cfg, corpus_path=cfg.data.passages, status="interrupted")
+        raise
+    finally:
+        _finish_wandb()
+        if original_tokenizer is not None:
+            model[0].tokenizer = original_tokenizer
+    if guard.bad_step is not None:
+        _write_record(run_dir, cfg, corpus_path=cfg.data.passages, status="failed",
+                      extra={"error": f"non-finite loss at step {guard.bad_step}"})
+        good = sorted(run_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+        keep = f"; last good checkpoint: {good[-1]}" if good else ""
+        raise TrainingError(f"loss became NaN/inf at step {guard.bad_step}{keep}. "
+                            f"Lower trainer.lr (now {t.lr}) or raise trainer.temperature.")
+
+    final_dir = run_dir / "final"
+    _save_atomically(model, final_dir, meta)
+    metrics = {cb.metric_key(k): v for k, v in (evaluator(model) if evaluator else {}).items()}
+    health.on_evaluate(args, trainer.state, None, model=model)
+    if health.last.collapsed:
+        log.warning("final model: %s", health.last.message())
+    wall = time.perf_counter() - start
+    steps = trainer.state.global_step
+    per_s = output.metrics.get("train_samples_per_second", 0.0)
+    result = TrainResult(run_dir, final_dir, metrics, steps, len(train_ds), round(wall, 2), round(per_s, 2),
+                         health.last.collapsed)
+    _write_record(run_dir, cfg, corpus_path=cfg.data.passages, status="finished",
+                  extra={"result": result.to_dict(), "health": health.last.to_dict()})
+    return result
+
+
+def trainer_metric_key(metric: str) -> str:
+    """``ndcg_at_10`` → ``eval_valid_cosine_ndcg@10`` (the key the trainer uses for early stopping)."""
+    name, _, k = metric.rpartition("_at_")
+    if not name or not k.isdigit():
+        raise ConfigError(f"eval.metric '{metric}' must look like ndcg_at_10, recall_at_5, mrr_at_10 or map_at_100")
+    return f"eval_valid_cosine_{ {'hit': 'accuracy'}.get(name, name)}@{k}"
+
+
+def ir_evaluator(valid_pairs: list[dict], corpus: Corpus, cfg: RunConfig):
+    """sentence-transformers' InformationRetrievalEvaluator over the full corpus (or a sub-corpus)."""
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+
+    queries = {p["query_id"]: p["query_text"] for p in valid_pairs}
+    relevant = {p["query_id"]: set(p["positive_passages"]) for p in valid_pairs}
+    if cfg.data.val_negatives > 0:
+        keep = {pid for p in valid_pairs for pid in p["positive_passages"]}
+        keep |= {n for p in valid_pairs for n in (p.get("hard_negatives") or [])[: cfg.data.val_negatives]}
+        docs = {pid: corpus.texts[corpus.index[pid]] for pid in sorted(keep) if pid in corpus.index}
+    else:
+        docs = dict(zip(corpus.ids, corpus.texts, strict=True))
+    k = sorted(set(cfg.eval.k_values) | {1, 3, 5, 10})
+    return InformationRetrievalEvaluator(
+        queries, docs, relevant, name="valid", mrr_at_k=[10], ndcg_at_k=sorted({10, *k}), accuracy_at_k=k,
+        precision_recall_at_k=k, map_at_k=[100], batch_size=cfg.eval.batch_size, write_csv=False,
+        query_prompt_name="query", corpus_prompt_name="document", main_score_function="cosine",
+    )
+
+
+def _check_run_dir(run_dir: Path, resume: bool) -> Path | None:
+    checkpoints = sorted(run_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    if resume:
+        if (run_dir / "final").is_dir():
+            raise TrainingError(f"{run_dir} already finished (final/ exists); nothing to resume")
+        if not checkpoints:
+            raise TrainingError(f"{run_dir}: no checkpoint to resume from; run without --resume")
+        return checkpoints[-1]
+    if checkpoints or (run_dir / "final").is_dir():
+        raise TrainingError(f"{run_dir} already holds a run; pass --resume to continue it or choose another "
+                            "--out-dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / METRICS_FILE).unlink(missing_ok=True)
+    return None
+
+
+def _build_model(cfg: RunConfig, corpus: Corpus, pairs: list[dict], checkpoint: Path | None):
+    from sentence_transformers import SentenceTransformer
+
+    from lex_dpr.models.loading import set_prompts
+    from lex_dpr.models.lora import add_lora
+    from lex_dpr.models.registry import resolve
+    from lex_dpr.models.static import build_static_model
+
+    spec = resolve(cfg.model)
+    adapter = False
+    if spec.source is None:
+        if checkpoint:  # the vocabulary lives in the checkpoint; never retrain it on resume
+            model = SentenceTransformer(str(checkpoint), device="cpu")
+        else:
+            texts = corpus.texts + [p["query_text"] for p in pairs]
+            model = build_static_model(texts, cfg.model.vocab_size, cfg.model.embedding_dim, spec.max_seq_length,
+                                       cfg.trainer.seed)
+        architecture = "StaticEmbedding"
+    else:
+        from lex_dpr.models.loading import load_encoder
+
+        model = load_encoder(spec.source, trust_remote_code=cfg.model.trust_remote_code)
+        if not isinstance(model, SentenceTransformer):
+            raise ConfigError(f"model.name={cfg.model.name}: an ensemble cannot be fine-tuned; pick one member")
+        model.max_seq_length = spec.max_seq_length
+        architecture = type(model[0].auto_model).__name__ if hasattr(model[0], "auto_model") else type(model[0]).__name__
+        if cfg.lora.enabled:
+            add_lora(model, cfg.lora)
+            adapter = True
+    set_prompts(model, spec.query_prompt, spec.passage_prompt)
+    meta = ModelMetadata(kind="static" if spec.source is None else "transformer", architecture=architecture,
+                         base_model=spec.source, adapter=adapter, query_prompt=spec.query_prompt,
+                         passage_prompt=spec.passage_prompt, max_seq_length=spec.max_seq_length,
+                         embedding_dim=model.get_embedding_dimension())
+    return model, meta
+
+
+def _loss(cfg: RunConfig, model, n_negatives: int):
+    from sentence_transformers.sentence_transformer.losses import CachedMultipleNegativesRankingLoss
+
+    from lex_dpr.training.losses import MaskedMultipleNegativesRankingLoss
+
+    t = cfg.trainer
+    scale = 1.0 / t.temperature
+    static = cfg.model.name == "static"
+    if not static and t.batch_size > t.cached_batch_threshold:
+        if t.mask_false_negatives:
+            log.warning("batch %d > trainer.cached_batch_threshold: using CachedMNRL, which cannot mask "
+                        "false negatives", t.batch_size)
+        return CachedMultipleNegativesRankingLoss(model, scale=scale, mini_batch_size=t.mini_batch_size)
+    return MaskedMultipleNegativesRankingLoss(model, scale=scale, n_negatives=n_negatives,
+                                              mask=t.mask_false_negatives)
+
+
+def _precision(precision: str, cuda: bool) -> dict[str, bool]:
+    if precision == "auto":
+        if not cuda:
+            return {}
+        import torch
+
+        return {"bf16": True} if torch.cuda.is_bf16_supported() else {"fp16": True}
+    if precision not in ("fp32", "bf16", "fp16"):
+        raise ConfigError(f"trainer.precision '{precision}' must be auto, fp32, bf16 or fp16")
+    return {precision: True} if precision != "fp32" else {}
+
+
+def _report_to(cfg: RunConfig) -> list[str]:
+    """W&B offline by default (runs under ./wandb, `wandb sync` later); the environment wins if set."""
+    mode = os.environ.get("WANDB_MODE") or cfg.wandb.mode
+    if mode == "disabled":
+        return []
+    os.environ["WANDB_MODE"] = mode
+    os.environ.setdefault("WANDB_PROJECT", cfg.wandb.project)
+    os.environ.setdefault("WANDB_DIR", os.getcwd())
+    os.environ.setdefault("WANDB_SILENT", "true")
+    return ["wandb"]
+
+
+def _finish_wandb() -> None:
+    import sys
+
+    if "wandb" in sys.modules and sys.modules["wandb"].run is not None:
+        sys.modules["wandb"].finish(quiet=True)
+
+
+def _save_atomically(model, final_dir: Path, meta: ModelMetadata) -> None:
+    tmp = final_dir.with_name(f".{final_dir.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save(str(tmp))
+    write_metadata(tmp, meta)
+    shutil.rmtree(final_dir, ignore_errors=True)
+    os.replace(tmp, final_dir)
+
+
+def _write_record(run_dir: Path, cfg: RunConfig, corpus_path: str, status: str,
+                  extra: dict[str, Any] | None = None) -> None:
+    """training_config.json: resolved config, input hashes, versions, git commit, status and results."""
+    path = run_dir / CONFIG_FILE
+    record: dict[str, Any] = {}
+    if path.is_file():
+        import orjson
+
+        record = orjson.loads(path.read_bytes())
+    if "inputs" not in record:
+        files = {"pairs": cfg.data.pairs, "valid_pairs": cfg.data.valid_pairs, "passages": corpus_path}
+        record["inputs"] = {k: {"path": v, "sha256": sha256_file(v)} for k, v in files.items()
+                            if v and Path(v).is_file()}
+    record |= {"config": cfg.to_dict(), "seed": cfg.trainer.seed, "versions": _versions(), "git_commit": _git_commit(),
+               "status": status, "updated": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    record |= extra or {}
+    write_json(path, record)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("lex-dpr", "torch", "transformers", "sentence-transformers", "peft", "datasets"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _git_commit() -> str | None:
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                              cwd=Path(__file__).parent)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
