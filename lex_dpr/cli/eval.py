@@ -27,6 +27,7 @@ def command(
     model: Annotated[list[str] | None, typer.Option("--model", help="Run folder, model folder, alias or hub id (repeatable).")] = None,
     baseline: Annotated[list[str] | None, typer.Option("--baseline", help="bm25, popularity, knn-label (repeatable; default: all that apply).")] = None,
     k: Annotated[list[int] | None, typer.Option("--k", help="Cut-offs: --k 1 3 5 10 (default 1 3 5 10 20 100).")] = None,
+    tune_pairs: Annotated[Path | None, typer.Option("--tune-pairs", help="Pairs the model never trained on, to choose the fusion weight (default: a sample of --train-pairs).")] = None,
     no_fusion: Annotated[bool, typer.Option("--no-fusion", help="Skip the BM25+model fusion systems.")] = False,
     output: Annotated[Path | None, typer.Option("--output", help="JSON report.")] = None,
     markdown: Annotated[Path | None, typer.Option("--markdown", help="Markdown report.")] = None,
@@ -37,14 +38,15 @@ def command(
     """Score models and baselines on one fingerprinted query set, with breakdowns."""
     import orjson
 
-    from lex_dpr.evaluation.report import HEADLINE, compare as compare_reports
+    from lex_dpr.evaluation.report import HEADLINE, SHORT
+    from lex_dpr.evaluation.report import compare as compare_reports
     from lex_dpr.evaluation.run import EvalJob, run_eval, write_reports
 
     k = list(k or []) + _extra_cutoffs(ctx.args)
     if baseline is None:
         baseline = ["bm25"] + (["popularity", "knn-label"] if train_pairs else [])
     job = EvalJob(passages=str(passages), pairs=str(pairs), train_pairs=str(train_pairs) if train_pairs else None,
-                  models=list(model or []), baselines=list(baseline), fusion=not no_fusion,
+                  models=list(model or []), tune_pairs=str(tune_pairs) if tune_pairs else None, baselines=list(baseline), fusion=not no_fusion,
                   k_values=sorted(set(k or [1, 3, 5, 10, 20, 100])), device=device)
     old = orjson.loads(compare.read_bytes()) if compare else None
     report = run_eval(job, show_progress=not quiet)
@@ -52,12 +54,12 @@ def command(
     write_reports(report, output, markdown)
     rows = [(name, *(f"{e['overall'][m]:.4f}" + (f" ({deltas[name][m]:+.4f})" if name in deltas else "")
                      for m in HEADLINE)) for name, e in report.systems.items()]
-    console.table(f"eval: {report.queries} queries, set {report.fingerprint}", rows, ("system", *HEADLINE))
+    console.table(f"eval: {report.queries} queries, set {report.fingerprint}", rows, ("system", *SHORT))
     for subset, size in report.subset_sizes.items():
         rows = [(name, *(f"{e['subsets'][subset][m]:.4f}" for m in HEADLINE))
                 for name, e in report.systems.items() if subset in e["subsets"]]
         if rows:
-            console.table(f"{subset} ({size} queries)", rows, ("system", *HEADLINE))
+            console.table(f"{subset} ({size} queries)", rows, ("system", *SHORT))
 
 
 def _extra_cutoffs(args: list[str]) -> list[int]:

@@ -111,6 +111,7 @@ def _worst(pairs: Sequence[dict], ranked: list[list[str]], rows: list[dict], cor
 
 
 HEADLINE = ("ndcg_at_10", "recall_at_1", "recall_at_5", "recall_at_10", "mrr_at_10", "map_at_100")
+SHORT = ("nDCG@10", "R@1", "R@5", "R@10", "MRR@10", "MAP@100")
 
 
 def to_markdown(report: Report) -> str:

@@ -22,6 +22,7 @@ class EvalJob:
     models: list[str] = field(default_factory=list)
     baselines: list[str] = field(default_factory=lambda: list(BASELINES))
     fusion: bool = True  # BM25 + each model, weight tuned on a sample of the training pairs
+    tune_pairs: str | None = None  # pairs the models never saw, for the fusion weight
     fusion_tune_queries: int = 500
     k_values: list[int] = field(default_factory=lambda: [1, 3, 5, 10, 20, 100])
     seed: int = 42
@@ -48,13 +49,14 @@ def run_eval(job: EvalJob, show_progress: bool = False) -> Report:
         systems.append(S.PopularitySystem(train_pairs))
     if "knn-label" in job.baselines:
         systems.append(S.KnnLabelSystem(train_pairs))
+    tune_pool = read_pairs(job.tune_pairs, corpus) if job.tune_pairs else train_pairs
     for name in job.models:
         from lex_dpr.models.loading import load_encoder
 
         dense = S.DenseSystem(_label(name), load_encoder(name, device=job.device), corpus, show_progress=show_progress)
         systems.append(dense)
-        if job.fusion and train_pairs:
-            tune = random.Random(job.seed).sample(train_pairs, min(job.fusion_tune_queries, len(train_pairs)))
+        if job.fusion and tune_pool:
+            tune = random.Random(job.seed).sample(tune_pool, min(job.fusion_tune_queries, len(tune_pool)))
             systems.append(S.FusionSystem(dense, bm25, S.choose_fusion_weight(dense, bm25, tune)))
     if not systems:
         raise ConfigError("nothing to evaluate: pass --model and/or --baseline")

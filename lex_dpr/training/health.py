@@ -45,4 +45,5 @@ def embedding_health(encoder, queries: list[str], passages: list[str], batch_siz
     n = len(passages)
     pairwise = float((sims.sum() - np.trace(sims)) / max(n * (n - 1), 1))
     std = float(scores.std())
-    return EmbeddingHealth(std, pairwise, std < MIN_SCORE_STD or pairwise > MAX_PAIRWISE_COS)
+    finite = np.isfinite(std) and np.isfinite(pairwise)
+    return EmbeddingHealth(std, pairwise, not finite or std < MIN_SCORE_STD or pairwise > MAX_PAIRWISE_COS)

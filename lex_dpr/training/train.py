@@ -107,7 +107,7 @@ def train_model(cfg: RunConfig, corpus: Corpus, train_pairs: list[dict], valid_p
         metric_for_best_model=trainer_metric_key(cfg.eval.metric) if evaluator else None, greater_is_better=True,
         logging_steps=t.logging_steps, logging_first_step=True, report_to=_report_to(cfg), run_name=run_dir.parent.name,
         use_cpu=not cuda, **_precision(t.precision, cuda), prompts=prompts or None, disable_tqdm=True,
-        dataloader_drop_last=False,
+        dataloader_drop_last=False, logging_nan_inf_filter=False,  # a NaN loss must reach NanGuard
     )
     metrics_file = cb.MetricsFile(run_dir / METRICS_FILE)
     guard = cb.NanGuard()
