@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import typer
 
+from lex_dpr.cli import audit_adapter, inspect_cmd
 from lex_dpr.cli import eval as eval_cmd
 from lex_dpr.cli import make_pairs, merge_corpus, parse_refs, preprocess, runs, stats, train, validate
 
@@ -16,7 +17,7 @@ app = typer.Typer(name="lex-dpr", no_args_is_help=True, add_completion=False, pr
 
 for name, module in [("preprocess", preprocess), ("make-pairs", make_pairs), ("merge-corpus", merge_corpus),
                      ("validate", validate), ("stats", stats), ("parse-refs", parse_refs), ("train", train),
-                     ("eval", eval_cmd)]:
+                     ("eval", eval_cmd), ("audit-adapter", audit_adapter), ("inspect", inspect_cmd)]:
     app.command(name, epilog="Examples:\n\n" + "\n\n".join(f"$ {e}" for e in module.EXAMPLES),
                 context_settings=getattr(module, "CONTEXT_SETTINGS", None))(module.command)
 app.add_typer(runs.app, name="runs")

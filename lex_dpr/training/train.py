@@ -281,7 +281,7 @@ def _finish_wandb() -> None:
     import sys
 
     if "wandb" in sys.modules and sys.modules["wandb"].run is not None:
-        sys.modules["wandb"].finish(quiet=True)
+        sys.modules["wandb"].finish()
 
 
 def _save_atomically(model, final_dir: Path, meta: ModelMetadata) -> None:

@@ -1,0 +1,28 @@
+"""lex-dpr inspect"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lex_dpr.cli import _console as console
+
+EXAMPLES = ["lex-dpr inspect runs/static/bi_encoder/final", "lex-dpr inspect downloaded/pytorch_model.bin --json i.json"]
+
+
+def command(path: Path, json_out: Annotated[Path | None, typer.Option("--json")] = None) -> None:
+    """Architecture, sizes, full model or adapter, and how to load a .pt/.bin/.safetensors file or folder."""
+    from lex_dpr.audit.inspect import inspect_path
+    from lex_dpr.utils.io import write_json
+
+    r = inspect_path(path)
+    console.table(str(path), [("architecture", r.architecture), ("kind", r.kind), ("hidden size", r.hidden_size),
+                              ("layers", r.layers), ("vocab", r.vocab_size), ("tensors", r.tensors),
+                              ("parameters", f"{r.parameters:,}"), ("load with", r.load_hint),
+                              *(("note", n) for n in r.notes)], ("", "value"))
+    if json_out:
+        write_json(json_out, r.to_dict())
+    if any(n.startswith(("MISMATCH", "DANGEROUS")) or "DANGEROUS" in n for n in r.notes):
+        raise typer.Exit(2)

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The main job on the embedded sample, end to end: data pipeline → train the static model → evaluate it
+# against BM25, popularity and kNN-label → check the run. Outputs under out/sample/.
+# Usage: scripts/main_job.sh [SRC_DIR=data/sample] [OUT_DIR=out/sample]
+set -euo pipefail
+SRC=${1:-data/sample}
+OUT=${2:-out/sample}
+LEX=${LEX_DPR:-lex-dpr}
+
+bash "$(dirname "$0")/pipeline.sh" "$SRC" "$OUT" --hn-per-q 8
+rm -rf "$OUT/run"  # a fresh demo run each time; real runs refuse to overwrite and offer --resume
+$LEX train --config configs/train.yaml --out-dir "$OUT/run" --quiet \
+  data.pairs="$OUT/pairs_train.jsonl" data.valid_pairs="$OUT/pairs_train_valid.jsonl" \
+  data.passages="$OUT/merged_corpus.jsonl"
+$LEX eval --passages "$OUT/merged_corpus.jsonl" --pairs "$OUT/pairs_train_valid.jsonl" \
+  --train-pairs "$OUT/pairs_train.jsonl" --model "$OUT/run" --k 1 3 5 10 \
+  --output "$OUT/eval_report.json" --markdown "$OUT/eval_report.md" --quiet
+$LEX runs check "$OUT/run"
+$LEX runs plot "$OUT/run" --out "$OUT/run/curves.png"
+echo "done: $OUT (model: $OUT/run/bi_encoder/final, report: $OUT/eval_report.md)"
