@@ -33,6 +33,8 @@ def command(
     old_law: Annotated[str, typer.Option("--old-law", help="drop: old-law citations map only through a 현행 note; same-number: also to the same article number.")] = "drop",
     no_fallback: Annotated[bool, typer.Option("--no-fallback", help="No pairs for precedents citing nothing in the corpus.")] = False,
     glob: Annotated[str, typer.Option("--glob")] = "**/*.json",
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Kiwi token cache (default: .lexdpr_cache beside --out); reruns and interrupted runs reuse it.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the token cache.")] = False,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -43,7 +45,8 @@ def command(
                           admin=str(admin) if admin else None, use_admin_for_prec=use_admin_for_prec,
                           hn_per_q=hn_per_q, max_positives_per_prec=max_positives_per_prec, max_workers=max_workers,
                           valid_ratio=valid_ratio, test_ratio=test_ratio, seed=seed, negatives=negatives,  # type: ignore[arg-type]
-                          model=model, old_law=old_law, fallback=not no_fallback, glob=glob)  # type: ignore[arg-type]
+                          model=model, old_law=old_law, fallback=not no_fallback, glob=glob,
+                          cache_dir="" if no_cache else (str(cache_dir) if cache_dir else None))  # type: ignore[arg-type]
     r = make_pairs(cfg, show_progress=not quiet)
     console.table("make-pairs", [
         ("precedents read", r.precedents_read), ("with citations", r.precedents_with_citations),

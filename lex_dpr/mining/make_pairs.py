@@ -51,6 +51,7 @@ class MakePairsConfig:
     fallback: bool = True
     min_query_chars: int = 10
     glob: str = "**/*.json"
+    cache_dir: str | None = None  # Kiwi token cache; None: .lexdpr_cache beside --out; "" turns it off
 
     def check(self) -> None:
         problems = []
@@ -246,11 +247,19 @@ def _mine_negatives(cfg: MakePairsConfig, pairs: list[dict], excluded: list[set[
                                [p["text"] for p in pool], excluded, cfg.hn_per_q)
     else:
         texts = [p["text"] for p in pool] + [p["query_text"] for p in pairs]
-        tokens = tokenize_many(texts, workers=cfg.max_workers)
+        tokens = tokenize_many(texts, workers=cfg.max_workers, cache=_token_cache(cfg), show_progress=show_progress)
         index = BM25Index(tokens[: len(pool)])
         negs = bm25_negatives(index, tokens[len(pool):], pool_ids, pool_keys, excluded, cfg.hn_per_q)
     for pair, neg in zip(pairs, negs, strict=True):
         pair["hard_negatives"] = neg
+
+
+def _token_cache(cfg: MakePairsConfig):
+    from lex_dpr.retrieval.token_cache import TokenCache
+
+    if cfg.cache_dir == "":
+        return None
+    return TokenCache(cfg.cache_dir or Path(cfg.out).parent / ".lexdpr_cache")
 
 
 def _write(cfg: MakePairsConfig, report: MakePairsReport, train: list[dict], valid: list[dict], test: list[dict],

@@ -20,7 +20,9 @@ KEPT_TAGS = ("NNG", "NNP", "NNB", "NR", "NP", "VV", "VA", "XR", "SL", "SH", "SN"
 def _kiwi(num_workers: int):
     from kiwipiepy import Kiwi
 
-    return Kiwi(num_workers=num_workers)
+    # The typo and multi-word dictionaries cost ~15% speed and changed 1 of 300 law passages' morphemes
+    # (bench/bench_data.py); BM25 over content morphemes does not need them.
+    return Kiwi(num_workers=num_workers, load_typo_dict=False, load_multi_dict=False)
 
 
 # Kiwi's search cost grows with text length; sentence-sized pieces are faster and parallelise
@@ -43,10 +45,29 @@ def tokenize(text: str) -> list[str]:
     return tokenize_many([text], workers=1)[0]
 
 
-def tokenize_many(texts: Sequence[str], workers: int = 0) -> list[list[str]]:
-    """Tokenise many texts with Kiwi's own thread pool (``workers`` = 0: all cores)."""
+def tokenize_many(texts: Sequence[str], workers: int = 0, cache=None, chunk: int = 4000,
+                  show_progress: bool = False) -> list[list[str]]:
+    """Tokenise many texts with Kiwi's own thread pool (``workers`` = 0: all cores).
+
+    With a :class:`~lex_dpr.retrieval.token_cache.TokenCache`, cached texts skip Kiwi and new ones are
+    tokenised in chunks of ``chunk`` and appended to the cache as they finish (resumable).
+    """
     if not texts:
         return []
+    if cache is None:
+        return _tokenize(texts, workers)
+    from lex_dpr.utils.progress import track
+
+    result = cache.get_many(texts)
+    missing = list(dict.fromkeys(t for t, r in zip(texts, result, strict=True) if r is None))
+    starts = range(0, len(missing), chunk)
+    for start in track(starts, "kiwi", total=len(starts), enabled=show_progress and len(starts) > 1):
+        part = missing[start: start + chunk]
+        cache.add(part, _tokenize(part, workers))
+    return [r if r is not None else cache.get_many([t])[0] for t, r in zip(texts, result, strict=True)]
+
+
+def _tokenize(texts: Sequence[str], workers: int) -> list[list[str]]:
     pieces: dict[str, int] = {}
     layout: list[list[int]] = []
     for text in texts:

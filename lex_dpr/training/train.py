@@ -190,6 +190,7 @@ def _check_run_dir(run_dir: Path, resume: bool) -> Path | None:
             raise TrainingError(f"{run_dir} already finished (final/ exists); nothing to resume")
         if not checkpoints:
             raise TrainingError(f"{run_dir}: no checkpoint to resume from; run without --resume")
+        _truncate_metrics(run_dir / METRICS_FILE, int(checkpoints[-1].name.split("-")[1]))
         return checkpoints[-1]
     if checkpoints or (run_dir / "final").is_dir():
         raise TrainingError(f"{run_dir} already holds a run; pass --resume to continue it or choose another "
@@ -197,6 +198,22 @@ def _check_run_dir(run_dir: Path, resume: bool) -> Path | None:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / METRICS_FILE).unlink(missing_ok=True)
     return None
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop metric lines logged after the checkpoint we resume from; they will be logged again."""
+    import orjson
+
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_bytes().splitlines():
+        try:
+            if orjson.loads(line).get("step", 0) <= step:
+                keep.append(line)
+        except orjson.JSONDecodeError:
+            continue  # a line cut by the interruption
+    path.write_bytes(b"".join(line + b"\n" for line in keep))
 
 
 def _build_model(cfg: RunConfig, corpus: Corpus, pairs: list[dict], checkpoint: Path | None):

@@ -76,3 +76,26 @@ def test_bad_config_is_a_usage_error(sample_passages, sample_dir, tmp_path):
             "--out", str(tmp_path / "p.jsonl"), "--negatives", "dense"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code != 0 and "--model" in str(result.exception or result.output)
+
+
+def test_token_cache_gives_identical_outputs_and_resumes(sample_passages, sample_dir, tmp_path):
+    from lex_dpr.retrieval.token_cache import TokenCache
+
+    def run(name, cache_dir):
+        out = tmp_path / name / "pairs_train.jsonl"
+        make_pairs(MakePairsConfig(law=str(sample_passages["law"]), admin=str(sample_passages["admin"]),
+                                   use_admin_for_prec=True, prec_json_dir=str(sample_dir / "precedents"),
+                                   out=str(out), hn_per_q=4, valid_ratio=0.2, cache_dir=cache_dir))
+        return {k: split_paths(out)[k].read_bytes() for k in ("train", "valid")}
+
+    plain = run("plain", "")
+    cache = tmp_path / "cache"
+    assert run("cold", str(cache)) == plain
+    full = TokenCache(cache)
+    assert len(full) > 20
+    # an interrupted run: half the chunks written, the last line cut mid-way
+    lines = full.path.read_bytes().splitlines()
+    full.path.write_bytes(b"\n".join(lines[: len(lines) // 2]) + b"\n" + lines[-1][:7])
+    assert len(TokenCache(cache)) == len(lines) // 2
+    assert run("resumed", str(cache)) == plain
+    assert len(TokenCache(cache)) == len(lines)

@@ -57,6 +57,8 @@ def test_resume_continues_the_step_count(sample_training_data, tmp_path):
     import shutil
 
     shutil.rmtree(first.final_dir)
+    with (out / "bi_encoder" / "metrics.jsonl").open("ab") as fh:  # logged after the checkpoint, then cut off
+        fh.write(b'{"step": 999, "train/loss": 1.0}\n{"step": 1000, "train/lo')
     resumed = train(_cfg(sample_training_data, out, "trainer.epochs=3", "data.valid_pairs=null"), resume=True,
                     show_progress=False)
     assert resumed.steps == 3 * steps_per_epoch
