@@ -61,7 +61,12 @@ def dense_negatives(model_name: str, queries: Sequence[str], positives: Sequence
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.util import mine_hard_negatives
 
-    model = SentenceTransformer(model_name, trust_remote_code=False)
+    from lex_dpr.errors import ConfigError
+    from lex_dpr.models.loading import load_encoder
+
+    model = load_encoder(model_name)
+    if not isinstance(model, SentenceTransformer):
+        raise ConfigError(f"--model {model_name}: dense mining needs a single model, not an ensemble")
     text_to_id = {}
     for pid, text in zip(pool_ids, pool_texts, strict=True):
         text_to_id.setdefault(text, pid)

