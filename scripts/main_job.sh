@@ -11,7 +11,7 @@ bash "$(dirname "$0")/pipeline.sh" "$SRC" "$OUT" --hn-per-q 8
 rm -rf "$OUT/run"  # a fresh demo run each time; real runs refuse to overwrite and offer --resume
 $LEX train --config configs/train.yaml --out-dir "$OUT/run" --quiet \
   data.pairs="$OUT/pairs_train.jsonl" data.valid_pairs="$OUT/pairs_train_valid.jsonl" \
-  data.passages="$OUT/merged_corpus.jsonl"
+  data.passages="$OUT/merged_corpus.jsonl" trainer.logging_steps=1
 $LEX eval --passages "$OUT/merged_corpus.jsonl" --pairs "$OUT/pairs_train_valid.jsonl" \
   --train-pairs "$OUT/pairs_train.jsonl" --model "$OUT/run" --k 1 3 5 10 \
   --output "$OUT/eval_report.json" --markdown "$OUT/eval_report.md" --quiet
