@@ -46,7 +46,9 @@ def command(
     metrics = [(k.removeprefix("eval/"), f"{v:.4f}") for k, v in r.metrics.items()
                if k.removeprefix("eval/") in _KEYS]
     console.table("train", [("steps", r.steps), ("examples", r.examples), ("examples/s", r.examples_per_s),
-                            ("wall time (s)", r.wall_time_s), *metrics], ("", "value"))
+                            ("wall time (s)", r.wall_time_s), *metrics,
+                            ("score spread (std)", f"{r.score_std:.4f}"),
+                            ("passage cosine (mean)", f"{r.mean_pairwise_cos:.3f}")], ("", "value"))
     if r.collapsed:
         console.err.print("[yellow]warning: the final embeddings look collapsed; see the log above[/yellow]")
     console.out.print(f"model: {r.final_dir}")

@@ -45,6 +45,8 @@ class TrainResult:
     wall_time_s: float
     examples_per_s: float
     collapsed: bool
+    score_std: float = 0.0  # spread of query-passage cosine scores on a sample (near 0: collapsed)
+    mean_pairwise_cos: float = 0.0  # mean cosine between sample passages (near 1: collapsed)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -149,7 +151,7 @@ def train_model(cfg: RunConfig, corpus: Corpus, train_pairs: list[dict], valid_p
     steps = trainer.state.global_step
     per_s = output.metrics.get("train_samples_per_second", 0.0)
     result = TrainResult(run_dir, final_dir, metrics, steps, len(train_ds), round(wall, 2), round(per_s, 2),
-                         health.last.collapsed)
+                         health.last.collapsed, health.last.score_std, health.last.mean_pairwise_cos)
     _write_record(run_dir, cfg, corpus_path=cfg.data.passages, status="finished",
                   extra={"result": result.to_dict(), "health": health.last.to_dict()})
     return result

@@ -99,3 +99,15 @@ def test_runs_check_fails_a_nan_run(tmp_path):
     result = runner.invoke(app, ["runs", "check", str(tmp_path / "bad"), "--json", str(tmp_path / "c.json")])
     verdicts = {c["name"]: c["verdict"] for c in orjson.loads((tmp_path / "c.json").read_bytes())}
     assert result.exit_code == 1 and verdicts["finished"] == "FAIL" and verdicts["checkpoint present"] == "FAIL"
+
+
+def test_train_cli_kfold_table(sample_training_data, tmp_path):
+    args = ["train", *(f"data.{k}={v}" for k, v in sample_training_data.items()), "model.vocab_size=400",
+            "model.embedding_dim=16", "trainer.batch_size=8", "trainer.epochs=1", "wandb.mode=disabled",
+            "--folds", "2", "--out-dir", str(tmp_path), "--quiet"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "k-fold (2)" in result.output and "fold-1" in result.output
+    summary = orjson.loads((tmp_path / "kfold_summary.json").read_bytes())
+    assert len(summary["folds"]) == 2 and summary["out_of_fold"]["ndcg_at_10"] >= 0
+    assert (tmp_path / "fold-0" / "bi_encoder" / "final").is_dir() and (tmp_path / "ensemble" / "ensemble.json").is_file()
