@@ -58,13 +58,6 @@ def read_safetensors_header(path: str | Path) -> dict[str, TensorInfo]:
             for name, v in header.items() if name != "__metadata__" and isinstance(v, dict)}
 
 
-def safetensors_metadata(path: str | Path) -> dict[str, str]:
-    with Path(path).open("rb") as fh:
-        (length,) = struct.unpack("<Q", fh.read(8))
-        header = orjson.loads(fh.read(min(length, MAX_HEADER)))
-    return header.get("__metadata__") or {}
-
-
 def read_weight_headers(folder: str | Path) -> tuple[dict[str, TensorInfo], list[str]]:
     """All safetensors tensors in a model folder (sharded or not) and the pickle files found beside them."""
     folder = Path(folder)

@@ -46,10 +46,6 @@ def map_at_k(ranked: Sequence[str], relevant: set[str], k: int) -> float:
 METRICS: dict[str, MetricFn] = {"ndcg": ndcg_at_k, "recall": recall_at_k, "hit": hit_at_k, "mrr": mrr_at_k}
 
 
-def metric_names(k_values: Sequence[int]) -> list[str]:
-    return [f"{m}_at_{k}" for m in METRICS for k in k_values] + ["map_at_100"]
-
-
 def per_query(ranked: Sequence[str], relevant: set[str], k_values: Sequence[int]) -> dict[str, float]:
     """Every metric for one query."""
     scores = {f"{m}_at_{k}": fn(ranked, relevant, k) for m, fn in METRICS.items() for k in k_values}

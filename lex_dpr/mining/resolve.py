@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -126,14 +125,3 @@ class LawCatalog:
             return Resolution(tuple(ids), "resolved via 현행 note", source_id, "old law via 현행 note")
         return Resolution((), "현행 note names nothing in corpus", source_id)
 
-
-def resolve_all(refs: Iterable[Reference], catalog: LawCatalog, decided: str,
-                old_law: str = "same-number") -> list[tuple[Reference, Resolution]]:
-    return [(r, catalog.resolve(r, decided, old_law)) for r in refs]
-
-
-def count_reasons(resolutions: Iterable[Resolution]) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for r in resolutions:
-        counts[r.reason] += 1
-    return dict(counts)

@@ -4,7 +4,6 @@ import shutil
 import subprocess
 import sys
 
-import pytest
 from tiny_models import make_adapter, rewrite_config
 
 from lex_dpr.audit.checks import audit, audit_matrix
