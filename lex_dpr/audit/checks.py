@@ -244,7 +244,26 @@ def check_pickles(pickles: list[str]) -> list[Check]:
 
 
 def audit_matrix(adapters: list[str], bases: list[str]) -> dict[tuple[str, str], AuditReport]:
-    """Every adapter against every base; each folder's configs and headers are read once."""
-    loaded_adapters = {a: Adapter.load(a) for a in adapters}
-    loaded_bases = {b: BaseModel.load(b) for b in bases}
-    return {(a, b): audit(loaded_adapters[a], loaded_bases[b]) for a in adapters for b in bases}
+    """Every adapter against every base; each folder's configs and headers are read once.
+
+    A folder that cannot be read fails its row or column with the reason; the rest are still audited.
+    """
+    from lex_dpr.errors import LexDprError
+
+    def load(loader, name):
+        try:
+            return loader(name)
+        except LexDprError as exc:
+            return str(exc)
+
+    loaded_adapters = {a: load(Adapter.load, a) for a in adapters}
+    loaded_bases = {b: load(BaseModel.load, b) for b in bases}
+    reports = {}
+    for a in adapters:
+        for b in bases:
+            broken = [x for x in (loaded_adapters[a], loaded_bases[b]) if isinstance(x, str)]
+            if broken:
+                reports[(a, b)] = AuditReport(a, b, [Check("readable", "FAIL", "; ".join(broken))])
+            else:
+                reports[(a, b)] = audit(loaded_adapters[a], loaded_bases[b])
+    return reports

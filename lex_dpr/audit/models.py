@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from lex_dpr.audit.headers import TensorInfo, read_weight_headers
 from lex_dpr.errors import InputError
+from lex_dpr.utils.io import read_json_file
 
 _LAYER = re.compile(r"\.(?:layers|layer|h|blocks|block)\.(\d+)\.")
 # "1.5B", "4b", "7B", "560M"; not the 4 in "bnb-4bit" or "Int4"
@@ -53,14 +52,16 @@ def resolve_folder(name_or_path: str | Path) -> Path:
                          f"({type(exc).__name__})") from None
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"{path}: invalid JSON ({exc.msg})") from None
+def read_folder_config(name_or_path: str | Path, filename: str, what: str) -> tuple[Path, dict[str, Any]]:
+    """The resolved folder and its JSON config, with one clear error when either is wrong."""
+    path = resolve_folder(name_or_path)
+    cfg_path = path / filename
+    if not cfg_path.is_file():
+        raise InputError(f"{path}: no {filename}; is this a {what} folder?")
+    data = read_json_file(cfg_path)
     if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object")
-    return data
+        raise InputError(f"{cfg_path}: expected a JSON object")
+    return path, data
 
 
 @dataclass
@@ -73,11 +74,7 @@ class BaseModel:
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> BaseModel:
-        path = resolve_folder(name_or_path)
-        cfg_path = path / "config.json"
-        if not cfg_path.is_file():
-            raise InputError(f"{path}: no config.json; is this a base model folder?")
-        config = _read_json(cfg_path)
+        path, config = read_folder_config(name_or_path, "config.json", "base model")
         if isinstance(config.get("text_config"), dict):  # multimodal wrappers keep the LM config inside
             config = {**config["text_config"], **{k: v for k, v in config.items() if k != "text_config"}}
         tensors, pickles = read_weight_headers(path)
@@ -131,10 +128,7 @@ class Adapter:
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> Adapter:
-        path = resolve_folder(name_or_path)
-        cfg_path = path / "adapter_config.json"
-        if not cfg_path.is_file():
-            raise InputError(f"{path}: no adapter_config.json; is this a PEFT adapter folder?")
+        path, config = read_folder_config(name_or_path, "adapter_config.json", "PEFT adapter")
         tensors, pickles = read_weight_headers(path)
         if not tensors:  # adapter_model.bin only: shapes from the symbolic scan, never from unpickling
             from lex_dpr.audit.pickle_scan import scan_pickle_file
@@ -148,7 +142,7 @@ class Adapter:
         for meta in ("training_args.json", "trainer_state.json", "metadata.json", "dataset_info.json"):
             if (path / meta).is_file():
                 extra.append((path / meta).read_text(encoding="utf-8", errors="replace")[:20000])
-        return cls(path, _read_json(cfg_path), tensors, pickles, readme, "\n".join(extra))
+        return cls(path, config, tensors, pickles, readme, "\n".join(extra))
 
     def lora_modules(self) -> dict[str, dict[str, TensorInfo]]:
         """Module path (prefixes stripped) → {"A": lora_A info, "B": lora_B info}."""

@@ -36,11 +36,10 @@ def command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Score models and baselines on one fingerprinted query set, with breakdowns."""
-    import orjson
-
     from lex_dpr.evaluation.report import HEADLINE, SHORT
     from lex_dpr.evaluation.report import compare as compare_reports
     from lex_dpr.evaluation.run import EvalJob, run_eval, write_reports
+    from lex_dpr.utils.io import read_json_file
 
     k = list(k or []) + _extra_cutoffs(ctx.args)
     if baseline is None:
@@ -48,7 +47,7 @@ def command(
     job = EvalJob(passages=str(passages), pairs=str(pairs), train_pairs=str(train_pairs) if train_pairs else None,
                   models=list(model or []), tune_pairs=str(tune_pairs) if tune_pairs else None, baselines=list(baseline), fusion=not no_fusion,
                   k_values=sorted(set(k or [1, 3, 5, 10, 20, 100])), device=device)
-    old = orjson.loads(compare.read_bytes()) if compare else None
+    old = read_json_file(compare) if compare else None
     report = run_eval(job, show_progress=not quiet)
     deltas = compare_reports(old, report) if old else {}
     write_reports(report, output, markdown)

@@ -24,5 +24,8 @@ def command(path: Path, json_out: Annotated[Path | None, typer.Option("--json")]
                               *(("note", n) for n in r.notes)], ("", "value"))
     if json_out:
         write_json(json_out, r.to_dict())
-    if any(n.startswith(("MISMATCH", "DANGEROUS")) or "DANGEROUS" in n for n in r.notes):
+    if any(n.startswith("MISMATCH") or "DANGEROUS" in n for n in r.notes):
         raise typer.Exit(2)
+    if not r.tensors:
+        console.err.print("[red]no tensor could be read from it[/red]")
+        raise typer.Exit(1)

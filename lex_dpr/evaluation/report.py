@@ -143,12 +143,18 @@ def _md_table(report: Report, pick) -> list[str]:
 
 
 def compare(old: dict[str, Any], new: Report) -> dict[str, dict[str, float]]:
-    """Per-system NDCG@10 deltas against an earlier report on the same query set."""
+    """Per-system deltas of the headline metrics against an earlier report on the same query set."""
     from lex_dpr.errors import ConfigError
 
-    if old.get("fingerprint") != new.fingerprint:
-        raise ConfigError(f"cannot compare: the earlier report was made on query set {old.get('fingerprint')}, "
+    if not isinstance(old, dict) or old.get("fingerprint") != new.fingerprint:
+        earlier = old.get("fingerprint") if isinstance(old, dict) else None
+        raise ConfigError(f"cannot compare: the earlier report was made on query set {earlier}, "
                           f"this one on {new.fingerprint}")
-    return {name: {m: entry["overall"][m] - old["systems"][name]["overall"][m] for m in HEADLINE}
-            for name, entry in new.systems.items() if name in old.get("systems", {})}
+    earlier = old.get("systems") or {}
+    return {name: {m: entry["overall"][m] - earlier[name]["overall"][m] for m in HEADLINE}
+            for name, entry in new.systems.items() if _has_headline(earlier.get(name))}
+
+
+def _has_headline(entry: Any) -> bool:
+    return isinstance(entry, dict) and all(m in entry.get("overall", {}) for m in HEADLINE)
 

@@ -35,7 +35,12 @@ def find_runs(root: str | Path) -> list[Path]:
 
 
 def read_record(run: Path) -> dict[str, Any]:
-    return orjson.loads((run / CONFIG_FILE).read_bytes())
+    from lex_dpr.utils.io import read_json_file
+
+    record = read_json_file(run / CONFIG_FILE)
+    if not isinstance(record, dict):
+        raise InputError(f"{run / CONFIG_FILE}: expected a JSON object")
+    return record
 
 
 def read_metrics(run: Path) -> list[dict[str, Any]]:

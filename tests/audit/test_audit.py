@@ -139,3 +139,21 @@ def test_smoke_test_fails_a_collapsed_adapter_and_passes_a_healthy_one(zoo, tmp_
     checks = {c.name: c for c in smoke_test(collapsed, zoo["base15"], prompts, device="cpu")}
     assert checks["smoke: parse rate"].verdict == "PASS"  # every output parses ...
     assert checks["smoke: output spread"].verdict == "FAIL" and "collapsed" in checks["smoke: output spread"].evidence
+
+
+def test_unreadable_folders_fail_their_cells_and_the_matrix_goes_on(zoo, tmp_path):
+    broken = tmp_path / "broken-1.5b"
+    shutil.copytree(zoo["lora15"], broken)
+    (broken / "adapter_model.safetensors").write_bytes(b"\x10\x00")  # truncated download
+    reports = audit_matrix([str(broken), str(zoo["lora15"])], [str(zoo["base15"])])
+    cells = list(reports.values())
+    assert cells[0].verdict == "FAIL" and "not a safetensors file" in cells[0].checks[0].evidence
+    assert cells[1].verdict == "PASS"
+
+
+def test_inspect_cli_exits_1_on_an_unreadable_file(tmp_path):
+    garbage = tmp_path / "weights.bin"
+    garbage.write_bytes(bytes(range(7, 107)))
+    done = subprocess.run([sys.executable, "-m", "lex_dpr.cli.main", "inspect", str(garbage)], capture_output=True,
+                          text=True)
+    assert done.returncode == 1 and "not inspected" in done.stdout and "Traceback" not in done.stderr

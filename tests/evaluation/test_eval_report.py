@@ -111,3 +111,19 @@ def test_train_cli_kfold_table(sample_training_data, tmp_path):
     summary = orjson.loads((tmp_path / "kfold_summary.json").read_bytes())
     assert len(summary["folds"]) == 2 and summary["out_of_fold"]["ndcg_at_10"] >= 0
     assert (tmp_path / "fold-0" / "bi_encoder" / "final").is_dir() and (tmp_path / "ensemble" / "ensemble.json").is_file()
+
+
+def test_bad_report_and_run_files_are_one_line_errors(sample_training_data, tmp_path):
+    d = sample_training_data
+    (tmp_path / "broken.json").write_text('{"fingerprint": ', encoding="utf-8")
+    run = tmp_path / "run" / "bi_encoder"
+    run.mkdir(parents=True)
+    (run / "training_config.json").write_text("not json", encoding="utf-8")
+    cli = [sys.executable, "-m", "lex_dpr.cli.main"]
+    cases = [["eval", "--passages", str(d["passages"]), "--pairs", str(d["valid_pairs"]), "--baseline", "bm25",
+              "--compare", str(tmp_path / "broken.json"), "-q"],
+             ["runs", "show", str(tmp_path / "run")], ["runs", "check", str(tmp_path / "run")]]
+    for args in cases:
+        done = subprocess.run([*cli, *args], capture_output=True, text=True)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, args
+        assert "invalid JSON" in done.stderr
