@@ -136,14 +136,14 @@ def train_model(cfg: RunConfig, corpus: Corpus, train_pairs: list[dict], valid_p
     if guard.bad_step is not None:
         _write_record(run_dir, cfg, corpus_path=cfg.data.passages, status="failed",
                       extra={"error": f"non-finite loss at step {guard.bad_step}"})
-        good = sorted(run_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+        good = checkpoints(run_dir)
         keep = f"; last good checkpoint: {good[-1]}" if good else ""
         raise TrainingError(f"loss became NaN/inf at step {guard.bad_step}{keep}. "
                             f"Lower trainer.lr (now {t.lr}) or raise trainer.temperature.")
 
     final_dir = run_dir / "final"
     _save_atomically(model, final_dir, meta)
-    metrics = {cb.metric_key(k): v for k, v in (evaluator(model) if evaluator else {}).items()}
+    metrics = _best_eval_metrics(trainer.state)
     health.on_evaluate(args, trainer.state, None, model=model)
     if health.last.collapsed:
         log.warning("final model: %s", health.last.message())
@@ -155,6 +155,19 @@ def train_model(cfg: RunConfig, corpus: Corpus, train_pairs: list[dict], valid_p
     _write_record(run_dir, cfg, corpus_path=cfg.data.passages, status="finished",
                   extra={"result": result.to_dict(), "health": health.last.to_dict()})
     return result
+
+
+def _best_eval_metrics(state) -> dict[str, float]:
+    """The IR metrics logged for the model in final/ (the best checkpoint), without evaluating again."""
+    from lex_dpr.training.callbacks import metric_key
+
+    evals = [e for e in state.log_history if any(k.startswith("eval_valid_") for k in e)]
+    if not evals:
+        return {}
+    best = state.best_model_checkpoint
+    step = checkpoint_step(Path(best)) if best else evals[-1]["step"]
+    entry = next((e for e in evals if e["step"] == step), evals[-1])
+    return {metric_key(k): v for k, v in entry.items() if k.startswith("eval_valid_")}
 
 
 def trainer_metric_key(metric: str) -> str:
@@ -185,16 +198,25 @@ def ir_evaluator(valid_pairs: list[dict], corpus: Corpus, cfg: RunConfig):
     )
 
 
+def checkpoint_step(folder: Path) -> int:
+    return int(folder.name.rsplit("-", 1)[1])
+
+
+def checkpoints(run_dir: Path) -> list[Path]:
+    """The run's ``checkpoint-{step}`` folders, oldest first (by step, not by name)."""
+    return sorted(run_dir.glob("checkpoint-*"), key=checkpoint_step)
+
+
 def _check_run_dir(run_dir: Path, resume: bool) -> Path | None:
-    checkpoints = sorted(run_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    saved = checkpoints(run_dir)
     if resume:
         if (run_dir / "final").is_dir():
             raise TrainingError(f"{run_dir} already finished (final/ exists); nothing to resume")
-        if not checkpoints:
+        if not saved:
             raise TrainingError(f"{run_dir}: no checkpoint to resume from; run without --resume")
-        _truncate_metrics(run_dir / METRICS_FILE, int(checkpoints[-1].name.split("-")[1]))
-        return checkpoints[-1]
-    if checkpoints or (run_dir / "final").is_dir():
+        _truncate_metrics(run_dir / METRICS_FILE, checkpoint_step(saved[-1]))
+        return saved[-1]
+    if saved or (run_dir / "final").is_dir():
         raise TrainingError(f"{run_dir} already holds a run; pass --resume to continue it or choose another "
                             "--out-dir")
     run_dir.mkdir(parents=True, exist_ok=True)

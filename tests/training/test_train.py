@@ -10,6 +10,7 @@ from lex_dpr.config import load_config
 from lex_dpr.models.loading import load_encoder
 from lex_dpr.models.metadata import read_metadata
 from lex_dpr.training.train import TrainingError, train
+from lex_dpr.training.train import checkpoints as saved_checkpoints
 
 STATIC = ["model.vocab_size=400", "model.embedding_dim=16", "trainer.batch_size=8", "wandb.mode=disabled",
           "trainer.logging_steps=1", "data.hard_negative_ratio=1"]
@@ -33,13 +34,15 @@ def test_static_run_folder_and_reload(sample_training_data, tmp_path):
     rows = [orjson.loads(x) for x in (run / "metrics.jsonl").read_bytes().splitlines()]
     assert any("train/loss" in r for r in rows) and any("eval/ndcg_at_10" in r for r in rows)
     assert {"eval/recall_at_1", "eval/recall_at_10", "eval/mrr_at_10", "eval/map_at_100"} <= set(result.metrics)
-    checkpoints = sorted(run.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    checkpoints = saved_checkpoints(run)
     assert checkpoints and all(read_metadata(c).architecture == "StaticEmbedding" for c in checkpoints)
     texts = ["불법행위로 인한 손해배상", "개인정보의 수집"]
     final = _embeddings(result.final_dir, texts)
     assert np.allclose(final, _embeddings(tmp_path / "run", texts), atol=1e-6)  # run folder resolves to final/
     best = orjson.loads((checkpoints[-1] / "trainer_state.json").read_bytes())["best_model_checkpoint"]
     assert np.abs(final - _embeddings(best, texts)).max() < 1e-6  # final/ is the best checkpoint, reloaded
+    logged = next(r for r in rows if r["step"] == int(best.rsplit("-", 1)[1]) and "eval/ndcg_at_10" in r)
+    assert result.metrics["eval/ndcg_at_10"] == logged["eval/ndcg_at_10"]  # the result reports final/'s scores
 
 
 def test_existing_run_is_not_overwritten(sample_training_data, tmp_path):
@@ -62,8 +65,7 @@ def test_resume_continues_the_step_count(sample_training_data, tmp_path):
     resumed = train(_cfg(sample_training_data, out, "trainer.epochs=3", "data.valid_pairs=null"), resume=True,
                     show_progress=False)
     assert resumed.steps == 3 * steps_per_epoch
-    state = orjson.loads((sorted((out / "bi_encoder").glob("checkpoint-*"),
-                                 key=lambda p: int(p.name.split("-")[1]))[-1] / "trainer_state.json").read_bytes())
+    state = orjson.loads((saved_checkpoints(out / "bi_encoder")[-1] / "trainer_state.json").read_bytes())
     assert state["global_step"] == 3 * steps_per_epoch
     steps = [orjson.loads(x)["step"] for x in (out / "bi_encoder" / "metrics.jsonl").read_bytes().splitlines()]
     assert steps == sorted(steps) and max(steps) == 3 * steps_per_epoch
@@ -106,7 +108,7 @@ def _param_change(data, tmp_path, name, *overrides):
     out = tmp_path / name
     cfg = _cfg(data, out, "data.valid_pairs=null", "trainer.seed=1", "trainer.warmup_ratio=0", *overrides)
     train(cfg, show_progress=False)
-    first = sorted((out / "bi_encoder").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    first = saved_checkpoints(out / "bi_encoder")
     after = load_file(str(first[-1] / "model.safetensors"))["embedding.weight"]
     from lex_dpr.models.static import build_static_model
     from lex_dpr.training.data import read_corpus, read_pairs
