@@ -58,7 +58,7 @@ def group_folds(pairs: list[dict], k: int, seed: int) -> list[list[int]]:
 
 
 def train_kfold(cfg: RunConfig, k: int, resume: bool = False, show_progress: bool = True) -> KFoldResult:
-    from lex_dpr.evaluation.metrics import mean_scores, per_query
+    from lex_dpr.evaluation.metrics import mean_scores
     from lex_dpr.evaluation.systems import DenseSystem
     from lex_dpr.models.ensemble import EnsembleEncoder
     from lex_dpr.models.loading import load_encoder
@@ -67,7 +67,7 @@ def train_kfold(cfg: RunConfig, k: int, resume: bool = False, show_progress: boo
     corpus = read_corpus(cfg.data.passages)
     pairs = read_pairs(cfg.data.pairs, corpus)
     out = Path(cfg.out_dir)
-    fold_metrics, oof_rows, finals = [], [], []
+    fold_metrics, oof_rows, finals, encoders = [], [], [], []
     for i, held_out in enumerate(group_folds(pairs, k, cfg.trainer.seed)):
         held = set(held_out)
         train_pairs = [p for j, p in enumerate(pairs) if j not in held]
@@ -82,12 +82,12 @@ def train_kfold(cfg: RunConfig, k: int, resume: bool = False, show_progress: boo
             final = train_model(fold_cfg, corpus, train_pairs, valid_pairs, run_dir, fold_resume,
                                 show_progress).final_dir
         finals.append(final)
-        rows = _score(DenseSystem(f"fold-{i}", load_encoder(final), corpus), valid_pairs, cfg.eval.k_values,
-                      per_query)
+        encoders.append(load_encoder(final))
+        rows = _score(DenseSystem(f"fold-{i}", encoders[-1], corpus), valid_pairs, cfg.eval.k_values)
         oof_rows += rows
         fold_metrics.append(mean_scores(rows))
     ensemble_dir = out / "ensemble"
-    EnsembleEncoder([load_encoder(f) for f in finals], [str(f) for f in finals]).save(ensemble_dir)
+    EnsembleEncoder(encoders, [str(f) for f in finals]).save(ensemble_dir)
     keys = list(fold_metrics[0])
     result = KFoldResult(fold_metrics, {m: float(np.mean([f[m] for f in fold_metrics])) for m in keys},
                          {m: float(np.std([f[m] for f in fold_metrics])) for m in keys}, mean_scores(oof_rows),
@@ -96,7 +96,10 @@ def train_kfold(cfg: RunConfig, k: int, resume: bool = False, show_progress: boo
     return result
 
 
-def _score(system, pairs: list[dict], k_values: list[int], per_query) -> list[dict[str, float]]:
+def _score(system, pairs: list[dict], k_values: list[int]) -> list[dict[str, float]]:
+    """Per-query metrics with lex-dpr's own definitions (those of `lex-dpr eval`), for out-of-fold means."""
+    from lex_dpr.evaluation.metrics import per_query
+
     rankings = system.rank([p["query_text"] for p in pairs], max(100, *k_values))
     return [per_query([pid for pid, _ in r], set(p["positive_passages"]), k_values)
             for r, p in zip(rankings, pairs, strict=True)]
