@@ -11,18 +11,32 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 
-def train_wordpiece(texts: Iterable[str], vocab_size: int):
-    """A BERT-style WordPiece tokenizer (NFKC, split on spaces and punctuation) trained on ``texts``."""
+def train_wordpiece(texts: Sequence[str], vocab_size: int):
+    """A BERT-style WordPiece tokenizer (NFKC, split on spaces and punctuation) trained on ``texts``.
+
+    The same texts always give the same tokenizer. tokenizers' trainer numbers the "##" continuation
+    pieces in hash-map order and breaks ties between equally frequent merges by those numbers
+    (huggingface/tokenizers#1794), so the vocabulary changes from run to run. Declaring every
+    continuation piece up front, in sorted order, fixes their numbers and so the merges.
+    """
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    chars = sorted({c for t in texts for c in normalizer.normalize_str(t) if not c.isspace()})
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, show_progress=False,
+                                        special_tokens=["[UNK]", *(f"##{c}" for c in chars)])
+    trained = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    trained.normalizer = normalizer
+    trained.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trained.train_from_iterator(texts, trainer=trainer)
+    # Rebuild without the declared pieces as "special" tokens, numbered in sorted order.
+    vocab = sorted(trained.get_vocab(), key=lambda t: (t != "[UNK]", t))
+    tokenizer = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizer
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=["[UNK]"], show_progress=False)
-    tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer
 
 

@@ -136,3 +136,15 @@ def test_gradient_accumulation_halves_optimizer_steps(sample_training_data, tmp_
     accum = train(_cfg(sample_training_data, tmp_path / "b", "trainer.epochs=1", "data.valid_pairs=null",
                        "trainer.gradient_accumulation_steps=2"), show_progress=False)
     assert accum.steps == math.ceil(plain.steps / 2)
+
+
+def test_same_data_and_seed_give_the_same_model(sample_training_data, tmp_path):
+    from lex_dpr.models.static import train_wordpiece
+    from lex_dpr.training.data import read_corpus
+
+    texts = read_corpus(sample_training_data["passages"]).texts
+    assert len({train_wordpiece(texts, 400).to_str() for _ in range(4)}) == 1  # tokenizers#1794 worked around
+    finals = [train(_cfg(sample_training_data, tmp_path / name, "trainer.epochs=2"), show_progress=False).final_dir
+              for name in ("a", "b")]
+    assert (finals[0] / "tokenizer.json").read_bytes() == (finals[1] / "tokenizer.json").read_bytes()
+    assert (finals[0] / "model.safetensors").read_bytes() == (finals[1] / "model.safetensors").read_bytes()
