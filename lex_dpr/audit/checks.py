@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -123,10 +124,9 @@ def _base_shape(module: str, base: BaseModel) -> tuple[tuple[int, int] | None, s
 
 
 def check_shapes(adapter: Adapter, base: BaseModel) -> list[Check]:
+    """LoRA widths and layer indices against the base, targeted modules, and modules_to_save."""
     lora = adapter.lora_modules()
-    out = []
     mismatches, unknown, layers_bad = [], [], []
-    n_layers = base.n_layers
     for module, t in sorted(lora.items()):
         expected, source = _base_shape(module, base)
         a_in = t["A"].shape[-1] if "A" in t else None
@@ -137,27 +137,36 @@ def check_shapes(adapter: Adapter, base: BaseModel) -> list[Check]:
             mismatches.append(f"{module}: lora_A in {a_in} / lora_B out {b_out}, base ({source}) in {expected[0]} / "
                               f"out {expected[1]}")
         idx = layer_index(module)
-        if idx is not None and n_layers is not None and idx >= n_layers:
+        if idx is not None and base.n_layers is not None and idx >= base.n_layers:
             layers_bad.append(f"{module} (layer {idx})")
-    out.append(Check("shapes", "FAIL" if mismatches else "PASS",
-                     f"{len(mismatches)} of {len(lora)} modules mismatch: " + "; ".join(mismatches[:4])
-                     if mismatches else f"{len(lora)} LoRA modules match the base"))
-    out.append(Check("layer indices", "FAIL" if layers_bad else "PASS",
-                     f"base has {n_layers} layers; adapter targets " + ", ".join(layers_bad[:4])
-                     if layers_bad else f"all below num_hidden_layers={n_layers}"))
+    if mismatches:
+        shapes = Check("shapes", "FAIL", f"{len(mismatches)} of {len(lora)} modules mismatch: "
+                       + "; ".join(mismatches[:4]))
+    elif unknown:
+        shapes = Check("shapes", "WARN", f"no base shape known for {unknown[:3]}")
+    else:
+        shapes = Check("shapes", "PASS", f"{len(lora)} LoRA modules match the base")
+    layers = Check("layer indices", "FAIL" if layers_bad else "PASS",
+                   f"base has {base.n_layers} layers; adapter targets " + ", ".join(layers_bad[:4])
+                   if layers_bad else f"all below num_hidden_layers={base.n_layers}")
+    return [shapes, layers, _check_targets(adapter, base), _check_saved(adapter, base)]
+
+
+def _check_targets(adapter: Adapter, base: BaseModel) -> Check:
+    """Every target_modules name (or peft's regex form) matches a module of the base."""
     targets = adapter.config.get("target_modules") or []
-    targets = [targets] if isinstance(targets, str) else list(targets)
-    leaves = {m.rsplit(".", 1)[-1] for m in base.modules} if base.modules else set()
-    missing = [t for t in targets if base.modules and t not in leaves and not any(m.endswith(t) for m in base.modules)]
-    if not base.modules:
-        missing = [t for t in targets if _expected_shape(f"x.{t}", base) is None and t not in ("dense",)]
-    verdict = "FAIL" if missing and base.modules else "WARN" if missing or unknown else "PASS"
-    detail = (f"target_modules {targets}; not in base: {missing}" if missing else f"target_modules {targets} exist")
-    if unknown:
-        detail += f"; no base shape known for {unknown[:3]}"
-    out.append(Check("targets exist", verdict, detail))
-    out.append(_check_saved(adapter, base))
-    return out
+    if base.modules:  # weight headers: module names are known exactly (every suffix is a key)
+        if isinstance(targets, str):
+            missing = [] if any(re.fullmatch(targets, m) for m in base.modules) else [targets]
+        else:
+            missing = [t for t in targets if t not in base.modules]
+        verdict = "FAIL" if missing else "PASS"
+    else:  # config only: names the shape formulas know
+        names = [targets] if isinstance(targets, str) else list(targets)
+        missing = [t for t in names if _expected_shape(f"x.{t}", base) is None]
+        verdict = "WARN" if missing else "PASS"
+    return Check("targets exist", verdict, f"target_modules {targets}; not in base: {missing}" if missing
+                 else f"target_modules {targets} exist")
 
 
 def _check_saved(adapter: Adapter, base: BaseModel) -> Check:
