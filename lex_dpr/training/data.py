@@ -107,24 +107,28 @@ def build_examples(pairs: list[dict], corpus: Corpus, n_negatives: int, multiply
             for j, p in enumerate(pos_idx):
                 start = (rep * len(pos_idx) + j) * n_negatives
                 chosen = [negs[(start + t) % len(negs)] for t in range(min(n_negatives, len(negs)))]
-                while len(chosen) < n_negatives:
-                    r = rng.randrange(len(corpus))
-                    if r not in pos_idx and r not in chosen:
-                        chosen.append(r)
-                rows.append((pair["query_text"], corpus.texts[p], p, chosen, pos_idx))
+                rows.append((pair["query_text"], corpus.texts[p], p,
+                             _top_up(chosen, n_negatives, set(pos_idx), len(corpus), rng), pos_idx))
     for query, text, p in extra or []:
-        chosen = []
-        while len(chosen) < n_negatives:
-            r = rng.randrange(len(corpus))
-            if r != p and r not in chosen:
-                chosen.append(r)
-        rows.append((query, text, p, chosen, [p]))
+        rows.append((query, text, p, _top_up([], n_negatives, {p}, len(corpus), rng), [p]))
     width = max(len(r[4]) for r in rows)
     columns: dict[str, list] = {"query": [r[0] for r in rows], "positive": [r[1] for r in rows]}
     for t in range(n_negatives):
         columns[f"negative_{t + 1}"] = [corpus.texts[r[3][t]] for r in rows]
     columns["label"] = [[r[2], *r[3], *r[4], *([-1] * (width - len(r[4])))] for r in rows]
     return Examples(columns, n_negatives)
+
+
+def _top_up(chosen: list[int], n: int, avoid: set[int], corpus_size: int, rng: random.Random) -> list[int]:
+    """Fill ``chosen`` to ``n`` with random passages that are neither positives nor already chosen."""
+    if corpus_size - len(avoid) < n:
+        raise InputError(f"the corpus has {corpus_size} passages: too few for {n} negatives per example "
+                         "(lower data.hard_negative_ratio)")
+    while len(chosen) < n:
+        r = rng.randrange(corpus_size)
+        if r not in avoid and r not in chosen:
+            chosen.append(r)
+    return chosen
 
 
 _SENTENCE = re.compile(r"(?<=[다.])\s+(?=\S)")
