@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-# Below these spreads every query gets (nearly) the same ranking; measured healthy models on the
-# shared data sit far away (static: score std ≈ 0.1, pairwise cosine ≈ 0.2).
+# Below these spreads every query gets (nearly) the same ranking. The static model trained on the
+# shared data measured score std 0.080 and pairwise cosine 0.066 (`lex-dpr train`, its final table).
 MIN_SCORE_STD = 0.01
 MAX_PAIRWISE_COS = 0.98
 
