@@ -120,8 +120,8 @@ def fuse(a: Ranking, b: Ranking, weight: float) -> Ranking:
     """Combine two rankings; a passage missing from one list scores 0 there.
 
     Example:
-        >>> fuse([("x", 10.0), ("y", 0.0)], [("y", 1.0), ("x", 0.5)], weight=0.5)
-        [('x', 0.75), ('y', 0.5)]
+        >>> fuse([("x", 10.0), ("y", 0.0)], [("y", 1.0), ("x", 0.5), ("z", 0.0)], weight=0.5)
+        [('x', 0.75), ('y', 0.5), ('z', 0.0)]
     """
     scores: dict[str, float] = defaultdict(float)
     for ranking, w in ((a, weight), (b, 1.0 - weight)):

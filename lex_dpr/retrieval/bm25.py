@@ -20,8 +20,9 @@ class BM25Index:
 
     Example:
         >>> index = BM25Index([["민법", "손해", "배상"], ["형법", "사기"]])
-        >>> index.search([["손해", "배상"]], k=1)[0][0][0]
-        0
+        >>> docs, scores = index.search([["손해", "배상"]], k=1)[0]
+        >>> docs.tolist()
+        [0]
     """
 
     def __init__(self, doc_tokens: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75,
