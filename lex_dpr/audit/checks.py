@@ -188,7 +188,7 @@ def _check_saved(adapter: Adapter, base: BaseModel) -> Check:
 def check_identity(adapter: Adapter, base: BaseModel) -> list[Check]:
     claimed = str(adapter.config.get("base_model_name_or_path") or "")
     out = []
-    short = lambda s: s.rstrip("/").rsplit("/", 1)[-1].lower().replace("_", "-")  # noqa: E731
+    short = lambda s: s.rstrip("/").rsplit("/", 1)[-1].lower().replace("_", "-")
     same = short(claimed) in (short(base.name), short(base.path.name)) if claimed else False
     arch = base.get("architectures") or []
     out.append(Check("base name", "PASS" if same else "WARN",

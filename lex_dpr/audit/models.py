@@ -14,9 +14,9 @@ from lex_dpr.utils.io import read_json_file
 _LAYER = re.compile(r"\.(?:layers|layer|h|blocks|block)\.(\d+)\.")
 # "1.5B", "4b", "7B", "560M"; not the 4 in "bnb-4bit" or "Int4"
 _SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s?([bBmM])(?![a-zA-Z0-9])")
-_VARIANTS = {"instruct": re.compile(r"instruct|[-_]chat\b|[-_]it\b", re.I),
-             "gptq": re.compile(r"gptq", re.I), "awq": re.compile(r"\bawq\b|-awq", re.I),
-             "bnb-4bit": re.compile(r"bnb|4bit|8bit", re.I), "int4": re.compile(r"int4|int8", re.I)}
+_VARIANTS = {"instruct": re.compile(r"instruct|[-_]chat\b|[-_]it\b", re.IGNORECASE),
+             "gptq": re.compile(r"gptq", re.IGNORECASE), "awq": re.compile(r"\bawq\b|-awq", re.IGNORECASE),
+             "bnb-4bit": re.compile(r"bnb|4bit|8bit", re.IGNORECASE), "int4": re.compile(r"int4|int8", re.IGNORECASE)}
 
 
 def size_tokens(text: str) -> list[float]:

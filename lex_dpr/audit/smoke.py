@@ -31,8 +31,8 @@ PROMPTS = [
 ]
 MIN_STD = 0.05
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-_YES = re.compile(r"\b(yes|true|예|네|맞다|그렇다)\b", re.I)
-_NO = re.compile(r"\b(no|false|아니오|아니요|아니다)\b", re.I)
+_YES = re.compile(r"\b(yes|true|예|네|맞다|그렇다)\b", re.IGNORECASE)
+_NO = re.compile(r"\b(no|false|아니오|아니요|아니다)\b", re.IGNORECASE)
 
 
 def parse_output(text: str) -> float | None:

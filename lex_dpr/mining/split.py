@@ -63,5 +63,5 @@ def grouped_split(pairs: Sequence[dict], valid_ratio: float, test_ratio: float =
             valid_idx.extend(members)
         else:
             train_idx.extend(members)
-    pick = lambda idx: [pairs[i] for i in sorted(idx)]  # noqa: E731 - keep source order in each split
+    pick = lambda idx: [pairs[i] for i in sorted(idx)]
     return pick(train_idx), pick(valid_idx), pick(test_idx)

@@ -128,8 +128,8 @@ def parse_admin_rule(doc: dict, source: str, unit: Unit = "article", as_of: str 
             continue
         seen.add(article_id)
         body_text, tags = clean(body)
-        common = dict(type="admin", source_id=rule_id, title=name, article=label, heading=title,
-                      effective_date=effective, meta={**meta, "chapter": heading, "amendments": tags})
+        common = {"type": "admin", "source_id": rule_id, "title": name, "article": label, "heading": title,
+                      "effective_date": effective, "meta": {**meta, "chapter": heading, "amendments": tags}}
         paragraphs = split_paragraphs(body_text) if unit == "paragraph" else []
         if paragraphs:
             for number, ptext in paragraphs:

@@ -205,8 +205,8 @@ def _emit_article(result: ParseResult, u: dict, label: str, chapter: str, sectio
         meta["in_force"] = False
         result.drop("not yet in force (kept, flagged)", 1)
     article_id = f"LAW_{law_id}_{label}"
-    common = dict(type="law", source_id=law_id, title=name, article=label,
-                  heading=str(u.get("조문제목") or "").strip(), effective_date=effective)
+    common = {"type": "law", "source_id": law_id, "title": name, "article": label,
+                  "heading": str(u.get("조문제목") or "").strip(), "effective_date": effective}
     if unit == "paragraph" and len(paragraphs) > 1:
         seen: set[str] = set()
         for i, p in enumerate(paragraphs, start=1):
