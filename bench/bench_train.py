@@ -41,7 +41,7 @@ def train_variant(name: str, data: Path, split: dict[str, Path], work: Path, ext
         f"data.pairs={split['fit']}", f"data.valid_pairs={data / 'pairs_train_valid.jsonl'}",
         f"data.passages={data / 'merged_corpus.jsonl'}", f"out_dir={work / name}", "wandb.mode=disabled", *extra])
     result = train(cfg, show_progress=False)
-    print(f"[{name}] train: {result.steps} steps, {result.examples} examples, wall {result.wall_time_s:.1f} s, "
+    print(f"[{name}] train: {result.steps} steps on {result.examples} training examples, wall {result.wall_time_s:.1f} s, "
           f"{result.examples_per_s:.1f} examples/s, valid nDCG@10 {result.metrics.get('eval/ndcg_at_10', float('nan')):.4f}")
     return result
 
