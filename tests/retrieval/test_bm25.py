@@ -22,3 +22,4 @@ def test_bm25s_matches_rank_bm25_reference(sample_passages):
     for q, (idx, _) in zip(queries, ours, strict=True):
         expected = np.argsort(-reference.get_scores(q), kind="stable")[:3]
         assert idx[0] == expected[0] and set(idx) == set(expected)
+
