@@ -216,20 +216,18 @@ def _fallback_pairs(prec: Precedent, queries: list[Query], refs: list[Reference]
     summary = {tuple(p.meta["labels"]): p for p in summary_passages(prec)}
     if not summary or not queries or all(q.source == "판결요지" for q in queries):
         return  # the positive would be the query's own text
-    added = False
+    used: set[str] = set()
     for q in queries:
         positives = [p for labels, p in summary.items()
                      if (set(labels) & set(q.labels)) or (not labels and not q.labels)]
         positives = [p for p in positives if normalize_query(p.text) != normalize_query(q.text)]
         if not positives:
             continue
-        for p in positives:
-            if p.id not in {f["id"] for f in fallback_passages[-len(summary):]}:
-                fallback_passages.append(p.to_dict())
+        fallback_passages.extend(p.to_dict() for p in positives if p.id not in used)
+        used.update(p.id for p in positives)
         pairs.append(_pair(q, prec, [p.id for p in positives], "fallback", [f"{r.law} {r.article}" for r in refs]))
         excluded.append({f"PREC_{prec.id}"} | {p.id for p in summary.values()})
-        added = True
-    report.precedents_fallback += added
+    report.precedents_fallback += bool(used)
 
 
 def _mine_negatives(cfg: MakePairsConfig, pairs: list[dict], excluded: list[set[str]], pool: list[dict],
