@@ -52,7 +52,8 @@ def command(
         ("precedents read", r.precedents_read), ("with citations", r.precedents_with_citations),
         ("with a resolved citation", r.precedents_resolved), ("fallback (cite nothing here)", r.precedents_fallback),
         ("queries", r.queries), *((f"pairs: {k}", v) for k, v in r.pairs.items()),
-        ("positives per query", r.positives_per_query), ("negatives per query", r.negatives_per_query)])
+        ("positives per query", r.positives_per_query), ("negatives per query", r.negatives_per_query),
+        ("inputs skipped (files, lines)", len(r.skipped_files))])
     console.counts("citations by outcome", dict(r.references))
     console.counts("queries dropped", dict(r.dropped_queries))
     console.counts("positives flagged", dict(r.flagged_positives))

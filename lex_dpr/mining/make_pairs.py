@@ -22,7 +22,7 @@ from lex_dpr.mining.resolve import LawCatalog, Resolution
 from lex_dpr.mining.split import grouped_split
 from lex_dpr.retrieval.bm25 import BM25Index
 from lex_dpr.retrieval.tokenize import tokenize_many
-from lex_dpr.utils.io import BadLine, iter_jsonl, read_json_file, write_json, write_jsonl
+from lex_dpr.utils.io import BadLine, iter_passages, read_json_file, write_json, write_jsonl
 from lex_dpr.utils.progress import track
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,11 @@ def split_paths(out: str | Path) -> dict[str, Path]:
 
 
 def load_passages(path: str | Path, bad: list[BadLine]) -> list[dict]:
-    passages = [p for p in iter_jsonl(path, bad) if p.get("id") and p.get("text")]
+    """Passages with an id and text; every other line is logged and recorded in ``bad``."""
+    skipped = len(bad)
+    passages = list(iter_passages(path, bad))
+    for line in bad[skipped:]:
+        log.warning("skipped %s", line)
     if not passages:
         raise InputError(f"{path}: no passages (run `lex-dpr preprocess` first)")
     return passages

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lex_dpr.errors import InputError
-from lex_dpr.utils.io import BadLine, iter_jsonl
+from lex_dpr.utils.io import BadLine, iter_jsonl, iter_passages
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +38,9 @@ def read_corpus(path: str | Path) -> Corpus:
     """Read passage JSONL; records without id or text are skipped with one line each."""
     bad: list[BadLine] = []
     ids, texts, records = [], [], []
-    seen: set[str] = set()
-    for rec in iter_jsonl(path, bad):
-        pid, text = rec.get("id"), rec.get("text")
-        if not pid or not text or pid in seen:
-            continue
-        seen.add(pid)
-        ids.append(pid)
-        texts.append(text)
+    for rec in iter_passages(path, bad):
+        ids.append(rec["id"])
+        texts.append(rec["text"])
         records.append({k: v for k, v in rec.items() if k != "text"})
     for b in bad:
         log.warning("skipped %s", b)

@@ -81,6 +81,41 @@ def iter_jsonl(path: str | Path, bad_lines: list[BadLine] | None = None) -> Iter
     Malformed lines are skipped and recorded in ``bad_lines`` when given;
     without it the first bad line raises :class:`InputError` naming file and line.
     """
+    for _, obj in _numbered_jsonl(path, bad_lines):
+        yield obj
+
+
+def iter_passages(path: str | Path, bad_lines: list[BadLine]) -> Iterator[dict]:
+    """Yield the passage records of a JSONL file that have an id and a non-empty text, first of each id.
+
+    Malformed lines, records without id or text, and repeated ids are recorded in ``bad_lines``
+    with their line number.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "p.jsonl"
+        >>> _ = path.write_text('{"id": "a", "text": "x"}\\n{"id": "b", "text": " "}\\n{"id": "a", "text": "y"}\\n')
+        >>> bad = []
+        >>> [p["text"] for p in iter_passages(path, bad)], [b.reason for b in bad]
+        (['x'], ['passage b: empty text', 'passage a: duplicate id (first on line 1)'])
+    """
+    first_line: dict[str, int] = {}
+    for lineno, rec in _numbered_jsonl(path, bad_lines):
+        pid, text = rec.get("id"), rec.get("text")
+        if not pid or not isinstance(pid, str):
+            reason = "passage without an id"
+        elif not isinstance(text, str) or not text.strip():
+            reason = f"passage {pid}: empty text"
+        elif pid in first_line:
+            reason = f"passage {pid}: duplicate id (first on line {first_line[pid]})"
+        else:
+            first_line[pid] = lineno
+            yield rec
+            continue
+        bad_lines.append(BadLine(str(path), lineno, reason))
+
+
+def _numbered_jsonl(path: str | Path, bad_lines: list[BadLine] | None) -> Iterator[tuple[int, dict]]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found")
@@ -94,7 +129,7 @@ def iter_jsonl(path: str | Path, bad_lines: list[BadLine] | None = None) -> Iter
                 bad = BadLine(str(path), lineno, f"invalid JSON ({exc.msg})")
             else:
                 if isinstance(obj, dict):
-                    yield obj
+                    yield lineno, obj
                     continue
                 bad = BadLine(str(path), lineno, f"expected a JSON object, got {type(obj).__name__}")
             if bad_lines is None:

@@ -114,3 +114,24 @@ def test_dense_negatives_with_a_real_model(sample_passages, sample_dir, tmp_path
     assert len(with_negs) >= len(pairs) // 2
     assert all(not set(p["hard_negatives"]) & set(p["positive_passages"]) and len(p["hard_negatives"]) <= 3
                for p in pairs)
+
+
+def test_bad_passage_lines_are_named_counted_and_strict_fails(sample_passages, sample_dir, tmp_path):
+    lines = sample_passages["law"].read_bytes().splitlines()
+    first_id = orjson.loads(lines[0])["id"]
+    law = tmp_path / "law.jsonl"
+    law.write_bytes(b"\n".join([*lines, b'{"id": "X1", "text": "  "}', b'{"text": "no id"}', b'{"id": "LAW',
+                                lines[0]]) + b"\n")
+    args = ["make-pairs", "--law", str(law), "--prec-json-dir", str(sample_dir / "precedents"),
+            "--out", str(tmp_path / "pairs_train.jsonl"), "--hn-per-q", "2", "--quiet"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    skipped = orjson.loads((tmp_path / "pairs_train_summary.json").read_bytes())["skipped_files"]
+    n = len(lines)
+    assert len(skipped) == 4 and skipped[2].startswith(f"{law}:{n + 3}: invalid JSON")
+    assert [skipped[i] for i in (0, 1, 3)] == [f"{law}:{n + 1}: passage X1: empty text",
+                                               f"{law}:{n + 2}: passage without an id",
+                                               f"{law}:{n + 4}: passage {first_id}: duplicate id (first on line 1)"]
+    pairs = _rows(tmp_path / "pairs_train.jsonl")
+    assert pairs and all(len(set(p["hard_negatives"])) == len(p["hard_negatives"]) for p in pairs)
+    assert CliRunner().invoke(app, [*args, "--strict"]).exit_code == 1
