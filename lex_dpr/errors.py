@@ -17,3 +17,9 @@ class ConfigError(LexDprError):
     """A flag or config value is invalid; the message lists every problem found."""
 
     exit_code = 2
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so that runs stop at a safe point and record ``interrupted``."""
+
+    exit_code = 143

@@ -30,7 +30,8 @@ def list_runs(root: Annotated[Path, typer.Argument(help="Folder holding runs.")]
 @app.command("show")
 def show(run: Path) -> None:
     """The run's config, inputs, versions and last metrics."""
-    from lex_dpr.runs.inspect import read_metrics, read_record, resolve_run
+    from lex_dpr.runs.inspect import resolve_run
+    from lex_dpr.runs.record import read_metrics, read_record
 
     folder = resolve_run(run)
     rec = read_record(folder)

@@ -9,24 +9,27 @@ import typer
 
 from lex_dpr.cli import _console as console
 
+_DATA = "data.pairs=out/sample/pairs_train.jsonl data.passages=out/sample/merged_corpus.jsonl"
 EXAMPLES = [
-    "lex-dpr train --config configs/train.yaml data.pairs=out/sample/pairs_train.jsonl out_dir=runs/static",
-    "lex-dpr train --config configs/train_lora.yaml model.name=kure-v1 trainer.lr=2e-5 lora.r=16",
-    "lex-dpr train --config configs/train.yaml --folds 5 --out-dir runs/kfold",
-    "lex-dpr train --config configs/train.yaml --out-dir runs/static --resume",
+    f"lex-dpr train --config configs/train.yaml {_DATA} out_dir=runs/static",
+    f"lex-dpr train --config configs/train.yaml {_DATA} trainer.lr=0.05 --check",
+    f"lex-dpr train --config configs/train_lora.yaml {_DATA} model.name=kure-v1 trainer.lr=2e-5 lora.r=16",
+    f"lex-dpr train --config configs/train.yaml {_DATA} --folds 5 --out-dir runs/kfold",
+    f"lex-dpr train --config configs/train.yaml {_DATA} --out-dir runs/static --resume",
+    "lex-dpr train data.pairs=p.jsonl data.passages=c.jsonl ~trainer.lr  # ~key: back to the default",
 ]
 
 
 def command(
     overrides: Annotated[list[str] | None, typer.Argument(help="Dotted overrides: trainer.lr=2e-5 lora.r=16 ...")] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (defaults: configs/train.yaml keys).")] = None,
+    config: Annotated[str | None, typer.Option("--config", "-c", help="YAML config: a path, or a bundled one (train, train_lora).")] = None,
     folds: Annotated[int, typer.Option("--folds", min=0, help="Group k-fold over the training pairs (0: off).")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")] = False,
     out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Run folder (same as out_dir=...).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Fine-tune a bi-encoder on mined pairs (static model by default; LoRA or full for transformers)."""
-    from lex_dpr.config import load_config
+    from lex_dpr.training.config import load_config
 
     items = list(overrides or []) + ([f"out_dir={out_dir}"] if out_dir else [])
     cfg = load_config(config, items)

@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lex_dpr.mining.queries import normalize_query
+from lex_dpr.utils.text import normalize_query
 from lex_dpr.utils.io import BadLine, iter_jsonl
 
 

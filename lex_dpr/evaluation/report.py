@@ -1,11 +1,11 @@
 """Score several systems on one fingerprinted query set, with breakdowns and error analysis.
 
 Example:
-    >>> from lex_dpr.training.data import Corpus
-    >>> from lex_dpr.evaluation.systems import BM25System
+    >>> from lex_dpr.data.corpus import Corpus
+    >>> from lex_dpr.retrieval.bm25 import BM25Retriever
     >>> corpus = Corpus(["a", "b"], ["민법 손해배상 책임", "형법 사기죄"], [{"title": "민법"}, {"title": "형법"}])
     >>> pairs = [{"query_id": "q1", "query_text": "손해배상", "positive_passages": ["a"], "meta": {"type": "prec"}}]
-    >>> report = evaluate([BM25System(corpus)], pairs, corpus, train_pairs=[], k_values=[1, 10])
+    >>> report = evaluate([BM25Retriever(corpus)], pairs, corpus, train_pairs=[], k_values=[1, 10])
     >>> report.systems["bm25"]["overall"]["ndcg_at_10"]
     1.0
 """
@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lex_dpr.evaluation.metrics import mean_scores, per_query
-from lex_dpr.evaluation.systems import System
-from lex_dpr.training.data import Corpus
+from lex_dpr.retrieval.base import Retriever
+from lex_dpr.data.corpus import Corpus
 from lex_dpr.utils.progress import track
 
 CIVIL_CODE = "민법"
@@ -65,7 +65,7 @@ def query_subsets(pairs: Sequence[dict], corpus: Corpus, train_pairs: Sequence[d
     return dict(subsets)
 
 
-def evaluate(systems: Sequence[System], pairs: Sequence[dict], corpus: Corpus, train_pairs: Sequence[dict],
+def evaluate(systems: Sequence[Retriever], pairs: Sequence[dict], corpus: Corpus, train_pairs: Sequence[dict],
              k_values: Sequence[int], show_progress: bool = False, min_subset: int = 20) -> Report:
     """Rank every query with every system and aggregate the metrics overall and per subset.
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lex_dpr.errors import ConfigError
 from lex_dpr.evaluation.report import Report, evaluate, to_markdown
-from lex_dpr.training.data import read_corpus, read_pairs
+from lex_dpr.data.corpus import read_corpus, read_pairs
 from lex_dpr.utils.io import write_json
 
 BASELINES = ("bm25", "popularity", "knn-label")
@@ -31,6 +31,9 @@ class EvalJob:
 
 def run_eval(job: EvalJob, show_progress: bool = False) -> Report:
     from lex_dpr.evaluation import systems as S
+    from lex_dpr.retrieval.bm25 import BM25Retriever
+    from lex_dpr.retrieval.dense import DenseRetriever
+    from lex_dpr.retrieval.fusion import FusionRetriever
 
     unknown = set(job.baselines) - set(BASELINES)
     if unknown:
@@ -42,7 +45,7 @@ def run_eval(job: EvalJob, show_progress: bool = False) -> Report:
     if needs_train and not train_pairs:
         raise ConfigError(f"baseline(s) {sorted(needs_train)} need --train-pairs")
     systems: list = []
-    bm25 = S.BM25System(corpus) if "bm25" in job.baselines or (job.fusion and job.models) else None
+    bm25 = BM25Retriever(corpus) if "bm25" in job.baselines or (job.fusion and job.models) else None
     if "bm25" in job.baselines:
         systems.append(bm25)
     if "popularity" in job.baselines:
@@ -53,12 +56,12 @@ def run_eval(job: EvalJob, show_progress: bool = False) -> Report:
     for name in job.models:
         from lex_dpr.models.loading import load_encoder
 
-        dense = S.DenseSystem(_label(name), load_encoder(name, device=job.device), corpus, show_progress=show_progress)
+        dense = DenseRetriever(_label(name), load_encoder(name, device=job.device), corpus, show_progress=show_progress)
         systems.append(dense)
         if job.fusion and tune_pool:
             tune = random.Random(job.seed).sample(tune_pool, min(job.fusion_tune_queries, len(tune_pool)))
             seen = {pid for p in train_pairs for pid in p["positive_passages"]}
-            systems.append(S.FusionSystem(dense, bm25, S.choose_fusion_weight(dense, bm25, tune, seen)))
+            systems.append(FusionRetriever(dense, bm25, S.choose_fusion_weight(dense, bm25, tune, seen)))
     if not systems:
         raise ConfigError("nothing to evaluate: pass --model and/or --baseline")
     return evaluate(systems, pairs, corpus, train_pairs, job.k_values, show_progress=show_progress)

@@ -16,7 +16,8 @@ from lex_dpr.data.sources.detect import SourceKind, detect_kind
 from lex_dpr.data.sources.precedents import Precedent, read_precedent, summary_passages
 from lex_dpr.errors import ConfigError, InputError
 from lex_dpr.mining.negatives import bm25_negatives, dense_negatives, random_negatives
-from lex_dpr.mining.queries import Query, normalize_query, precedent_queries
+from lex_dpr.mining.queries import Query, precedent_queries
+from lex_dpr.utils.text import normalize_query
 from lex_dpr.mining.refs import Reference, parse_references
 from lex_dpr.mining.resolve import LawCatalog, Resolution
 from lex_dpr.mining.split import grouped_split

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from lex_dpr.data.sources.precedents import Precedent
@@ -17,11 +16,6 @@ class Query:
     text: str
     labels: tuple[int, ...]
     source: str  # "판시사항" or "판결요지"
-
-
-def normalize_query(text: str) -> str:
-    """Key for leakage checks: the same issue worded with other spacing/punctuation is the same query."""
-    return re.sub(r"[\s\W_]+", "", text).lower()
 
 
 def precedent_queries(prec: Precedent, min_chars: int = 10) -> list[Query]:

@@ -6,7 +6,7 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 
-from lex_dpr.mining.queries import normalize_query
+from lex_dpr.utils.text import normalize_query
 
 
 class _UnionFind:

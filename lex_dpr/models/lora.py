@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lex_dpr.config import LoraConfig
+from lex_dpr.models.config import LoraConfig
 from lex_dpr.errors import ConfigError
 
 # Attention projection names by family; the first family whose names all exist in the model wins.

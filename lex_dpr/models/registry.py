@@ -1,10 +1,11 @@
-"""Model aliases (configs/models.yaml) resolved to a hub id or path, prompts and max length."""
+"""Model aliases (the bundled models.yaml) resolved to a hub id or path, prompts and max length."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lex_dpr.config import ModelConfig, model_aliases
+from lex_dpr.models.config import ModelConfig
+from lex_dpr.resources import model_aliases
 
 
 @dataclass
@@ -22,7 +23,7 @@ def resolve(cfg: ModelConfig) -> ModelSpec:
     """Apply the alias table, then the config's explicit prompts and length.
 
     Example:
-        >>> from lex_dpr.config import ModelConfig
+        >>> from lex_dpr.models.config import ModelConfig
         >>> resolve(ModelConfig(name="multilingual-e5-small")).query_prompt
         'query: '
     """

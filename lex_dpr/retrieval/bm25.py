@@ -1,11 +1,17 @@
-"""BM25 over Kiwi morphemes, backed by bm25s (sparse matrices, batched retrieval)."""
+"""BM25 over Kiwi morphemes, backed by bm25s (sparse matrices, batched retrieval, memory-mapped loading)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
+from lex_dpr.data.corpus import Corpus
+from lex_dpr.errors import InputError
+from lex_dpr.retrieval.base import Ranking
 from lex_dpr.retrieval.tokenize import tokenize_many
 
 
@@ -25,13 +31,15 @@ class BM25Index:
         [0]
     """
 
-    def __init__(self, doc_tokens: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75,
+    def __init__(self, doc_tokens: Sequence[Sequence[str]] | None, k1: float = 1.5, b: float = 0.75,
                  method: str = "lucene") -> None:
         import bm25s
 
-        self.size = len(doc_tokens)
         self._bm25 = bm25s.BM25(k1=k1, b=b, method=method)
-        self._bm25.index([list(t) for t in doc_tokens], show_progress=False)
+        self.size = 0
+        if doc_tokens is not None:
+            self.size = len(doc_tokens)
+            self._bm25.index([list(t) for t in doc_tokens], show_progress=False)
 
     @classmethod
     def from_texts(cls, texts: Sequence[str], workers: int = 0, **kwargs) -> BM25Index:
@@ -50,3 +58,51 @@ class BM25Index:
             keep = s > 0
             out.append((d[keep].astype(np.int64), s[keep]))
         return out
+
+    def save(self, folder: str | Path) -> None:
+        """Write the index to ``folder`` (bm25s' own .npy/.json files), complete or not at all."""
+        folder = Path(folder)
+        tmp = folder.with_name(f".{folder.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        self._bm25.save(str(tmp), show_progress=False)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+
+    @classmethod
+    def load(cls, folder: str | Path, mmap: bool = True) -> BM25Index:
+        """Open a saved index; with ``mmap`` the score matrix stays on disk and pages in as queries need it."""
+        import bm25s
+
+        folder = Path(folder)
+        if not (folder / "params.index.json").is_file():
+            raise InputError(f"{folder}: not a saved BM25 index (no params.index.json); build it again")
+        index = cls(None)
+        try:
+            index._bm25 = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{folder}: cannot read the BM25 index ({exc}); build it again") from None
+        index.size = int(index._bm25.scores["num_docs"])
+        return index
+
+
+class BM25Retriever:
+    """BM25 over a corpus, ranking passage ids (the same tokenisation as mining and indexing).
+
+    Example:
+        >>> corpus = Corpus(["a", "b"], ["민법 손해배상 책임", "형법 사기죄"], [{}, {}])
+        >>> BM25Retriever(corpus).rank(["손해배상"], k=1)[0][0][0]
+        'a'
+    """
+
+    name = "bm25"
+
+    def __init__(self, corpus: Corpus, workers: int = 0, index: BM25Index | None = None) -> None:
+        self.corpus, self.workers = corpus, workers
+        self.index = index if index is not None else BM25Index.from_texts(corpus.texts, workers=workers)
+        if self.index.size != len(corpus):
+            raise InputError(f"the BM25 index has {self.index.size} passages, the corpus {len(corpus)}: "
+                             "build the index again from this corpus")
+
+    def rank(self, queries: Sequence[str], k: int) -> list[Ranking]:
+        hits = self.index.search(tokenize_many(list(queries), workers=self.workers), k)
+        return [[(self.corpus.ids[i], float(s)) for i, s in zip(d, s, strict=True)] for d, s in hits]

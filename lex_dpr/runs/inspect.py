@@ -11,11 +11,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 
 from lex_dpr.errors import InputError
-
-CONFIG_FILE, METRICS_FILE = "training_config.json", "metrics.jsonl"
+from lex_dpr.runs.record import CONFIG_FILE, read_metrics, read_record
 
 
 def resolve_run(path: str | Path) -> Path:
@@ -32,28 +30,6 @@ def find_runs(root: str | Path) -> list[Path]:
     if not root.is_dir():
         raise InputError(f"{root}: no such folder")
     return sorted(p.parent for p in root.rglob(CONFIG_FILE))
-
-
-def read_record(run: Path) -> dict[str, Any]:
-    from lex_dpr.utils.io import read_json_file
-
-    record = read_json_file(run / CONFIG_FILE)
-    if not isinstance(record, dict):
-        raise InputError(f"{run / CONFIG_FILE}: expected a JSON object")
-    return record
-
-
-def read_metrics(run: Path) -> list[dict[str, Any]]:
-    path = run / METRICS_FILE
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_bytes().splitlines():
-        try:
-            rows.append(orjson.loads(line))
-        except orjson.JSONDecodeError:
-            continue  # a line cut by a crash; the rest of the file is still good
-    return rows
 
 
 @dataclass

@@ -6,70 +6,13 @@ query) so the loss can mask in-batch passages that are in fact positives of the 
 
 from __future__ import annotations
 
-import logging
+import math
 import random
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
+from lex_dpr.data.corpus import Corpus
 from lex_dpr.errors import InputError
-from lex_dpr.utils.io import BadLine, iter_jsonl, iter_passages
-
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class Corpus:
-    """Passage ids and texts, with each passage's record for breakdowns (law name, type)."""
-
-    ids: list[str]
-    texts: list[str]
-    records: list[dict]
-    index: dict[str, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.index = {pid: i for i, pid in enumerate(self.ids)}
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-
-def read_corpus(path: str | Path) -> Corpus:
-    """Read passage JSONL; records without id or text are skipped with one line each."""
-    bad: list[BadLine] = []
-    ids, texts, records = [], [], []
-    for rec in iter_passages(path, bad):
-        ids.append(rec["id"])
-        texts.append(rec["text"])
-        records.append({k: v for k, v in rec.items() if k != "text"})
-    for b in bad:
-        log.warning("skipped %s", b)
-    if not ids:
-        raise InputError(f"{path}: no passages with id and text")
-    return Corpus(ids, texts, records)
-
-
-def read_pairs(path: str | Path, corpus: Corpus | None = None) -> list[dict]:
-    """Read pair JSONL; pairs with no query text or no positive in ``corpus`` are skipped and counted."""
-    bad: list[BadLine] = []
-    pairs, dropped = [], 0
-    for rec in iter_jsonl(path, bad):
-        positives = [p for p in rec.get("positive_passages") or [] if corpus is None or p in corpus.index]
-        if not rec.get("query_text") or not positives:
-            dropped += 1
-            continue
-        rec["positive_passages"] = positives
-        rec.setdefault("meta", {}).setdefault("prec_id", rec.get("query_id", ""))
-        rec["meta"].setdefault("type", "prec")
-        pairs.append(rec)
-    for b in bad:
-        log.warning("skipped %s", b)
-    if dropped:
-        log.warning("%s: %d pair(s) without query text or a positive in the corpus were skipped", path, dropped)
-    if not pairs:
-        raise InputError(f"{path}: no usable pairs (check that --passages is the corpus the pairs were mined on)")
-    return pairs
-
 
 @dataclass
 class Examples:
@@ -78,12 +21,18 @@ class Examples:
 
 
 def build_examples(pairs: list[dict], corpus: Corpus, n_negatives: int, multiply: int, seed: int,
-                   extra: list[tuple[str, str, int]] | None = None) -> Examples:
-    """One row per (query, positive) × ``multiply``, each with ``n_negatives`` hard negatives.
+                   extra: list[tuple[str, str, int]] | None = None, hard_ratio: float = 1.0) -> Examples:
+    """One row per (query, positive) × ``multiply``, each with ``n_negatives`` negative passages.
 
-    Negatives rotate through the mined list so repeated rows see different ones; pairs with too few
-    mined negatives are topped up with random passages (never a positive). ``extra`` adds
-    (query, positive text, passage index) rows, e.g. pseudo-queries.
+    ``hard_ratio`` of those negatives, over the whole set, are mined hard negatives (the pair's
+    ``hard_negatives``); the rest are random passages (never a positive of the query). Row ``t`` gets
+    ``floor((t+1)·r·n) − floor(t·r·n)`` mined ones, so the share is exact and needs no randomness.
+    In the loss each query is scored against its own row's negatives and every other row's passages
+    in the batch; ``hard_ratio`` sets how hard its explicit negatives are.
+
+    Mined negatives rotate through the list so repeated rows see different ones; pairs with too few
+    mined negatives are topped up with random passages. ``extra`` adds (query, positive text, passage
+    index) rows, e.g. pseudo-queries, with random negatives.
 
     Example:
         >>> c = Corpus(["a", "b", "c", "d"], ["A", "B", "C", "D"], [{}] * 4)
@@ -100,8 +49,10 @@ def build_examples(pairs: list[dict], corpus: Corpus, n_negatives: int, multiply
         negs = [n for n in negs if n not in pos_idx]
         for rep in range(multiply):
             for j, p in enumerate(pos_idx):
-                start = (rep * len(pos_idx) + j) * n_negatives
-                chosen = [negs[(start + t) % len(negs)] for t in range(min(n_negatives, len(negs)))]
+                t = len(rows)
+                hard = math.floor((t + 1) * hard_ratio * n_negatives + 1e-9) - math.floor(t * hard_ratio * n_negatives + 1e-9)
+                start = (rep * len(pos_idx) + j) * hard
+                chosen = [negs[(start + i) % len(negs)] for i in range(min(hard, len(negs)))]
                 rows.append((pair["query_text"], corpus.texts[p], p,
                              _top_up(chosen, n_negatives, set(pos_idx), len(corpus), rng), pos_idx))
     for query, text, p in extra or []:
@@ -118,7 +69,7 @@ def _top_up(chosen: list[int], n: int, avoid: set[int], corpus_size: int, rng: r
     """Fill ``chosen`` to ``n`` with random passages that are neither positives nor already chosen."""
     if corpus_size - len(avoid) < n:
         raise InputError(f"the corpus has {corpus_size} passages: too few for {n} negatives per example "
-                         "(lower data.hard_negative_ratio)")
+                         "(lower data.hard_negatives)")
     while len(chosen) < n:
         r = rng.randrange(corpus_size)
         if r not in avoid and r not in chosen:

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from lex_dpr.config import RunConfig
+from lex_dpr.training.config import TrainConfig
 from lex_dpr.errors import ConfigError
-from lex_dpr.training.data import read_corpus, read_pairs
+from lex_dpr.data.corpus import read_corpus, read_pairs
 from lex_dpr.utils.io import write_json
 
 
@@ -57,11 +57,11 @@ def group_folds(pairs: list[dict], k: int, seed: int) -> list[list[int]]:
     return [sorted(f) for f in folds]
 
 
-def train_kfold(cfg: RunConfig, k: int, resume: bool = False, show_progress: bool = True) -> KFoldResult:
+def train_kfold(cfg: TrainConfig, k: int, resume: bool = False, show_progress: bool = True) -> KFoldResult:
     from lex_dpr.evaluation.metrics import mean_scores
-    from lex_dpr.evaluation.systems import DenseSystem
     from lex_dpr.models.ensemble import EnsembleEncoder
     from lex_dpr.models.loading import load_encoder
+    from lex_dpr.retrieval.dense import DenseRetriever
     from lex_dpr.training.train import RUN_SUBDIR, train_model
 
     corpus = read_corpus(cfg.data.passages)
@@ -83,7 +83,7 @@ def train_kfold(cfg: RunConfig, k: int, resume: bool = False, show_progress: boo
                                 show_progress).final_dir
         finals.append(final)
         encoders.append(load_encoder(final))
-        rows = _score(DenseSystem(f"fold-{i}", encoders[-1], corpus), valid_pairs, cfg.eval.k_values)
+        rows = _score(DenseRetriever(f"fold-{i}", encoders[-1], corpus), valid_pairs, cfg.eval.k_values)
         oof_rows += rows
         fold_metrics.append(mean_scores(rows))
     ensemble_dir = out / "ensemble"

@@ -1,7 +1,7 @@
 """The bi-encoder recipe, top to bottom: data → model → loss → trainer → final model and run record.
 
 Example:
-    >>> from lex_dpr.config import load_config
+    >>> from lex_dpr.training.config import load_config
     >>> cfg = load_config("configs/train.yaml", ["trainer.epochs=1", "out_dir=/tmp/lexdpr-doc"])  # doctest: +SKIP
     >>> result = train(cfg)  # doctest: +SKIP
     >>> result.metrics["eval/ndcg_at_10"]  # doctest: +SKIP
@@ -12,23 +12,22 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lex_dpr.config import RunConfig
+from lex_dpr.data.corpus import Corpus, read_corpus, read_pairs
 from lex_dpr.errors import ConfigError, LexDprError
 from lex_dpr.models.metadata import ModelMetadata, write_metadata
-from lex_dpr.training.data import Corpus, build_examples, pseudo_queries, read_corpus, read_pairs
-from lex_dpr.utils.io import sha256_file, write_json
+from lex_dpr.runs.record import METRICS_FILE, RunStatus, write_record
+from lex_dpr.training.config import Precision, TrainConfig, WandbMode, resolve_data_paths
+from lex_dpr.training.data import build_examples, pseudo_queries
+from lex_dpr.utils.config import to_overrides
 
 log = logging.getLogger(__name__)
 
 RUN_SUBDIR = "bi_encoder"
-CONFIG_FILE = "training_config.json"
-METRICS_FILE = "metrics.jsonl"
 
 
 class TrainingError(LexDprError):
@@ -54,16 +53,43 @@ class TrainResult:
         return d
 
 
-def train(cfg: RunConfig, resume: bool = False, show_progress: bool = True) -> TrainResult:
-    """Train on ``cfg.data.pairs``, evaluate on ``cfg.data.valid_pairs``, write ``{out_dir}/bi_encoder/``."""
+def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) -> TrainResult:
+    """Train on ``cfg.data.pairs``, evaluate on ``cfg.data.valid_pairs``, write ``{out_dir}/bi_encoder/``.
+
+    An unset ``data.valid_pairs`` means the ``_valid`` sibling of ``data.pairs`` when it exists
+    (see :func:`~lex_dpr.training.config.resolve_data_paths`), else no validation set.
+    """
+    for note in resolve_data_paths(cfg):
+        log.info("%s", note)
     corpus = read_corpus(cfg.data.passages)
     train_pairs = read_pairs(cfg.data.pairs, corpus)
     valid_pairs = read_pairs(cfg.data.valid_pairs, corpus) if cfg.data.valid_pairs else []
     return train_model(cfg, corpus, train_pairs, valid_pairs, Path(cfg.out_dir) / RUN_SUBDIR, resume, show_progress)
 
 
-def train_model(cfg: RunConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs: list[dict], run_dir: Path,
+def train_model(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs: list[dict], run_dir: Path,
                 resume: bool = False, show_progress: bool = True) -> TrainResult:
+    """The recipe on data already read; records ``failed``/``interrupted`` with the reason on any exit."""
+    checkpoint = _check_run_dir(run_dir, resume)
+    inputs = {"pairs": cfg.data.pairs, "valid_pairs": cfg.data.valid_pairs, "passages": cfg.data.passages}
+    write_record(run_dir, RunStatus.RUNNING, config=cfg.to_dict(), overrides=to_overrides(cfg), inputs=inputs)
+    try:
+        return _run(cfg, corpus, train_pairs, valid_pairs, run_dir, checkpoint, show_progress)
+    except (KeyboardInterrupt, SystemExit) as exc:
+        write_record(run_dir, RunStatus.INTERRUPTED, error=_reason(exc) or "interrupted")
+        raise
+    except BaseException as exc:
+        write_record(run_dir, RunStatus.FAILED, error=_reason(exc))
+        raise
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _run(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs: list[dict], run_dir: Path,
+         checkpoint: Path | None, show_progress: bool) -> TrainResult:
     import datasets
     import torch
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
@@ -74,29 +100,31 @@ def train_model(cfg: RunConfig, corpus: Corpus, train_pairs: list[dict], valid_p
     from lex_dpr.training import callbacks as cb
     from lex_dpr.training.progress import RichProgress
 
-    checkpoint = _check_run_dir(run_dir, resume)
     t = cfg.trainer
     set_seed(t.seed)
     datasets.disable_progress_bars()  # per-evaluation hashing bars; the rich bar shows progress
     start = time.perf_counter()
-    _write_record(run_dir, cfg, corpus_path=cfg.data.passages, status="running")
 
     model, meta = _build_model(cfg, corpus, train_pairs, checkpoint)
-    n_neg = int(cfg.data.hard_negative_ratio)
+    n_neg, ratio = cfg.data.hard_negatives, cfg.data.hard_negative_ratio
     extra = pseudo_queries(corpus, cfg.data.pseudo_per_article, t.seed) if cfg.data.pseudo_queries else None
-    examples = build_examples(train_pairs, corpus, n_neg, cfg.data.multiply, t.seed, extra)
+    examples = build_examples(train_pairs, corpus, n_neg, cfg.data.multiply, t.seed, extra, hard_ratio=ratio)
     train_ds = datasets.Dataset.from_dict(examples.columns)
     eval_ds = evaluator = None
     if valid_pairs:
-        eval_ds = datasets.Dataset.from_dict(build_examples(valid_pairs, corpus, n_neg, 1, t.seed).columns)
+        eval_ds = datasets.Dataset.from_dict(
+            build_examples(valid_pairs, corpus, n_neg, 1, t.seed, hard_ratio=ratio).columns)
         evaluator = ir_evaluator(valid_pairs, corpus, cfg)
 
     loss = _loss(cfg, model, n_neg)
     cuda = torch.cuda.is_available()
+    if cfg.trainer.gradient_checkpointing and meta.kind == "transformer":
+        model[0].auto_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     eval_every = "steps" if t.eval_steps else "epoch"
     prompts = {"query": meta.query_prompt} if meta.query_prompt else {}
     if meta.passage_prompt:
         prompts |= {c: meta.passage_prompt for c in examples.columns if c not in ("query", "label")}
+    wandb_run = _start_wandb(cfg, run_dir)
     args = SentenceTransformerTrainingArguments(
         output_dir=str(run_dir), num_train_epochs=t.epochs, max_steps=t.max_steps,
         per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.batch_size,
@@ -107,9 +135,9 @@ def train_model(cfg: RunConfig, corpus: Corpus, train_pairs: list[dict], valid_p
         save_strategy=eval_every if evaluator else "epoch", save_steps=t.eval_steps or None,
         save_total_limit=t.save_total_limit, load_best_model_at_end=evaluator is not None,
         metric_for_best_model=trainer_metric_key(cfg.eval.metric) if evaluator else None, greater_is_better=True,
-        logging_steps=t.logging_steps, logging_first_step=True, report_to=_report_to(cfg), run_name=run_dir.parent.name,
-        use_cpu=not cuda, **_precision(t.precision, cuda), prompts=prompts or None, disable_tqdm=True,
-        dataloader_drop_last=False, logging_nan_inf_filter=False,  # a NaN loss must reach NanGuard
+        logging_steps=t.logging_steps, logging_first_step=True, report_to=["wandb"] if wandb_run else [],
+        run_name=run_dir.parent.name, use_cpu=not cuda, **_precision(t.precision, cuda), prompts=prompts or None,
+        disable_tqdm=True, dataloader_drop_last=False, logging_nan_inf_filter=False,  # a NaN loss must reach NanGuard
     )
     metrics_file = cb.MetricsFile(run_dir / METRICS_FILE)
     guard = cb.NanGuard()
@@ -119,23 +147,20 @@ def train_model(cfg: RunConfig, corpus: Corpus, train_pairs: list[dict], valid_p
     if show_progress:
         callbacks.append(RichProgress())
     if evaluator is not None and t.early_stopping_patience > 0:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience,
+                                               early_stopping_threshold=t.early_stopping_threshold))
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                                          loss=loss, evaluator=evaluator, callbacks=callbacks)
     trainer.remove_callback(PrinterCallback)  # metrics go to metrics.jsonl and the progress bar, not stdout
     original_tokenizer = cache_tokenization(model)
     try:
         output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    except KeyboardInterrupt:
-        _write_record(run_dir, cfg, corpus_path=cfg.data.passages, status="interrupted")
-        raise
     finally:
-        _finish_wandb()
+        if wandb_run is not None:
+            wandb_run.finish()
         if original_tokenizer is not None:
             model[0].tokenizer = original_tokenizer
     if guard.bad_step is not None:
-        _write_record(run_dir, cfg, corpus_path=cfg.data.passages, status="failed",
-                      extra={"error": f"non-finite loss at step {guard.bad_step}"})
         good = checkpoints(run_dir)
         keep = f"; last good checkpoint: {good[-1]}" if good else ""
         raise TrainingError(f"loss became NaN/inf at step {guard.bad_step}{keep}. "
@@ -152,8 +177,7 @@ def train_model(cfg: RunConfig, corpus: Corpus, train_pairs: list[dict], valid_p
     per_s = output.metrics.get("train_samples_per_second", 0.0)
     result = TrainResult(run_dir, final_dir, metrics, steps, len(train_ds), round(wall, 2), round(per_s, 2),
                          health.last.collapsed, health.last.score_std, health.last.mean_pairwise_cos)
-    _write_record(run_dir, cfg, corpus_path=cfg.data.passages, status="finished",
-                  extra={"result": result.to_dict(), "health": health.last.to_dict()})
+    write_record(run_dir, RunStatus.FINISHED, extra={"result": result.to_dict(), "health": health.last.to_dict()})
     return result
 
 
@@ -178,7 +202,7 @@ def trainer_metric_key(metric: str) -> str:
     return f"eval_valid_cosine_{ {'hit': 'accuracy'}.get(name, name)}@{k}"
 
 
-def ir_evaluator(valid_pairs: list[dict], corpus: Corpus, cfg: RunConfig):
+def ir_evaluator(valid_pairs: list[dict], corpus: Corpus, cfg: TrainConfig):
     """sentence-transformers' InformationRetrievalEvaluator over the full corpus (or a sub-corpus)."""
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 
@@ -240,7 +264,7 @@ def _truncate_metrics(path: Path, step: int) -> None:
     path.write_bytes(b"".join(line + b"\n" for line in keep))
 
 
-def _build_model(cfg: RunConfig, corpus: Corpus, pairs: list[dict], checkpoint: Path | None):
+def _build_model(cfg: TrainConfig, corpus: Corpus, pairs: list[dict], checkpoint: Path | None):
     from sentence_transformers import SentenceTransformer
 
     from lex_dpr.models.loading import set_prompts
@@ -277,7 +301,7 @@ def _build_model(cfg: RunConfig, corpus: Corpus, pairs: list[dict], checkpoint: 
     return model, meta
 
 
-def _loss(cfg: RunConfig, model, n_negatives: int):
+def _loss(cfg: TrainConfig, model, n_negatives: int):
     from sentence_transformers.sentence_transformer.losses import CachedMultipleNegativesRankingLoss
 
     from lex_dpr.training.losses import MaskedMultipleNegativesRankingLoss
@@ -294,35 +318,32 @@ def _loss(cfg: RunConfig, model, n_negatives: int):
                                               mask=t.mask_false_negatives)
 
 
-def _precision(precision: str, cuda: bool) -> dict[str, bool]:
-    if precision == "auto":
+def _precision(precision: Precision, cuda: bool) -> dict[str, bool]:
+    if precision == Precision.AUTO:
         if not cuda:
             return {}
         import torch
 
         return {"bf16": True} if torch.cuda.is_bf16_supported() else {"fp16": True}
-    if precision not in ("fp32", "bf16", "fp16"):
-        raise ConfigError(f"trainer.precision '{precision}' must be auto, fp32, bf16 or fp16")
-    return {precision: True} if precision != "fp32" else {}
+    if precision != Precision.FP32 and not cuda:
+        raise ConfigError(f"trainer.precision={precision.value} needs a CUDA GPU; use auto or fp32 on CPU")
+    return {precision.value: True} if precision != Precision.FP32 else {}
 
 
-def _report_to(cfg: RunConfig) -> list[str]:
-    """W&B offline by default (runs under ./wandb, `wandb sync` later); the environment wins if set."""
-    mode = os.environ.get("WANDB_MODE") or cfg.wandb.mode
-    if mode == "disabled":
-        return []
-    os.environ["WANDB_MODE"] = mode
-    os.environ.setdefault("WANDB_PROJECT", cfg.wandb.project)
-    os.environ.setdefault("WANDB_DIR", os.getcwd())
-    os.environ.setdefault("WANDB_SILENT", "true")
-    return ["wandb"]
+def _start_wandb(cfg: TrainConfig, run_dir: Path):
+    """A W&B run with this config's mode, project and group, or None when ``wandb.mode=disabled``.
 
+    Settings go to ``wandb.init`` directly, never through environment variables, so trainings (sweep
+    trials) in one process do not inherit each other's settings. The Trainer's W&B callback logs into
+    this run because it exists already.
+    """
+    if cfg.wandb.mode == WandbMode.DISABLED:
+        return None
+    import wandb
 
-def _finish_wandb() -> None:
-    import sys
-
-    if "wandb" in sys.modules and sys.modules["wandb"].run is not None:
-        sys.modules["wandb"].finish()
+    return wandb.init(mode=cfg.wandb.mode.value, project=cfg.wandb.project, group=cfg.wandb.group,
+                      name=run_dir.parent.name, dir=cfg.wandb.dir or None, config=cfg.to_dict(),
+                      reinit="finish_previous", settings=wandb.Settings(silent=True, console="off"))
 
 
 def _save_atomically(model, final_dir: Path, meta: ModelMetadata) -> None:
@@ -332,43 +353,3 @@ def _save_atomically(model, final_dir: Path, meta: ModelMetadata) -> None:
     write_metadata(tmp, meta)
     shutil.rmtree(final_dir, ignore_errors=True)
     os.replace(tmp, final_dir)
-
-
-def _write_record(run_dir: Path, cfg: RunConfig, corpus_path: str, status: str,
-                  extra: dict[str, Any] | None = None) -> None:
-    """training_config.json: resolved config, input hashes, versions, git commit, status and results."""
-    path = run_dir / CONFIG_FILE
-    record: dict[str, Any] = {}
-    if path.is_file():
-        import orjson
-
-        record = orjson.loads(path.read_bytes())
-    if "inputs" not in record:
-        files = {"pairs": cfg.data.pairs, "valid_pairs": cfg.data.valid_pairs, "passages": corpus_path}
-        record["inputs"] = {k: {"path": v, "sha256": sha256_file(v)} for k, v in files.items()
-                            if v and Path(v).is_file()}
-    record |= {"config": cfg.to_dict(), "seed": cfg.trainer.seed, "versions": _versions(), "git_commit": _git_commit(),
-               "status": status, "updated": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    record |= extra or {}
-    write_json(path, record)
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for pkg in ("lex-dpr", "torch", "transformers", "sentence-transformers", "peft", "datasets"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return out
-
-
-def _git_commit() -> str | None:
-    try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                              cwd=Path(__file__).parent)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None

@@ -112,3 +112,13 @@ def split_numbered_items(text: str) -> list[tuple[tuple[int, ...], str]]:
 
 def join_nonempty(parts: Iterable[str], sep: str = "\n") -> str:
     return sep.join(p for p in parts if p)
+
+
+def normalize_query(text: str) -> str:
+    """Key for leakage checks and answer caches: the same question with other spacing or punctuation.
+
+    Example:
+        >>> normalize_query("손해배상 책임의 범위는?") == normalize_query("손해배상책임의 범위는")
+        True
+    """
+    return re.sub(r"[\s\W_]+", "", text).lower()

@@ -9,8 +9,10 @@ from typer.testing import CliRunner
 
 from lex_dpr.cli.main import app
 from lex_dpr.evaluation.report import compare, evaluate, fingerprint
-from lex_dpr.evaluation.systems import BM25System, KnnLabelSystem, PopularitySystem, fuse
-from lex_dpr.training.data import read_corpus, read_pairs
+from lex_dpr.evaluation.systems import KnnLabelSystem, PopularitySystem
+from lex_dpr.retrieval.bm25 import BM25Retriever
+from lex_dpr.retrieval.fusion import fuse
+from lex_dpr.data.corpus import read_corpus, read_pairs
 
 runner = CliRunner()
 
@@ -54,7 +56,7 @@ def test_baselines_and_breakdowns(sample_training_data):
     corpus = read_corpus(sample_training_data["passages"])
     train_pairs = read_pairs(sample_training_data["pairs"], corpus)
     valid = read_pairs(sample_training_data["valid_pairs"], corpus)
-    report = evaluate([BM25System(corpus), PopularitySystem(train_pairs), KnnLabelSystem(train_pairs)], valid,
+    report = evaluate([BM25Retriever(corpus), PopularitySystem(train_pairs), KnnLabelSystem(train_pairs)], valid,
                       corpus, train_pairs, [1, 10])
     popular = PopularitySystem(train_pairs).rank(["아무 질의", "다른 질의"], 3)
     assert popular[0] == popular[1] and popular[0][0][1] >= popular[0][-1][1]

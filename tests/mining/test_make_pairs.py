@@ -6,7 +6,7 @@ from lex_dpr.cli.main import app
 from lex_dpr.data.merge import merge_corpus
 from lex_dpr.data.validate import validate
 from lex_dpr.mining.make_pairs import MakePairsConfig, make_pairs, split_paths
-from lex_dpr.mining.queries import normalize_query
+from lex_dpr.utils.text import normalize_query
 
 
 def _rows(path):

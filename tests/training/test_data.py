@@ -1,7 +1,8 @@
 import pytest
 
 from lex_dpr.errors import InputError
-from lex_dpr.training.data import Corpus, build_examples, pseudo_queries
+from lex_dpr.data.corpus import Corpus
+from lex_dpr.training.data import build_examples, pseudo_queries
 
 
 def test_negatives_are_topped_up_but_never_positives():

@@ -2,9 +2,9 @@ import numpy as np
 import orjson
 import pytest
 
-from lex_dpr.config import load_config
+from lex_dpr.training.config import load_config
 from lex_dpr.models.loading import load_encoder
-from lex_dpr.training.data import read_corpus, read_pairs
+from lex_dpr.data.corpus import read_corpus, read_pairs
 from lex_dpr.training.health import embedding_health
 from lex_dpr.training.kfold import group_folds, train_kfold
 

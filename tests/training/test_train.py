@@ -6,14 +6,14 @@ import numpy as np
 import orjson
 import pytest
 
-from lex_dpr.config import load_config
+from lex_dpr.training.config import load_config
 from lex_dpr.models.loading import load_encoder
 from lex_dpr.models.metadata import read_metadata
 from lex_dpr.training.train import TrainingError, train
 from lex_dpr.training.train import checkpoints as saved_checkpoints
 
 STATIC = ["model.vocab_size=400", "model.embedding_dim=16", "trainer.batch_size=8", "wandb.mode=disabled",
-          "trainer.logging_steps=1", "data.hard_negative_ratio=1"]
+          "trainer.logging_steps=1", "data.hard_negatives=1"]
 
 
 def _cfg(data, out, *overrides):
@@ -111,7 +111,7 @@ def _param_change(data, tmp_path, name, *overrides):
     first = saved_checkpoints(out / "bi_encoder")
     after = load_file(str(first[-1] / "model.safetensors"))["embedding.weight"]
     from lex_dpr.models.static import build_static_model
-    from lex_dpr.training.data import read_corpus, read_pairs
+    from lex_dpr.data.corpus import read_corpus, read_pairs
 
     corpus = read_corpus(data["passages"])
     texts = corpus.texts + [p["query_text"] for p in read_pairs(data["pairs"], corpus)]
@@ -140,7 +140,7 @@ def test_gradient_accumulation_halves_optimizer_steps(sample_training_data, tmp_
 
 def test_same_data_and_seed_give_the_same_model(sample_training_data, tmp_path):
     from lex_dpr.models.static import train_wordpiece
-    from lex_dpr.training.data import read_corpus
+    from lex_dpr.data.corpus import read_corpus
 
     texts = read_corpus(sample_training_data["passages"]).texts
     assert len({train_wordpiece(texts, 400).to_str() for _ in range(4)}) == 1  # tokenizers#1794 worked around

@@ -1,0 +1,74 @@
+"""The corpus and pair files every stage reads: passages by id, and (query, positives, negatives) pairs.
+
+Mining, training, evaluation, indexing and RAG all read through these two functions, so a bad line is
+reported the same way everywhere (file, line, reason) and skipped.
+
+Example:
+    >>> corpus = Corpus(["LAW_1_제1조", "LAW_1_제2조"], ["제1조(목적) ...", "제2조(정의) ..."], [{}, {}])
+    >>> corpus.index["LAW_1_제2조"], len(corpus)
+    (1, 2)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lex_dpr.errors import InputError
+from lex_dpr.utils.io import BadLine, iter_jsonl, iter_passages
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Corpus:
+    """Passage ids and texts, with each passage's record for breakdowns (law name, type)."""
+
+    ids: list[str]
+    texts: list[str]
+    records: list[dict]
+    index: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.index = {pid: i for i, pid in enumerate(self.ids)}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def read_corpus(path: str | Path) -> Corpus:
+    """Read passage JSONL; records without id or text are skipped with one line each."""
+    bad: list[BadLine] = []
+    ids, texts, records = [], [], []
+    for rec in iter_passages(path, bad):
+        ids.append(rec["id"])
+        texts.append(rec["text"])
+        records.append({k: v for k, v in rec.items() if k != "text"})
+    for b in bad:
+        log.warning("skipped %s", b)
+    if not ids:
+        raise InputError(f"{path}: no passages with id and text")
+    return Corpus(ids, texts, records)
+
+
+def read_pairs(path: str | Path, corpus: Corpus | None = None) -> list[dict]:
+    """Read pair JSONL; pairs with no query text or no positive in ``corpus`` are skipped and counted."""
+    bad: list[BadLine] = []
+    pairs, dropped = [], 0
+    for rec in iter_jsonl(path, bad):
+        positives = [p for p in rec.get("positive_passages") or [] if corpus is None or p in corpus.index]
+        if not rec.get("query_text") or not positives:
+            dropped += 1
+            continue
+        rec["positive_passages"] = positives
+        rec.setdefault("meta", {}).setdefault("prec_id", rec.get("query_id", ""))
+        rec["meta"].setdefault("type", "prec")
+        pairs.append(rec)
+    for b in bad:
+        log.warning("skipped %s", b)
+    if dropped:
+        log.warning("%s: %d pair(s) without query text or a positive in the corpus were skipped", path, dropped)
+    if not pairs:
+        raise InputError(f"{path}: no usable pairs (check that --passages is the corpus the pairs were mined on)")
+    return pairs

@@ -1,0 +1,34 @@
+"""What model to train or load and how to adapt it: the ``model`` and ``lora`` sections of a config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lex_dpr.utils.config import setting
+
+
+@dataclass
+class ModelConfig:
+    """``model.*``: an alias from the bundled ``models.yaml``, a hub id, a local path, or ``static``."""
+
+    name: str = "static"
+    max_seq_length: int | None = setting(None, ge=8)  # None: the alias default (256 for static)
+    query_prompt: str | None = None  # None: the alias default
+    passage_prompt: str | None = None
+    embedding_dim: int = setting(512, ge=1)  # static only
+    vocab_size: int = setting(30000, ge=100)  # static only: WordPiece vocabulary trained on corpus + queries
+    trust_remote_code: bool = False  # run code shipped with a hub model; only for models you trust
+
+    def problems(self) -> list[str]:
+        return [] if self.name.strip() else ["'model.name' is empty: use static, an alias, a hub id or a path"]
+
+
+@dataclass
+class LoraConfig:
+    """``lora.*``: LoRA adapters on a transformer's attention projections (ignored for the static model)."""
+
+    enabled: bool = True
+    r: int = setting(8, ge=1)
+    alpha: int = setting(16, ge=1)
+    dropout: float = setting(0.05, ge=0, lt=1)
+    target_modules: list[str] | None = None  # None: detected from the architecture

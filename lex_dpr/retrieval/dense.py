@@ -1,0 +1,130 @@
+"""Dense retrieval: normalised passage embeddings in a FAISS index, inner product = cosine.
+
+``flat`` (exact) is the default and right up to about a million passages; ``hnsw`` and ``ivf`` trade a
+little recall for speed past that. Indexes save to and load from one file (FAISS's own format, no pickle).
+
+Example:
+    >>> import numpy as np
+    >>> index = DenseIndex.build(np.eye(3, dtype=np.float32))
+    >>> index.search(np.array([[0, 1, 0]], dtype=np.float32), k=1)[1].tolist()
+    [[1]]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lex_dpr.data.corpus import Corpus
+from lex_dpr.errors import ConfigError, InputError
+from lex_dpr.retrieval.base import Ranking
+
+FAISS_KINDS = ("flat", "hnsw", "ivf")
+
+
+@dataclass
+class DenseIndex:
+    """A FAISS inner-product index over L2-normalised vectors, and how it was built."""
+
+    faiss_index: Any
+    kind: str = "flat"
+    params: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, kind: str = "flat", hnsw_m: int = 32, ivf_lists: int | None = None) -> DenseIndex:
+        """Index ``vectors`` (n × d, already normalised). ``ivf`` trains its lists on the vectors themselves."""
+        import faiss
+
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        n, dim = vectors.shape
+        if kind == "flat":
+            index, params = faiss.IndexFlatIP(dim), {}
+        elif kind == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            params = {"m": hnsw_m, "ef_search": index.hnsw.efSearch}
+        elif kind == "ivf":
+            lists = ivf_lists or max(1, min(int(4 * np.sqrt(n)), n // 39 or 1))
+            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+            index.train(vectors)
+            index.nprobe = min(lists, 16)
+            params = {"lists": lists, "nprobe": index.nprobe}
+        else:
+            raise ConfigError(f"faiss index {kind!r} is not one of {', '.join(FAISS_KINDS)}")
+        index.add(vectors)
+        return cls(index, kind, params)
+
+    @property
+    def size(self) -> int:
+        return int(self.faiss_index.ntotal)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, row indices), each queries × k; rows of -1 mean fewer than k hits."""
+        return self.faiss_index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, self.size))
+
+    def save(self, path: str | Path) -> None:
+        """Write the index to one file, complete or not at all."""
+        import faiss
+
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        faiss.write_index(self.faiss_index, str(tmp))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path, kind: str = "flat", params: dict[str, int] | None = None) -> DenseIndex:
+        import faiss
+
+        if not Path(path).is_file():
+            raise InputError(f"{path}: no dense index there; build it with `lex-dpr index build`")
+        try:
+            index = faiss.read_index(str(path))
+        except RuntimeError as exc:
+            raise InputError(f"{path}: not a FAISS index ({str(exc).splitlines()[0]}); build it again") from None
+        params = dict(params or {})
+        if kind == "hnsw" and "ef_search" in params:
+            index.hnsw.efSearch = params["ef_search"]
+        if kind == "ivf" and "nprobe" in params:
+            index.nprobe = params["nprobe"]
+        return cls(index, kind, params)
+
+
+def encode_passages(encoder, texts: Sequence[str], batch_size: int = 128, show_progress: bool = False) -> np.ndarray:
+    """Normalised float32 passage embeddings (the encoder's document prompt applied)."""
+    docs = encoder.encode_document(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                                   show_progress_bar=show_progress)
+    return np.ascontiguousarray(docs, dtype=np.float32)
+
+
+class DenseRetriever:
+    """Any encoder with ``encode_query``/``encode_document`` over a corpus, searched with FAISS.
+
+    Args:
+        name: the system's name in reports.
+        encoder: a SentenceTransformer (or ensemble) from :func:`lex_dpr.models.loading.load_encoder`.
+        corpus: the passages; ranked ids come from it.
+        index: a prebuilt :class:`DenseIndex` over ``corpus`` (else the corpus is encoded and indexed flat).
+    """
+
+    def __init__(self, name: str, encoder, corpus: Corpus, batch_size: int = 128, show_progress: bool = False,
+                 index: DenseIndex | None = None) -> None:
+        self.name, self.encoder, self.corpus, self.batch_size = name, encoder, corpus, batch_size
+        if index is None:
+            index = DenseIndex.build(encode_passages(encoder, corpus.texts, batch_size, show_progress))
+        if index.size != len(corpus):
+            raise InputError(f"the dense index has {index.size} passages, the corpus {len(corpus)}: "
+                             "build the index again from this corpus")
+        self.index = index
+
+    def encode_queries(self, queries: Sequence[str]) -> np.ndarray:
+        q = self.encoder.encode_query(list(queries), batch_size=self.batch_size, normalize_embeddings=True)
+        return np.ascontiguousarray(q, dtype=np.float32)
+
+    def rank(self, queries: Sequence[str], k: int) -> list[Ranking]:
+        scores, idx = self.index.search(self.encode_queries(queries), k)
+        return [[(self.corpus.ids[i], float(s)) for i, s in zip(row_i, row_s, strict=True) if i >= 0]
+                for row_i, row_s in zip(idx, scores, strict=True)]

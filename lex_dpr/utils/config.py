@@ -1,0 +1,342 @@
+"""Config files as dataclasses: YAML + ``section.key=value`` overrides + ``~section.key`` resets, checked first.
+
+Training, sweep and RAG configs are plain (nested) dataclasses. Choices are ``StrEnum`` fields, numbers
+carry their range in the field's metadata (see :func:`setting`), and :func:`load` collects *every*
+problem in the file and its overrides (unknown keys with the closest valid one, values of the wrong
+type, values out of range or not among the choices) into one :class:`~lex_dpr.errors.ConfigError`.
+Nothing heavy is imported: a config is checked before torch is.
+
+Example:
+    >>> from lex_dpr.models.config import LoraConfig  # any config dataclass; sections nest
+    >>> load(LoraConfig, None, ["r=16", "dropout=0.1"]).r
+    16
+    >>> load(LoraConfig, None, ["r=0", "alpah=3"])
+    Traceback (most recent call last):
+    ...
+    lex_dpr.errors.ConfigError: overrides: 2 problems: unknown key 'alpah' (did you mean 'alpha'?); 'r': 0 must be >= 1
+    >>> to_overrides(load(LoraConfig, None, ["r=3", "r=4", "~r", "alpha=32"]))
+    ['alpha=32']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import enum
+import math
+import types
+import typing
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from lex_dpr.errors import ConfigError
+
+_BOUNDS = {"gt": (lambda v, b: v > b, ">"), "ge": (lambda v, b: v >= b, ">="),
+           "lt": (lambda v, b: v < b, "<"), "le": (lambda v, b: v <= b, "<=")}
+
+
+def setting(default: Any = dataclasses.MISSING, *, gt: float | None = None, ge: float | None = None,
+            lt: float | None = None, le: float | None = None, default_factory: Callable[[], Any] | None = None,
+            also: Sequence[Any] = ()) -> Any:
+    """A dataclass field with a numeric range: ``lr: float = setting(0.1, gt=0)``.
+
+    The bounds apply to a number and to every item of a list of numbers. ``also`` lists values accepted
+    outside the range (``max_steps: int = setting(-1, ge=1, also=(-1,))``). ``None`` is always accepted
+    where the type allows it. NaN and infinity are never accepted for a bounded float.
+    """
+    bounds = {k: v for k, v in {"gt": gt, "ge": ge, "lt": lt, "le": le}.items() if v is not None}
+    meta = {"bounds": bounds, "also": tuple(also)}
+    if default_factory is not None:
+        return dataclasses.field(default_factory=default_factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def load(cls: type, path: str | Path | None = None, overrides: Sequence[str] | None = None,
+         text: str | None = None) -> Any:
+    """Read ``path`` (YAML; ``None``: the defaults), apply ``overrides`` in order, check everything.
+
+    ``text`` is the file's content when it does not come from disk (a bundled config); ``path`` then
+    only names it in messages.
+
+    Overrides are ``section.key=value`` (the value is read as YAML: ``[a, b]``, ``null``, ``2e-5``),
+    ``~section.key`` (back to the default) or ``~section`` (the whole section back to its defaults).
+
+    Raises:
+        ConfigError: listing every problem found, each with the key and the fix.
+    """
+    where = str(path) if path is not None else "overrides"
+    problems: list[str] = []
+    raw: Any = {}
+    if text is not None:
+        raw = parse_yaml(text, where)
+    elif path is not None:
+        raw = read_yaml(Path(path))
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections, not {type(raw).__name__}")
+    tree = _merge_defaults(cls, cls, raw, "", problems)
+    for item in overrides or []:
+        _apply(cls, tree, item, problems)
+    cfg = _build(cls, tree, "", problems)  # a value that failed to parse keeps its default here
+    problems += check(cfg)
+    if problems:
+        head = f"{where}{' + overrides' if path is not None and overrides else ''}"
+        count = f"{len(problems)} problems" if len(problems) > 1 else "1 problem"
+        raise ConfigError(f"{head}: {count}: " + "; ".join(problems))
+    return cfg
+
+
+def check(cfg: Any, prefix: str = "") -> list[str]:
+    """Range and choice problems of a built config, plus each dataclass's own ``problems()`` method."""
+    out: list[str] = []
+    for f in dataclasses.fields(cfg):
+        value, key = getattr(cfg, f.name), f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            out += check(value, key + ".")
+            continue
+        bounds, also = f.metadata.get("bounds", {}), f.metadata.get("also", ())
+        items = value if isinstance(value, list) else [value]
+        for v in items:
+            if v is None or isinstance(v, bool) or not isinstance(v, int | float) or v in also:
+                continue
+            if isinstance(v, float) and not math.isfinite(v) and bounds:
+                out.append(f"'{key}': {v!r} must be a finite number")
+                continue
+            for name, bound in bounds.items():
+                ok, sign = _BOUNDS[name]
+                if not ok(v, bound):
+                    allowed = f" (or {', '.join(map(str, also))})" if also else ""
+                    out.append(f"'{key}': {v!r} must be {sign} {bound}{allowed}")
+                    break
+    own = getattr(cfg, "problems", None)
+    if callable(own):
+        out += own()
+    return out
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain dict (enums as their string values), ready for JSON or YAML."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, enum.Enum):
+            return v.value
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [plain(x) for x in v]
+        return v
+
+    return plain(dataclasses.asdict(cfg))
+
+
+def to_overrides(cfg: Any, base: Any | None = None) -> list[str]:
+    """The ``key=value`` list that turns ``base`` (default: the defaults) into ``cfg``; loads back exactly."""
+    mine, ref = _flat(to_dict(cfg)), _flat(to_dict(base if base is not None else type(cfg)()))
+    out = []
+    for key, value in mine.items():
+        if key not in ref or ref[key] != value:
+            out.append(f"{key}={_format(value)}")
+    return out
+
+
+def all_keys(cls: type, prefix: str = "") -> list[str]:
+    """Every dotted leaf key of a config class, in declaration order."""
+    keys = []
+    for name, ftype in _hints(cls).items():
+        if _is_section(ftype):
+            keys += all_keys(ftype, f"{prefix}{name}.")
+        else:
+            keys.append(prefix + name)
+    return keys
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; a missing file or a syntax error is a one-line ConfigError with the line."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    return parse_yaml(text, str(path))
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """Parse YAML text; a syntax error is a one-line ConfigError naming ``where`` and the line."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{where}:{line} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return {} if data is None else data
+
+
+# --- internals -------------------------------------------------------------------------------------------
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _is_section(ftype: Any) -> bool:
+    return isinstance(ftype, type) and dataclasses.is_dataclass(ftype)
+
+
+def _merge_defaults(root: type, cls: type, raw: dict[str, Any], prefix: str, problems: list[str]) -> dict[str, Any]:
+    """Check a YAML mapping's keys against ``cls``; keep raw values (typed in :func:`_build`)."""
+    hints, tree = _hints(cls), {}
+    for key, value in raw.items():
+        dotted = f"{prefix}{key}"
+        if not isinstance(key, str) or key not in hints:
+            problems.append(f"unknown key '{dotted}'{_did_you_mean(root, dotted)}")
+            continue
+        if _is_section(hints[key]):
+            if value is None:
+                value = {}
+            if not isinstance(value, dict):
+                problems.append(f"'{dotted}' must be a section (key: value lines), not {value!r}")
+                continue
+            tree[key] = _merge_defaults(root, hints[key], value, dotted + ".", problems)
+        else:
+            tree[key] = value
+    return tree
+
+
+def _apply(cls: type, tree: dict[str, Any], item: str, problems: list[str]) -> None:
+    import yaml
+
+    item = item.strip()
+    reset = item.startswith("~")
+    if reset:
+        key, text = item[1:], None
+    elif "=" in item:
+        key, text = item.split("=", 1)
+    else:
+        hint = " (flags go before the overrides; see --help)" if item.startswith("-") else ""
+        problems.append(f"override '{item}' is not key=value or ~key (e.g. trainer.lr=2e-5){hint}")
+        return
+    key = key.strip()
+    parts = key.split(".")
+    node_cls, node = cls, tree
+    for i, part in enumerate(parts):
+        hints = _hints(node_cls)
+        last = i == len(parts) - 1
+        if part not in hints or (not last and not _is_section(hints[part])):
+            problems.append(f"unknown key '{key}'{_did_you_mean(cls, key)}")
+            return
+        if last:
+            if reset:
+                node.pop(part, None)
+            elif _is_section(hints[part]):
+                problems.append(f"'{key}' is a section: set one of its keys, e.g. {all_keys(hints[part], key + '.')[0]}=...")
+            else:
+                try:
+                    node[part] = yaml.safe_load(text) if text.strip() else ""
+                except yaml.YAMLError:
+                    node[part] = text
+            return
+        node = node.setdefault(part, {})
+        node_cls = hints[part]
+
+
+def _build(cls: type, tree: dict[str, Any], prefix: str, problems: list[str]) -> Any:
+    hints, kwargs = _hints(cls), {}
+    for key, value in tree.items():
+        if _is_section(hints[key]):
+            kwargs[key] = _build(hints[key], value, f"{prefix}{key}.", problems)
+            continue
+        try:
+            kwargs[key] = _coerce(value, hints[key], f"{prefix}{key}")
+        except ConfigError as exc:
+            problems.append(str(exc))
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, ftype: Any, key: str) -> Any:
+    """A YAML value as the field's type (YAML reads ``2e-5`` as a string, for one)."""
+    args = typing.get_args(ftype)
+    optional = isinstance(ftype, types.UnionType) or typing.get_origin(ftype) is typing.Union
+    if optional:
+        if value is None or (isinstance(value, str) and value.strip().lower() in {"null", "none", "~"}):
+            return None
+        ftype = next(a for a in args if a is not type(None))
+        args = typing.get_args(ftype)
+    if isinstance(ftype, type) and issubclass(ftype, enum.Enum):
+        choices = [m.value for m in ftype]
+        if str(value) in choices:
+            return ftype(str(value))
+        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.4)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(f"'{key}': {value!r} is not one of {', '.join(choices)}{hint}")
+    if typing.get_origin(ftype) is list:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.strip("[]").split(",") if v.strip()]
+        if not isinstance(value, list):
+            value = [value]
+        return [_coerce(v, args[0], key) for v in value]
+    try:
+        if ftype is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"true", "yes", "on", "1"}:
+                return True
+            if text in {"false", "no", "off", "0"}:
+                return False
+        elif ftype is int and not isinstance(value, bool):
+            number = float(value) if isinstance(value, str) else value
+            if isinstance(number, int | float) and math.isfinite(number) and float(number).is_integer():
+                return int(number)
+        elif ftype is float and not isinstance(value, bool):
+            return float(value)
+        elif ftype is str and not isinstance(value, dict | list):
+            return str(value)
+    except (TypeError, ValueError):
+        pass
+    expected = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}.get(ftype, ftype)
+    raise ConfigError(f"'{key}': {value!r} is not {expected}")
+
+
+def _did_you_mean(cls: type, key: str) -> str:
+    keys = all_keys(cls)
+    leaf = key.rsplit(".", 1)[-1]
+    close = [k for k in keys if k.rsplit(".", 1)[-1] == leaf][:1]  # the right name in another section
+    if not close:
+        sections = sorted({k.rsplit(".", 1)[0] for k in keys if "." in k})
+        close = difflib.get_close_matches(key, keys + sections, n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out |= _flat(v, f"{prefix}{k}.")
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def _format(value: Any) -> str:
+    """A value written so that YAML reads it back as the same value."""
+    import orjson
+    import yaml
+
+    if isinstance(value, str):
+        try:
+            if yaml.safe_load(value) == value and value.strip() == value and value:
+                return value
+        except yaml.YAMLError:
+            pass
+        return orjson.dumps(value).decode()
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return orjson.dumps(value).decode()
