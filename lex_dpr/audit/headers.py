@@ -21,6 +21,7 @@ from pathlib import Path
 import orjson
 
 from lex_dpr.errors import InputError
+from lex_dpr.utils.lfs import require_not_lfs_pointer
 
 MAX_HEADER = 100 * 1024 * 1024  # the format's own limit
 
@@ -41,6 +42,7 @@ class TensorInfo:
 def read_safetensors_header(path: str | Path) -> dict[str, TensorInfo]:
     """Tensor name → dtype and shape, from the JSON header only (the weights are never read)."""
     path = Path(path)
+    require_not_lfs_pointer(path)
     try:
         with path.open("rb") as fh:
             raw_len = fh.read(8)

@@ -17,6 +17,7 @@ from lex_dpr.audit.headers import TensorInfo, read_safetensors_header
 from lex_dpr.audit.models import layer_index
 from lex_dpr.audit.pickle_scan import scan_pickle_file
 from lex_dpr.errors import InputError
+from lex_dpr.utils.lfs import require_no_lfs_pointers, require_not_lfs_pointer
 
 
 @dataclass
@@ -81,6 +82,10 @@ def inspect_path(path: str | Path) -> InspectReport:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
+    if path.is_dir():  # weights, tokenizer, configs: an un-pulled clone is named before anything is read
+        require_no_lfs_pointers(path)
+    else:
+        require_not_lfs_pointer(path)
     tensors, notes = _collect(path)
     if not tensors and not notes:
         raise InputError(f"{path}: no .safetensors/.bin/.pt weights found")

@@ -10,6 +10,7 @@ from typing import Any
 from lex_dpr.audit.headers import TensorInfo, read_weight_headers
 from lex_dpr.errors import InputError
 from lex_dpr.utils.io import read_json_file
+from lex_dpr.utils.lfs import require_not_lfs_pointer
 
 _LAYER = re.compile(r"\.(?:layers|layer|h|blocks|block)\.(\d+)\.")
 # "1.5B", "4b", "7B", "560M"; not the 4 in "bnb-4bit" or "Int4"
@@ -58,6 +59,7 @@ def read_folder_config(name_or_path: str | Path, filename: str, what: str) -> tu
     cfg_path = path / filename
     if not cfg_path.is_file():
         raise InputError(f"{path}: no {filename}; is this a {what} folder?")
+    require_not_lfs_pointer(cfg_path)
     data = read_json_file(cfg_path)
     if not isinstance(data, dict):
         raise InputError(f"{cfg_path}: expected a JSON object")
@@ -78,6 +80,9 @@ class BaseModel:
         if isinstance(config.get("text_config"), dict):  # multimodal wrappers keep the LM config inside
             config = {**config["text_config"], **{k: v for k, v in config.items() if k != "text_config"}}
         tensors, pickles = read_weight_headers(path)
+        if not tensors:  # pytorch_model.bin only: a pointer there means the weights were never pulled
+            for pkl in pickles:
+                require_not_lfs_pointer(pkl)
         base = cls(path, config, tensors, pickles)
         for name, info in tensors.items():
             if name.endswith(".weight"):
@@ -137,6 +142,9 @@ class Adapter:
                 scan = scan_pickle_file(pkl)
                 if not scan.error and not scan.dangerous:
                     tensors |= scan.tensors
+            if not tensors:  # an un-pulled LFS clone: say so rather than "no weights"
+                for pkl in pickles:
+                    require_not_lfs_pointer(pkl)
         readme = (path / "README.md").read_text(encoding="utf-8", errors="replace") if (path / "README.md").is_file() else ""
         extra = []
         for meta in ("training_args.json", "trainer_state.json", "metadata.json", "dataset_info.json"):

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lex_dpr.audit.headers import TensorInfo
+from lex_dpr.utils.lfs import is_lfs_pointer
 
 SAFE_GLOBALS = {
     "collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
@@ -185,8 +186,10 @@ def _reduce(func: object, args: object) -> object:
 
 
 def scan_pickle_file(path: str | Path) -> PickleScan:
-    """A torch zip checkpoint (its ``*/data.pkl``) or a bare pickle file."""
+    """A torch zip checkpoint (its ``*/data.pkl``) or a bare pickle file; an LFS pointer is an error."""
     path = Path(path)
+    if is_lfs_pointer(path):
+        return PickleScan(error="a Git LFS pointer, not the file itself; run `git lfs pull` in its repository")
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as zf:

@@ -109,6 +109,11 @@ def read_prompts(path: str | Path | None, samples: int) -> list[str]:
 def smoke_test(adapter: str | Path, base: str | Path, prompts: list[str], device: str | None = None,
                max_new_tokens: int = 8) -> list[Check]:
     """Generate with base + adapter and with the base alone (greedy, deterministic)."""
+    from lex_dpr.utils.lfs import require_no_lfs_pointers
+
+    for folder in (base, adapter):
+        if Path(folder).is_dir():
+            require_no_lfs_pointers(folder)
     import torch
     from peft import PeftModel
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer

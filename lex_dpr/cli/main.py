@@ -9,6 +9,7 @@ from collections.abc import Callable
 import typer
 
 from lex_dpr.cli import audit_adapter, inspect_cmd
+from lex_dpr.cli import config as config_cmd
 from lex_dpr.cli import eval as eval_cmd
 from lex_dpr.cli import make_pairs, merge_corpus, parse_refs, preprocess, runs, stats, train, validate
 
@@ -21,35 +22,51 @@ for name, module in [("preprocess", preprocess), ("make-pairs", make_pairs), ("m
     app.command(name, epilog="Examples:\n\n" + "\n\n".join(f"$ {e}" for e in module.EXAMPLES),
                 context_settings=getattr(module, "CONTEXT_SETTINGS", None))(module.command)
 app.add_typer(runs.app, name="runs")
+app.add_typer(config_cmd.app, name="config")
 
 
 def run(entry: Callable[[], object]) -> None:
-    """Call a Typer entry point; user errors print one line (LEX_DPR_DEBUG=1 for the traceback)."""
-    from lex_dpr.cli._console import err, setup_logging
+    """Call a Typer entry point (``standalone_mode=False``); every user error is one ``error:`` line on stderr.
+
+    LexDprError exits with its own code (LEX_DPR_DEBUG=1 shows the traceback instead); a usage error
+    (bad flag or value) exits 2 and names the ``--help`` to read.
+    """
+    from lex_dpr.cli._console import problem, setup_logging
     from lex_dpr.errors import LexDprError
 
     setup_logging(verbose=bool(os.environ.get("LEX_DPR_DEBUG")))
     try:
-        entry()
+        code = entry()
     except LexDprError as exc:
         if os.environ.get("LEX_DPR_DEBUG"):
             raise
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        problem(exc)
         sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # typer's click: UsageError, BadParameter, NoSuchOption, ...
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help is already printed
+            sys.exit(exc.exit_code)
+        problem(exc.format_message() + (f" (see `{ctx.command_path} --help`)" if ctx is not None else ""))
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        problem("aborted")
+        sys.exit(1)
     except KeyboardInterrupt:
-        err.print("[yellow]interrupted; outputs are only replaced when complete[/yellow]")
-        sys.exit(130)
+        code = 130
+    if code == 130:  # typer turns Ctrl-C inside a command into Exit(130)
+        problem("outputs are only replaced when complete", "interrupted")
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def main() -> None:
-    run(lambda: app(standalone_mode=True))
+    run(lambda: app(prog_name="lex-dpr", standalone_mode=False))
 
 
 def run_single(command: Callable[..., None]) -> None:
     """Run one command as its own program (the ``python -m lex_dpr.data_processing.*`` entry points)."""
     single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     single.command()(command)
-    run(lambda: single(standalone_mode=True))
+    run(lambda: single(standalone_mode=False))
 
 
 if __name__ == "__main__":

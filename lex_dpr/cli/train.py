@@ -21,18 +21,41 @@ EXAMPLES = [
 
 
 def command(
-    overrides: Annotated[list[str] | None, typer.Argument(help="Dotted overrides: trainer.lr=2e-5 lora.r=16 ...")] = None,
+    overrides: Annotated[list[str] | None, typer.Argument(help="Dotted overrides: trainer.lr=2e-5 lora.r=16 ~eval.k_values ...")] = None,
     config: Annotated[str | None, typer.Option("--config", "-c", help="YAML config: a path, or a bundled one (train, train_lora).")] = None,
     folds: Annotated[int, typer.Option("--folds", min=0, help="Group k-fold over the training pairs (0: off).")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")] = False,
     out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Run folder (same as out_dir=...).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Check the config and the input files, then exit without training.")] = False,
 ) -> None:
-    """Fine-tune a bi-encoder on mined pairs (static model by default; LoRA or full for transformers)."""
-    from lex_dpr.training.config import load_config
+    """Fine-tune a bi-encoder on mined pairs (static model by default; LoRA or full for transformers).
+
+    Overrides are section.key=value (the value is read as YAML) or ~section.key (back to the default).
+    Every problem in the config and the overrides is reported at once, before any model is loaded.
+    """
+    from lex_dpr.cli._signals import long_job
+    from lex_dpr.training.config import load_config, resolve_data_paths
 
     items = list(overrides or []) + ([f"out_dir={out_dir}"] if out_dir else [])
     cfg = load_config(config, items)
+    for note in resolve_data_paths(cfg):
+        console.err.print(note, highlight=False, markup=False)
+    if check:
+        import shlex
+
+        from lex_dpr.utils.config import to_overrides
+
+        console.out.print(f"ok: {config or 'defaults'} + {len(items)} override(s); the same run as one command:",
+                          highlight=False, markup=False)
+        console.out.print(shlex.join(["lex-dpr", "train", *to_overrides(cfg)]), highlight=False, markup=False,
+                          soft_wrap=True)
+        return
+    with long_job("training"):
+        _train(cfg, folds, resume, quiet)
+
+
+def _train(cfg, folds: int, resume: bool, quiet: bool) -> None:
     if folds:
         from lex_dpr.training.kfold import train_kfold
 

@@ -11,7 +11,7 @@ def load_encoder(name_or_path: str | Path, device: str | None = None, trust_remo
     """Load a model by path or name; every result has ``encode_query`` and ``encode_document``.
 
     Accepts a lex-dpr checkpoint or ``final/`` folder (full model or LoRA adapter over its base), an
-    ``ensemble/`` folder, a run folder (its ``bi_encoder/final``), an alias from configs/models.yaml,
+    ``ensemble/`` folder, a run folder (its ``bi_encoder/final``), an alias from the bundled models.yaml,
     or a hub id (honours ``HF_HUB_OFFLINE``). Remote code runs only with ``trust_remote_code=True``.
 
     Example:
@@ -20,7 +20,7 @@ def load_encoder(name_or_path: str | Path, device: str | None = None, trust_remo
         >>> enc.encode_query(["hello"]).shape
         (1, 384)
     """
-    from lex_dpr.config import ModelConfig
+    from lex_dpr.models.config import ModelConfig
     from lex_dpr.models.ensemble import MEMBERS_FILE, EnsembleEncoder
     from lex_dpr.models.metadata import read_metadata
     from lex_dpr.models.registry import resolve
@@ -45,6 +45,8 @@ def load_encoder(name_or_path: str | Path, device: str | None = None, trust_remo
 
 def _sentence_transformer(source: str, prompts: tuple[str | None, str | None], max_seq_length: int | None,
                           device: str | None, trust_remote_code: bool):
+    if Path(source).is_dir():
+        _require_pulled(Path(source))
     from sentence_transformers import SentenceTransformer
 
     try:
@@ -56,6 +58,19 @@ def _sentence_transformer(source: str, prompts: tuple[str | None, str | None], m
     if max_seq_length and hasattr(model[0], "max_seq_length") and model[0].max_seq_length != float("inf"):
         model.max_seq_length = min(max_seq_length, model.max_seq_length or max_seq_length)
     return model
+
+
+def _require_pulled(folder: Path) -> None:
+    """No Git LFS pointer in place of weights or tokenizer files, here or in a local base an adapter names."""
+    from lex_dpr.utils.io import read_json_file
+    from lex_dpr.utils.lfs import require_no_lfs_pointers
+
+    require_no_lfs_pointers(folder)
+    if (folder / "adapter_config.json").is_file():
+        config = read_json_file(folder / "adapter_config.json")
+        base = config.get("base_model_name_or_path") if isinstance(config, dict) else None
+        if isinstance(base, str) and base and Path(base).is_dir():
+            require_no_lfs_pointers(base)
 
 
 def set_prompts(model, query_prompt: str | None, passage_prompt: str | None) -> None:

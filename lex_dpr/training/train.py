@@ -76,7 +76,7 @@ def train_model(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid
     try:
         return _run(cfg, corpus, train_pairs, valid_pairs, run_dir, checkpoint, show_progress)
     except (KeyboardInterrupt, SystemExit) as exc:
-        write_record(run_dir, RunStatus.INTERRUPTED, error=_reason(exc) or "interrupted")
+        write_record(run_dir, RunStatus.INTERRUPTED, error=" ".join(str(exc).split()) or "interrupted")
         raise
     except BaseException as exc:
         write_record(run_dir, RunStatus.FAILED, error=_reason(exc))
