@@ -34,10 +34,10 @@ def split_for_tuning(data: Path, work: Path) -> dict[str, Path]:
 
 
 def train_variant(name: str, data: Path, split: dict[str, Path], work: Path, extra: list[str]):
-    from lex_dpr.config import CONFIG_DIR, load_config
+    from lex_dpr.training.config import load_config
     from lex_dpr.training.train import train
 
-    cfg = load_config(CONFIG_DIR / "train.yaml", [
+    cfg = load_config("train", [
         f"data.pairs={split['fit']}", f"data.valid_pairs={data / 'pairs_train_valid.jsonl'}",
         f"data.passages={data / 'merged_corpus.jsonl'}", f"out_dir={work / name}", "wandb.mode=disabled", *extra])
     result = train(cfg, show_progress=False)
