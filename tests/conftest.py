@@ -63,3 +63,19 @@ def tiny_bert(tmp_path_factory) -> Path:
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def trained_run(sample_training_data, tmp_path_factory) -> Path:
+    """A finished static run on the sample made by `lex-dpr train` (3 epochs, evaluated each epoch)."""
+    from typer.testing import CliRunner
+
+    from lex_dpr.cli.main import app
+
+    out = tmp_path_factory.mktemp("cli_run")
+    args = ["train", *(f"data.{k}={v}" for k, v in sample_training_data.items()), "model.vocab_size=400",
+            "model.embedding_dim=16", "trainer.batch_size=8", "trainer.epochs=3", "wandb.mode=disabled",
+            "--out-dir", str(out), "--quiet"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return out

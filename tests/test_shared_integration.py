@@ -1,11 +1,14 @@
 """End-to-end on ../shared/data/lexdpr (skipped when absent)."""
 
 import orjson
+import pytest
 
 from lex_dpr.data.merge import merge_corpus
 from lex_dpr.data.preprocess import preprocess
 from lex_dpr.data.validate import validate
 from lex_dpr.mining.make_pairs import MakePairsConfig, make_pairs, split_paths
+
+pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 
 
 def test_shared_data_pipeline(shared_dir, tmp_path):

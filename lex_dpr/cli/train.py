@@ -24,7 +24,8 @@ def command(
     overrides: Annotated[list[str] | None, typer.Argument(help="Dotted overrides: trainer.lr=2e-5 lora.r=16 ~eval.k_values ...")] = None,
     config: Annotated[str | None, typer.Option("--config", "-c", help="YAML config: a path, or a bundled one (train, train_lora).")] = None,
     folds: Annotated[int, typer.Option("--folds", min=0, help="Group k-fold over the training pairs (0: off).")] = 0,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest complete checkpoint.")] = False,
+    allow_changes: Annotated[bool, typer.Option("--allow-changes", help="With --resume: accept settings or input files that differ from the run's record.")] = False,
     out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Run folder (same as out_dir=...).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Check the config and the input files, then exit without training.")] = False,
@@ -52,14 +53,14 @@ def command(
                           soft_wrap=True)
         return
     with long_job("training"):
-        _train(cfg, folds, resume, quiet)
+        _train(cfg, folds, resume, quiet, allow_changes)
 
 
-def _train(cfg, folds: int, resume: bool, quiet: bool) -> None:
+def _train(cfg, folds: int, resume: bool, quiet: bool, allow_changes: bool) -> None:
     if folds:
         from lex_dpr.training.kfold import train_kfold
 
-        k = train_kfold(cfg, folds, resume=resume, show_progress=not quiet)
+        k = train_kfold(cfg, folds, resume=resume, show_progress=not quiet, allow_changes=allow_changes)
         rows = [(f"fold-{i}", *(f"{m.get(key, 0):.4f}" for key in _KEYS)) for i, m in enumerate(k.folds)]
         rows.append(("mean ± std", *(f"{k.mean[key]:.4f} ± {k.std[key]:.4f}" for key in _KEYS)))
         rows.append(("out-of-fold", *(f"{k.out_of_fold[key]:.4f}" for key in _KEYS)))
@@ -68,7 +69,7 @@ def _train(cfg, folds: int, resume: bool, quiet: bool) -> None:
         return
     from lex_dpr.training.train import train
 
-    r = train(cfg, resume=resume, show_progress=not quiet)
+    r = train(cfg, resume=resume, show_progress=not quiet, allow_changes=allow_changes)
     metrics = [(k.removeprefix("eval/"), f"{v:.4f}") for k, v in r.metrics.items()
                if k.removeprefix("eval/") in _KEYS]
     console.table("train", [("steps", r.steps), ("examples", r.examples), ("examples/s", r.examples_per_s),

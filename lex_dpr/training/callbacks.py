@@ -1,4 +1,4 @@
-"""Trainer callbacks: metrics.jsonl, NaN guard, embedding-collapse check, checkpoint metadata."""
+"""Trainer callbacks: metrics.jsonl, NaN guard, embedding-collapse check."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 import orjson
 from transformers import TrainerCallback
 
-from lex_dpr.models.metadata import ModelMetadata, write_metadata
 from lex_dpr.training.health import embedding_health
 
 log = logging.getLogger(__name__)
@@ -81,15 +80,3 @@ class HealthCheck(TrainerCallback):
             fh.write(orjson.dumps({"step": state.global_step, "eval/score_std": self.last.score_std,
                                    "eval/mean_pairwise_cos": self.last.mean_pairwise_cos},
                                   option=orjson.OPT_APPEND_NEWLINE))
-
-
-class CheckpointMetadata(TrainerCallback):
-    """Writes lexdpr_model.json into every checkpoint folder the trainer saves."""
-
-    def __init__(self, meta: ModelMetadata) -> None:
-        self.meta = meta
-
-    def on_save(self, args, state, control, **kwargs):
-        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if folder.is_dir():
-            write_metadata(folder, self.meta)

@@ -72,7 +72,7 @@ class TrainerConfig:
     max_grad_norm: float = setting(1.0, ge=0)  # 0: no clipping
     epochs: float = setting(10.0, gt=0)
     batch_size: int = setting(1024, ge=1)
-    eval_steps: int = setting(0, ge=0)  # 0: evaluate once per epoch
+    eval_steps: int = setting(0, ge=0)  # evaluate and checkpoint every N steps; 0: once per epoch
     seed: int = setting(42, ge=0)
     max_steps: int = setting(-1, ge=1, also=(-1,))  # -1: train for `epochs`
     logging_steps: int = setting(10, ge=1)

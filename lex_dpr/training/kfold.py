@@ -57,12 +57,13 @@ def group_folds(pairs: list[dict], k: int, seed: int) -> list[list[int]]:
     return [sorted(f) for f in folds]
 
 
-def train_kfold(cfg: TrainConfig, k: int, resume: bool = False, show_progress: bool = True) -> KFoldResult:
+def train_kfold(cfg: TrainConfig, k: int, resume: bool = False, show_progress: bool = True,
+                allow_changes: bool = False) -> KFoldResult:
     from lex_dpr.evaluation.metrics import mean_scores
     from lex_dpr.models.ensemble import EnsembleEncoder
     from lex_dpr.models.loading import load_encoder
     from lex_dpr.retrieval.dense import DenseRetriever
-    from lex_dpr.training.train import RUN_SUBDIR, train_model
+    from lex_dpr.training.train import RUN_SUBDIR, checkpoints, train_model
 
     corpus = read_corpus(cfg.data.passages)
     pairs = read_pairs(cfg.data.pairs, corpus)
@@ -78,9 +79,9 @@ def train_kfold(cfg: TrainConfig, k: int, resume: bool = False, show_progress: b
         if resume and (run_dir / "final").is_dir():
             final = run_dir / "final"
         else:
-            fold_resume = resume and any(run_dir.glob("checkpoint-*"))
+            fold_resume = resume and bool(checkpoints(run_dir))
             final = train_model(fold_cfg, corpus, train_pairs, valid_pairs, run_dir, fold_resume,
-                                show_progress).final_dir
+                                show_progress, allow_changes).final_dir
         finals.append(final)
         encoders.append(load_encoder(final))
         rows = _score(DenseRetriever(f"fold-{i}", encoders[-1], corpus), valid_pairs, cfg.eval.k_values)

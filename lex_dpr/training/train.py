@@ -20,10 +20,11 @@ from typing import Any
 from lex_dpr.data.corpus import Corpus, read_corpus, read_pairs
 from lex_dpr.errors import ConfigError, LexDprError
 from lex_dpr.models.metadata import ModelMetadata, write_metadata
-from lex_dpr.runs.record import METRICS_FILE, RunStatus, write_record
+from lex_dpr.runs.record import METRICS_FILE, RunStatus, read_record, write_record
 from lex_dpr.training.config import Precision, TrainConfig, WandbMode, resolve_data_paths
 from lex_dpr.training.data import build_examples, pseudo_queries
 from lex_dpr.utils.config import to_overrides
+from lex_dpr.utils.io import atomic_open
 
 log = logging.getLogger(__name__)
 
@@ -53,26 +54,42 @@ class TrainResult:
         return d
 
 
-def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) -> TrainResult:
+def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True,
+          allow_changes: bool = False) -> TrainResult:
     """Train on ``cfg.data.pairs``, evaluate on ``cfg.data.valid_pairs``, write ``{out_dir}/bi_encoder/``.
 
     An unset ``data.valid_pairs`` means the ``_valid`` sibling of ``data.pairs`` when it exists
     (see :func:`~lex_dpr.training.config.resolve_data_paths`), else no validation set.
+
+    ``resume`` continues from the newest complete checkpoint; a run whose settings or input files
+    differ from the recorded ones is refused (the differing keys named) unless ``allow_changes``.
     """
     for note in resolve_data_paths(cfg):
         log.info("%s", note)
     corpus = read_corpus(cfg.data.passages)
     train_pairs = read_pairs(cfg.data.pairs, corpus)
     valid_pairs = read_pairs(cfg.data.valid_pairs, corpus) if cfg.data.valid_pairs else []
-    return train_model(cfg, corpus, train_pairs, valid_pairs, Path(cfg.out_dir) / RUN_SUBDIR, resume, show_progress)
+    return train_model(cfg, corpus, train_pairs, valid_pairs, Path(cfg.out_dir) / RUN_SUBDIR, resume, show_progress,
+                       allow_changes)
 
 
 def train_model(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs: list[dict], run_dir: Path,
-                resume: bool = False, show_progress: bool = True) -> TrainResult:
+                resume: bool = False, show_progress: bool = True, allow_changes: bool = False) -> TrainResult:
     """The recipe on data already read; records ``failed``/``interrupted`` with the reason on any exit."""
     checkpoint = _check_run_dir(run_dir, resume)
     inputs = {"pairs": cfg.data.pairs, "valid_pairs": cfg.data.valid_pairs, "passages": cfg.data.passages}
-    write_record(run_dir, RunStatus.RUNNING, config=cfg.to_dict(), overrides=to_overrides(cfg), inputs=inputs)
+    extra = None
+    if checkpoint is not None:
+        changes = resume_changes(run_dir, cfg, inputs)
+        if changes and not allow_changes:
+            raise TrainingError(f"{run_dir}: --resume with other settings or data than the run started with: "
+                                f"{'; '.join(changes)}. Resume with the same command, or pass --allow-changes "
+                                "if the change is deliberate")
+        history = read_record(run_dir).get("resumed", [])
+        extra = {"resumed": [*history, {"from": checkpoint.name, "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                        "changes": changes}]}
+    write_record(run_dir, RunStatus.RUNNING, config=cfg.to_dict(), overrides=to_overrides(cfg), inputs=inputs,
+                 extra=extra)
     try:
         return _run(cfg, corpus, train_pairs, valid_pairs, run_dir, checkpoint, show_progress)
     except (KeyboardInterrupt, SystemExit) as exc:
@@ -92,13 +109,14 @@ def _run(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs:
          checkpoint: Path | None, show_progress: bool) -> TrainResult:
     import datasets
     import torch
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers import SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers
     from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
 
     from lex_dpr.models.static import cache_tokenization
     from lex_dpr.training import callbacks as cb
     from lex_dpr.training.progress import RichProgress
+    from lex_dpr.training.trainer import LexDprTrainer
 
     t = cfg.trainer
     set_seed(t.seed)
@@ -132,7 +150,7 @@ def _run(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs:
         gradient_accumulation_steps=t.gradient_accumulation_steps, max_grad_norm=t.max_grad_norm,
         seed=t.seed, data_seed=t.seed, batch_sampler=BatchSamplers.NO_DUPLICATES_HASHED,
         eval_strategy=eval_every if evaluator else "no", eval_steps=t.eval_steps or None,
-        save_strategy=eval_every if evaluator else "epoch", save_steps=t.eval_steps or None,
+        save_strategy=eval_every, save_steps=t.eval_steps or None,
         save_total_limit=t.save_total_limit, load_best_model_at_end=evaluator is not None,
         metric_for_best_model=trainer_metric_key(cfg.eval.metric) if evaluator else None, greater_is_better=True,
         logging_steps=t.logging_steps, logging_first_step=True, report_to=["wandb"] if wandb_run else [],
@@ -143,14 +161,14 @@ def _run(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs:
     guard = cb.NanGuard()
     sample_q = [p["query_text"] for p in (valid_pairs or train_pairs)[:64]]
     health = cb.HealthCheck(sample_q, corpus.texts[:: max(1, len(corpus) // 256)][:256], metrics_file)
-    callbacks = [metrics_file, guard, health, cb.CheckpointMetadata(meta)]
+    callbacks = [metrics_file, guard, health]
     if show_progress:
         callbacks.append(RichProgress())
     if evaluator is not None and t.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience,
                                                early_stopping_threshold=t.early_stopping_threshold))
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                                         loss=loss, evaluator=evaluator, callbacks=callbacks)
+    trainer = LexDprTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, loss=loss,
+                            evaluator=evaluator, callbacks=callbacks, metadata=meta)
     trainer.remove_callback(PrinterCallback)  # metrics go to metrics.jsonl and the progress bar, not stdout
     original_tokenizer = cache_tokenization(model)
     try:
@@ -226,13 +244,56 @@ def checkpoint_step(folder: Path) -> int:
     return int(folder.name.rsplit("-", 1)[1])
 
 
-def checkpoints(run_dir: Path) -> list[Path]:
-    """The run's ``checkpoint-{step}`` folders, oldest first (by step, not by name)."""
-    return sorted(run_dir.glob("checkpoint-*"), key=checkpoint_step)
+def checkpoints(run_dir: Path, complete: bool = True) -> list[Path]:
+    """The run's ``checkpoint-{step}`` folders, oldest first (by step, not by name).
+
+    With ``complete`` only those with a readable ``trainer_state.json`` (written last): a folder cut
+    short by a kill in an older lex-dpr, or by hand, is left out.
+    """
+    found = [p for p in run_dir.glob("checkpoint-*") if p.is_dir() and p.name.rsplit("-", 1)[1].isdigit()]
+    if complete:
+        found = [p for p in found if _readable_state(p)]
+    return sorted(found, key=checkpoint_step)
+
+
+def _readable_state(folder: Path) -> bool:
+    import orjson
+
+    try:
+        return isinstance(orjson.loads((folder / "trainer_state.json").read_bytes()), dict)
+    except (OSError, orjson.JSONDecodeError):
+        return False
+
+
+# Keys that may differ on --resume without changing what is trained.
+_RESUME_FREE = ("wandb.", "trainer.logging_steps", "eval.batch_size", "trainer.save_total_limit", "out_dir")
+
+
+def resume_changes(run_dir: Path, cfg: TrainConfig, inputs: dict[str, str | None]) -> list[str]:
+    """What differs between the recorded run and this one: config keys (old → new) and input files (sha256)."""
+    from lex_dpr.utils.config import flatten
+    from lex_dpr.utils.io import sha256_file
+
+    record = read_record(run_dir)
+    before, now = flatten(record.get("config") or {}), flatten(cfg.to_dict())
+    changes = [f"{k}: {before.get(k)!r} → {now.get(k)!r}" for k in sorted(set(before) | set(now))
+               if before.get(k) != now.get(k) and not k.startswith(_RESUME_FREE)]
+    for name, entry in (record.get("inputs") or {}).items():
+        path = inputs.get(name)
+        if not path or not Path(path).is_file():
+            changes.append(f"{name}: {entry.get('path')} is no longer given")
+        elif sha256_file(path) != entry.get("sha256"):
+            changes.append(f"{name}: {path} differs from the file the run started with (sha256)")
+    return changes
 
 
 def _check_run_dir(run_dir: Path, resume: bool) -> Path | None:
+    from lex_dpr.training.trainer import STAGING
+
+    shutil.rmtree(run_dir / STAGING, ignore_errors=True)  # a checkpoint a kill cut short: never renamed in
     saved = checkpoints(run_dir)
+    for cut in sorted(set(checkpoints(run_dir, complete=False)) - set(saved)):
+        log.warning("%s: incomplete checkpoint (no readable trainer_state.json); skipped", cut)
     if resume:
         if (run_dir / "final").is_dir():
             raise TrainingError(f"{run_dir} already finished (final/ exists); nothing to resume")
@@ -261,7 +322,8 @@ def _truncate_metrics(path: Path, step: int) -> None:
                 keep.append(line)
         except orjson.JSONDecodeError:
             continue  # a line cut by the interruption
-    path.write_bytes(b"".join(line + b"\n" for line in keep))
+    with atomic_open(path) as fh:
+        fh.write(b"".join(line + b"\n" for line in keep))
 
 
 def _build_model(cfg: TrainConfig, corpus: Corpus, pairs: list[dict], checkpoint: Path | None):

