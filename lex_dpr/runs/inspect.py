@@ -13,7 +13,14 @@ from typing import Any
 
 
 from lex_dpr.errors import InputError
-from lex_dpr.runs.record import CONFIG_FILE, read_metrics, read_record
+from lex_dpr.runs.record import (
+    CONFIG_FILE,
+    WEIGHT_FILES,
+    checkpoints,
+    has_weights,
+    read_metrics,
+    read_record,
+)
 
 
 def resolve_run(path: str | Path) -> Path:
@@ -109,8 +116,7 @@ def check_run(run: Path) -> list[Check]:
                     f"status {status}" + (f": {rec['error']}" if rec.get("error") else ""))]
     _, loss = series(rows, "train/loss")
     checks.append(Check("metrics recorded", "PASS" if loss else "FAIL", f"{len(rows)} lines, {len(loss)} losses"))
-    ckpts = sorted(p.name for p in run.glob("checkpoint-*")) + (["final"] if (run / "final").is_dir() else [])
-    checks.append(Check("checkpoint present", "PASS" if ckpts else "FAIL", ", ".join(ckpts) or "none"))
+    checks.append(_saved_models(run))
     bad = [v for v in loss if not math.isfinite(v)]
     checks.append(Check("loss finite", "FAIL" if bad else "PASS", f"{len(bad)} non-finite of {len(loss)}"))
     checks.append(_converging(loss))
@@ -127,6 +133,24 @@ def check_run(run: Path) -> list[Check]:
         checks.append(Check("embeddings not collapsed", "FAIL" if health.get("collapsed") else "PASS",
                             f"score std {health['score_std']:.4f}, pairwise cos {health['mean_pairwise_cos']:.3f}"))
     return checks
+
+
+def _saved_models(run: Path) -> Check:
+    """final/ (or, before the end, the checkpoints) must hold weights; cut-short checkpoints are named."""
+    complete = checkpoints(run)
+    cut = sorted(set(checkpoints(run, complete=False)) - set(complete))
+    names = [p.name for p in complete]
+    problems = [f"{p.name} incomplete (no trainer_state.json)" for p in cut]
+    problems += [f"{p.name} has no weights" for p in complete if not has_weights(p)]
+    final = run / "final"
+    if final.is_dir():
+        names.append("final")
+        if not has_weights(final):
+            problems.append(f"final has no weights ({' or '.join(WEIGHT_FILES[:2])})")
+    if not names:
+        return Check("checkpoint present", "FAIL", "; ".join(["none", *problems]))
+    verdict = "FAIL" if any(p.startswith("final") for p in problems) else ("WARN" if problems else "PASS")
+    return Check("checkpoint present", verdict, "; ".join([", ".join(names), *problems]))
 
 
 def _converging(loss: list[float]) -> Check:

@@ -87,8 +87,24 @@ def read_record(run: str | Path) -> dict[str, Any]:
     return record
 
 
+_NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf"), None: float("nan")}
+
+
+def metric_value(value: float) -> float | str:
+    """A metric as JSON can hold it: NaN and ±inf become ``"NaN"``/``"Infinity"``/``"-Infinity"``."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
 def read_metrics(run: str | Path) -> list[dict[str, Any]]:
-    """The rows of ``metrics.jsonl``; a line cut by a crash is skipped, the rest is still good."""
+    """The rows of ``metrics.jsonl``; a line cut by a crash is skipped, the rest is still good.
+
+    Non-finite values come back as floats (written as ``"NaN"``, or ``null`` by older versions), so a
+    NaN loss is seen as one.
+    """
     path = Path(run) / METRICS_FILE
     if not path.is_file():
         return []
@@ -99,8 +115,41 @@ def read_metrics(run: str | Path) -> list[dict[str, Any]]:
         except orjson.JSONDecodeError:
             continue
         if isinstance(row, dict):
-            rows.append(row)
+            rows.append({k: _NON_FINITE[v] if k != "step" and (v is None or isinstance(v, str)) and v in _NON_FINITE
+                         else v for k, v in row.items()})
     return rows
+
+
+def checkpoint_step(folder: Path) -> int:
+    """``checkpoint-120`` → 120."""
+    return int(folder.name.rsplit("-", 1)[1])
+
+
+def checkpoints(run_dir: Path, complete: bool = True) -> list[Path]:
+    """The run's ``checkpoint-{step}`` folders, oldest first (by step, not by name).
+
+    With ``complete`` only those with a readable ``trainer_state.json`` (written last): a folder cut
+    short by a kill in an older lex-dpr, or by hand, is left out.
+    """
+    found = [p for p in run_dir.glob("checkpoint-*") if p.is_dir() and p.name.rsplit("-", 1)[1].isdigit()]
+    if complete:
+        found = [p for p in found if _readable_state(p)]
+    return sorted(found, key=checkpoint_step)
+
+
+def _readable_state(folder: Path) -> bool:
+    try:
+        return isinstance(orjson.loads((folder / "trainer_state.json").read_bytes()), dict)
+    except (OSError, orjson.JSONDecodeError):
+        return False
+
+
+WEIGHT_FILES = ("model.safetensors", "adapter_model.safetensors", "model.safetensors.index.json")
+
+
+def has_weights(folder: Path) -> bool:
+    """Whether a saved model folder holds weights lex-dpr can load (safetensors, full or adapter)."""
+    return any((folder / name).is_file() for name in WEIGHT_FILES)
 
 
 def _versions() -> dict[str, str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 from transformers import TrainerCallback
 
+from lex_dpr.runs.record import metric_value
 from lex_dpr.training.health import embedding_health
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ class MetricsFile(TrainerCallback):
         if not logs or not state.is_world_process_zero:
             return
         row = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
-        row |= {metric_key(k): v for k, v in logs.items() if isinstance(v, int | float)}
+        row |= {metric_key(k): metric_value(float(v)) if isinstance(v, float) else v for k, v in logs.items()
+                if isinstance(v, int | float)}
         with self.path.open("ab") as fh:
             fh.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY))
 
@@ -61,6 +63,13 @@ class NanGuard(TrainerCallback):
             control.should_training_stop = True
             control.should_save = False
             control.should_evaluate = False
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bad_step is not None:  # never save weights trained through a NaN, even at an epoch end
+            control.should_save = False
+            control.should_evaluate = False
+
+    on_epoch_end = on_step_end
 
 
 class HealthCheck(TrainerCallback):

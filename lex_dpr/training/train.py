@@ -20,7 +20,7 @@ from typing import Any
 from lex_dpr.data.corpus import Corpus, read_corpus, read_pairs
 from lex_dpr.errors import ConfigError, LexDprError
 from lex_dpr.models.metadata import ModelMetadata, write_metadata
-from lex_dpr.runs.record import METRICS_FILE, RunStatus, read_record, write_record
+from lex_dpr.runs.record import METRICS_FILE, RunStatus, checkpoint_step, checkpoints, read_record, write_record
 from lex_dpr.training.config import Precision, TrainConfig, WandbMode, resolve_data_paths
 from lex_dpr.training.data import build_examples, pseudo_queries
 from lex_dpr.utils.config import to_overrides
@@ -179,7 +179,7 @@ def _run(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs:
         if original_tokenizer is not None:
             model[0].tokenizer = original_tokenizer
     if guard.bad_step is not None:
-        good = checkpoints(run_dir)
+        good = [c for c in checkpoints(run_dir) if checkpoint_step(c) < guard.bad_step]
         keep = f"; last good checkpoint: {good[-1]}" if good else ""
         raise TrainingError(f"loss became NaN/inf at step {guard.bad_step}{keep}. "
                             f"Lower trainer.lr (now {t.lr}) or raise trainer.temperature.")
@@ -238,31 +238,6 @@ def ir_evaluator(valid_pairs: list[dict], corpus: Corpus, cfg: TrainConfig):
         precision_recall_at_k=k, map_at_k=[100], batch_size=cfg.eval.batch_size, write_csv=False,
         query_prompt_name="query", corpus_prompt_name="document", main_score_function="cosine",
     )
-
-
-def checkpoint_step(folder: Path) -> int:
-    return int(folder.name.rsplit("-", 1)[1])
-
-
-def checkpoints(run_dir: Path, complete: bool = True) -> list[Path]:
-    """The run's ``checkpoint-{step}`` folders, oldest first (by step, not by name).
-
-    With ``complete`` only those with a readable ``trainer_state.json`` (written last): a folder cut
-    short by a kill in an older lex-dpr, or by hand, is left out.
-    """
-    found = [p for p in run_dir.glob("checkpoint-*") if p.is_dir() and p.name.rsplit("-", 1)[1].isdigit()]
-    if complete:
-        found = [p for p in found if _readable_state(p)]
-    return sorted(found, key=checkpoint_step)
-
-
-def _readable_state(folder: Path) -> bool:
-    import orjson
-
-    try:
-        return isinstance(orjson.loads((folder / "trainer_state.json").read_bytes()), dict)
-    except (OSError, orjson.JSONDecodeError):
-        return False
 
 
 # Keys that may differ on --resume without changing what is trained.

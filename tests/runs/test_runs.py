@@ -91,8 +91,6 @@ def test_runs_check_fails_a_failed_run_without_checkpoint(tmp_path):
     assert checks["checkpoint present"] == {"name": "checkpoint present", "verdict": "FAIL", "detail": "none"}
 
 
-@pytest.mark.xfail(strict=True, reason="lex_dpr bug: a NaN loss is written as null (orjson) and then skipped, "
-                                       "so `loss finite` never sees it")
 def test_runs_check_flags_a_nan_loss(tmp_path):
     from lex_dpr.runs.inspect import check_run
 
@@ -114,3 +112,19 @@ def test_bad_run_files_are_one_line_errors(tmp_path):
                              capture_output=True, text=True)
     assert missing.returncode == 1 and missing.stderr.splitlines() == [
         f"error: {tmp_path}: not a lex-dpr run (no training_config.json in it or in bi_encoder/)"]
+
+
+def test_runs_check_fails_a_final_folder_without_weights(trained_run, tmp_path):
+    import shutil
+
+    from lex_dpr.runs.inspect import check_run
+
+    run = tmp_path / "copy"
+    shutil.copytree(trained_run / "bi_encoder", run / "bi_encoder")
+    (run / "bi_encoder" / "final" / "model.safetensors").unlink()
+    ckpt = sorted((run / "bi_encoder").glob("checkpoint-*"))[0]
+    (ckpt / "trainer_state.json").unlink()
+    check = {c.name: c for c in check_run(run / "bi_encoder")}["checkpoint present"]
+    assert check.verdict == "FAIL"
+    assert "final has no weights (model.safetensors or adapter_model.safetensors)" in check.detail
+    assert f"{ckpt.name} incomplete (no trainer_state.json)" in check.detail

@@ -95,10 +95,16 @@ def test_tiny_bert_trains_and_reloads(sample_training_data, tiny_bert, tmp_path,
 def test_nan_loss_stops_with_a_clear_error(sample_training_data, tmp_path):
     cfg = _cfg(sample_training_data, tmp_path / "run", "trainer.temperature=1e-45",
                "trainer.max_steps=6", "data.valid_pairs=null", "trainer.max_grad_norm=0")
-    with pytest.raises(TrainingError, match="NaN/inf"):
+    with pytest.raises(TrainingError, match="NaN/inf") as info:
         train(cfg, show_progress=False)
     record = orjson.loads((tmp_path / "run" / "bi_encoder" / "training_config.json").read_bytes())
-    assert record["status"] == "failed"
+    assert record["status"] == "failed" and "loss became NaN/inf" in record["error"]
+    from safetensors.numpy import load_file
+
+    bad_step = int(str(info.value).split("at step ")[1].split(";")[0].split(".")[0])
+    for ckpt in saved_checkpoints(tmp_path / "run" / "bi_encoder"):  # none saved at or after the NaN
+        assert int(ckpt.name.rsplit("-", 1)[1]) < bad_step, ckpt
+        assert all(np.isfinite(w).all() for w in load_file(str(ckpt / "model.safetensors")).values()), ckpt
     assert not (tmp_path / "run" / "bi_encoder" / "final").exists()
 
 
