@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -33,10 +34,12 @@ def run(entry: Callable[[], object]) -> None:
     """
     from lex_dpr.cli._console import problem, setup_logging
     from lex_dpr.errors import LexDprError
+    from lex_dpr.utils.signals import received, sigterm_raises
 
     setup_logging(verbose=bool(os.environ.get("LEX_DPR_DEBUG")))
     try:
-        code = entry()
+        with sigterm_raises():  # SIGTERM stops a job the way Ctrl-C does: at a safe point, recorded
+            code = entry()
     except LexDprError as exc:
         if os.environ.get("LEX_DPR_DEBUG"):
             raise
@@ -53,8 +56,10 @@ def run(entry: Callable[[], object]) -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         code = 130
-    if code == 130:  # typer turns Ctrl-C inside a command into Exit(130)
-        problem("outputs are only replaced when complete", "interrupted")
+    if code == 130:  # typer turns Ctrl-C (and our SIGTERM exception) inside a command into Exit(130)
+        if received() == signal.SIGTERM:
+            code = 143
+        problem(f"{'SIGTERM' if code == 143 else 'Ctrl-C'}; outputs are only replaced when complete", "interrupted")
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -35,7 +35,6 @@ def command(
     Overrides are section.key=value (the value is read as YAML) or ~section.key (back to the default).
     Every problem in the config and the overrides is reported at once, before any model is loaded.
     """
-    from lex_dpr.cli._signals import long_job
     from lex_dpr.training.config import load_config, resolve_data_paths
 
     items = list(overrides or []) + ([f"out_dir={out_dir}"] if out_dir else [])
@@ -52,8 +51,7 @@ def command(
         console.out.print(shlex.join(["lex-dpr", "train", *to_overrides(cfg)]), highlight=False, markup=False,
                           soft_wrap=True)
         return
-    with long_job("training"):
-        _train(cfg, folds, resume, quiet, allow_changes)
+    _train(cfg, folds, resume, quiet, allow_changes)
 
 
 def _train(cfg, folds: int, resume: bool, quiet: bool, allow_changes: bool) -> None:

@@ -16,6 +16,14 @@ from collections.abc import Iterator
 from lex_dpr.errors import Terminated
 
 
+_received: int | None = None
+
+
+def received() -> int | None:
+    """The signal that last raised :class:`~lex_dpr.errors.Terminated` in this process, if any."""
+    return _received
+
+
 @contextlib.contextmanager
 def sigterm_raises() -> Iterator[None]:
     """While inside, SIGTERM raises :class:`~lex_dpr.errors.Terminated` (a KeyboardInterrupt) in the main thread."""
@@ -30,6 +38,8 @@ def sigterm_raises() -> Iterator[None]:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        global _received
+        _received = signum
         raise Terminated(f"received signal {signal.Signals(signum).name}")
 
     previous = signal.signal(signal.SIGTERM, handler)
