@@ -15,8 +15,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import time
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -150,6 +153,42 @@ WEIGHT_FILES = ("model.safetensors", "adapter_model.safetensors", "model.safeten
 def has_weights(folder: Path) -> bool:
     """Whether a saved model folder holds weights lex-dpr can load (safetensors, full or adapter)."""
     return any((folder / name).is_file() for name in WEIGHT_FILES)
+
+
+LOCK_FILE = ".lock"
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | Path) -> Iterator[None]:
+    """Hold the run folder for this process; a second process on the same folder fails at once.
+
+    An ``flock`` on ``.lock``: the kernel releases it when the process dies, however it dies (SIGKILL,
+    power loss on a local disk), so a dead run never blocks the next one.
+
+    Raises:
+        InputError: another process holds the folder (its pid is named).
+    """
+    import fcntl
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fh = (run_dir / LOCK_FILE).open("a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "?"
+        fh.close()
+        raise InputError(f"{run_dir} is in use by another lex-dpr process (pid {holder}); wait for it to end "
+                         "or choose another out_dir") from None
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+    finally:
+        fh.close()  # closing releases the lock
 
 
 def _versions() -> dict[str, str]:

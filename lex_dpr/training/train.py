@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -18,9 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from lex_dpr.data.corpus import Corpus, read_corpus, read_pairs
-from lex_dpr.errors import ConfigError, LexDprError
+from lex_dpr.errors import ConfigError, InputError, LexDprError
 from lex_dpr.models.metadata import ModelMetadata, write_metadata
-from lex_dpr.runs.record import METRICS_FILE, RunStatus, checkpoint_step, checkpoints, read_record, write_record
+from lex_dpr.runs.record import (
+    METRICS_FILE,
+    RunStatus,
+    checkpoint_step,
+    checkpoints,
+    read_record,
+    run_lock,
+    write_record,
+)
 from lex_dpr.training.config import Precision, TrainConfig, WandbMode, resolve_data_paths
 from lex_dpr.training.data import build_examples, pseudo_queries
 from lex_dpr.utils.config import to_overrides
@@ -75,7 +84,25 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True,
 
 def train_model(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs: list[dict], run_dir: Path,
                 resume: bool = False, show_progress: bool = True, allow_changes: bool = False) -> TrainResult:
-    """The recipe on data already read; records ``failed``/``interrupted`` with the reason on any exit."""
+    """The recipe on data already read; records ``failed``/``interrupted`` with the reason on any exit.
+
+    The run folder is locked for the whole run: a second training on it fails at once, naming the pid.
+    """
+    try:
+        with run_lock(run_dir):
+            return _locked(cfg, corpus, train_pairs, valid_pairs, run_dir, resume, show_progress, allow_changes)
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRORS:
+            raise
+        raise InputError(f"{exc.filename or run_dir}: {exc.strerror} while writing the run; free space or "
+                         "choose another out_dir") from None
+
+
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR}
+
+
+def _locked(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs: list[dict], run_dir: Path,
+            resume: bool, show_progress: bool, allow_changes: bool) -> TrainResult:
     checkpoint = _check_run_dir(run_dir, resume)
     inputs = {"pairs": cfg.data.pairs, "valid_pairs": cfg.data.valid_pairs, "passages": cfg.data.passages}
     extra = None
@@ -93,11 +120,19 @@ def train_model(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid
     try:
         return _run(cfg, corpus, train_pairs, valid_pairs, run_dir, checkpoint, show_progress)
     except (KeyboardInterrupt, SystemExit) as exc:
-        write_record(run_dir, RunStatus.INTERRUPTED, error=" ".join(str(exc).split()) or "interrupted")
+        _record_end(run_dir, RunStatus.INTERRUPTED, " ".join(str(exc).split()) or "interrupted")
         raise
     except BaseException as exc:
-        write_record(run_dir, RunStatus.FAILED, error=_reason(exc))
+        _record_end(run_dir, RunStatus.FAILED, _reason(exc))
         raise
+
+
+def _record_end(run_dir: Path, status: RunStatus, error: str) -> None:
+    """Best effort: a full disk must not hide the error that ended the run."""
+    try:
+        write_record(run_dir, status, error=error)
+    except OSError as exc:
+        log.warning("%s: could not record the run as %s (%s)", run_dir, status, exc.strerror)
 
 
 def _reason(exc: BaseException) -> str:

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import orjson
-import pytest
 from typer.testing import CliRunner
 
 from lex_dpr.cli.main import app

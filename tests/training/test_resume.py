@@ -117,3 +117,57 @@ def test_resume_refuses_other_settings_and_data(sample_training_data, tmp_path):
     record = read_record(run)
     assert record["resumed"][-1]["changes"] == ["trainer.lr: 0.1 → 0.05"]
     assert record["inputs"] == started["inputs"]
+
+
+_HOLD = """
+import sys, time
+from lex_dpr.runs.record import run_lock
+with run_lock(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_two_trainings_on_one_folder_the_second_refuses(sample_training_data, tmp_path):
+    from lex_dpr.errors import InputError
+
+    run = tmp_path / "run" / "bi_encoder"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(InputError, match=rf"{run} is in use by another lex-dpr process \(pid {holder.pid}\)"):
+            train(_cfg(sample_training_data, tmp_path / "run", "trainer.max_steps=2"), show_progress=False)
+        assert not (run / "training_config.json").exists()  # the first run's record is not touched
+    finally:
+        holder.kill()
+        holder.wait()
+    # the lock dies with its holder, however it died
+    result = train(_cfg(sample_training_data, tmp_path / "run", "trainer.max_steps=2"), show_progress=False)
+    assert result.steps == 2
+
+
+def test_disk_full_while_checkpointing_is_one_line_and_recorded(sample_training_data, tmp_path, monkeypatch):
+    import errno
+
+    import lex_dpr.training.trainer as trainer
+    from lex_dpr.errors import InputError
+
+    def full(folder, meta):
+        raise OSError(errno.ENOSPC, "No space left on device", str(folder / "lexdpr_model.json"))
+
+    monkeypatch.setattr(trainer, "write_metadata", full)
+    with pytest.raises(InputError) as info:
+        train(_cfg(sample_training_data, tmp_path / "run", "trainer.max_steps=2"), show_progress=False)
+    assert "lexdpr_model.json: No space left on device while writing the run" in str(info.value)
+    assert "\n" not in str(info.value)
+    run = tmp_path / "run" / "bi_encoder"
+    assert read_record(run)["status"] == "failed" and checkpoints(run, complete=False) == []
+
+
+def test_an_out_dir_that_cannot_exist_is_one_line(sample_training_data, tmp_path):
+    from lex_dpr.errors import InputError
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match="Not a directory"):
+        train(_cfg(sample_training_data, blocker / "run", "trainer.max_steps=2"), show_progress=False)
