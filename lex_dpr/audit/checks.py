@@ -69,7 +69,7 @@ def check_config(adapter: Adapter) -> list[Check]:
     out.append(Check("peft_type", "PASS" if peft_type == "LORA" else "WARN",
                      f"peft_type={peft_type!r}, task_type={cfg.get('task_type')!r}"))
     r, alpha = cfg.get("r"), cfg.get("lora_alpha")
-    if not isinstance(r, int) or r <= 0:
+    if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
         out.append(Check("rank", "FAIL", f"r={r!r} is not a positive integer"))
         return out
     ranks = {m: (t["A"].shape[0] if "A" in t else None, t["B"].shape[-1] if "B" in t else None)
@@ -237,18 +237,13 @@ def check_provenance(adapter: Adapter) -> Check:
 
 
 def check_pickles(pickles: list[str]) -> list[Check]:
-    """Pickle files are scanned symbolically, never unpickled; code-running imports FAIL."""
+    """Pickle files are scanned symbolically, never unpickled: anything beyond torch's weights_only globals FAILs,
+    and so does a pickle that cannot be read (it cannot be loaded either)."""
     out = []
     for path in pickles:
         scan = scan_pickle_file(path)
-        if scan.dangerous:
-            out.append(Check("pickle safety", "FAIL", f"{path}: imports {scan.dangerous} (would run code when "
-                                                      "loaded with torch.load(weights_only=False))"))
-        elif scan.error:
-            out.append(Check("pickle safety", "WARN", f"{path}: pickle: not inspected ({scan.error})"))
-        else:
-            out.append(Check("pickle safety", "WARN", f"{path}: {len(scan.tensors)} tensors, only safe imports; "
-                                                      "prefer safetensors"))
+        verdict = "WARN" if scan.lfs_pointer or scan.readable else "FAIL"
+        out.append(Check("pickle safety", verdict, f"{path}: {scan.summary()}"))
     return out
 
 
@@ -274,5 +269,8 @@ def audit_matrix(adapters: list[str], bases: list[str]) -> dict[tuple[str, str],
             if broken:
                 reports[(a, b)] = AuditReport(a, b, [Check("readable", "FAIL", "; ".join(broken))])
             else:
-                reports[(a, b)] = audit(loaded_adapters[a], loaded_bases[b])
+                try:  # a pickle file that is not a regular file, say
+                    reports[(a, b)] = audit(loaded_adapters[a], loaded_bases[b])
+                except LexDprError as exc:
+                    reports[(a, b)] = AuditReport(a, b, [Check("readable", "FAIL", str(exc))])
     return reports

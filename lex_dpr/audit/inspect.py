@@ -8,14 +8,16 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lex_dpr.audit.headers import TensorInfo, read_safetensors_header
+from lex_dpr.audit.files import open_regular, read_json_object
+from lex_dpr.audit.headers import PICKLE_SUFFIXES, TensorInfo, read_safetensors_header
 from lex_dpr.audit.models import layer_index
-from lex_dpr.audit.pickle_scan import scan_pickle_file
+from lex_dpr.audit.pickle_scan import PickleScan, scan_pickle_file
 from lex_dpr.errors import InputError
 from lex_dpr.utils.lfs import require_no_lfs_pointers, require_not_lfs_pointer
 
@@ -39,22 +41,34 @@ class InspectReport:
 
 
 def _collect(path: Path) -> tuple[dict[str, TensorInfo], list[str]]:
-    notes = []
-    files = [path] if path.is_file() else sorted(path.glob("*.safetensors")) + sorted(path.glob("*/*.safetensors"))
-    if path.is_dir() and not files:
-        files = sorted(p for p in path.glob("*") if p.suffix in (".bin", ".pt", ".pth"))
+    """Tensors from the weights a loader would read; every pickle file is scanned and reported when unsafe, and
+    a pickle beside safetensors weights is reported whatever its verdict (a loader may read it instead)."""
+    notes: list[str] = []
+    if path.is_file():
+        files, extra = [path], []
+    else:
+        safetensors = sorted(path.glob("*.safetensors")) + sorted(path.glob("*/*.safetensors"))
+        pickles = sorted(p for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES)
+        files, extra = (safetensors, pickles) if safetensors else (pickles, [])
     tensors: dict[str, TensorInfo] = {}
     for f in files:
         if f.suffix == ".safetensors":
             tensors |= read_safetensors_header(f)
-        else:
-            scan = scan_pickle_file(f)
-            if scan.dangerous:
-                notes.append(f"{f.name}: DANGEROUS pickle imports {scan.dangerous}; do not load it")
-            elif scan.error:
-                notes.append(f"{f.name}: pickle: not inspected ({scan.error})")
+            continue
+        scan = scan_pickle_file(f)
+        if scan.readable:
             tensors |= scan.tensors
+        else:
+            notes.append(_pickle_note(f, scan))
+    for f in extra:
+        notes.append(_pickle_note(f, scan_pickle_file(f), beside=True))
     return tensors, notes
+
+
+def _pickle_note(path: Path, scan: PickleScan, beside: bool = False) -> str:
+    """``FAIL pickle: NAME: reason`` when loading it could run code, else ``WARN pickle: ...``."""
+    where = " (beside the safetensors weights)" if beside else ""
+    return f"{'FAIL' if scan.unsafe else 'WARN'} pickle: {path.name}{where}: {scan.summary()}"
 
 
 def detect(keys: list[str], tensors: dict[str, TensorInfo]) -> str:
@@ -77,14 +91,13 @@ def detect(keys: list[str], tensors: dict[str, TensorInfo]) -> str:
 
 
 def inspect_path(path: str | Path) -> InspectReport:
-    from lex_dpr.models.metadata import read_metadata
-
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     if path.is_dir():  # weights, tokenizer, configs: an un-pulled clone is named before anything is read
         require_no_lfs_pointers(path)
     else:
+        open_regular(path, "weights file").close()  # a FIFO or device is named, never read
         require_not_lfs_pointer(path)
     tensors, notes = _collect(path)
     if not tensors and not notes:
@@ -101,14 +114,30 @@ def inspect_path(path: str | Path) -> InspectReport:
         hidden = proj.shape[0]  # ELECTRA: embeddings are narrower than the hidden layers
     layers = max((i for i in (layer_index(k) for k in keys) if i is not None), default=-1) + 1 or None
     folder = path if path.is_dir() else path.parent
-    meta = read_metadata(folder)
+    meta = _read_metadata(folder)
     kind = "adapter" if arch == "lora adapter" else "full model"
     if meta is not None:
         kind = "lex-dpr checkpoint"
         notes += _check_metadata(meta, arch, hidden)
     hint = _load_hint(path, arch, meta is not None)
+    if any(n.startswith("FAIL") for n in notes):
+        hint = "do not load it: a pickle file here could run code (see the FAIL line); ask for safetensors weights"
     return InspectReport(str(path), arch, kind, hidden, layers, vocab, len(tensors),
                          sum(t.numel for t in tensors.values()), hint, notes, meta.to_dict() if meta else None)
+
+
+def _read_metadata(folder: Path):
+    """lex-dpr's metadata file, read only when it is a regular JSON object of a sane size."""
+    from lex_dpr.models.metadata import METADATA_FILE, read_metadata
+
+    path = folder / METADATA_FILE
+    if not os.path.lexists(path):
+        return None
+    read_json_object(path)  # one-line errors: not a regular file, too large, invalid JSON, not an object
+    try:
+        return read_metadata(folder)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{path}: not valid lex-dpr metadata ({exc}); save the model again or delete the file") from None
 
 
 def _check_metadata(meta, arch: str, hidden: int | None) -> list[str]:

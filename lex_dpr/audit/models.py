@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from lex_dpr.audit.files import json_kind, read_head, read_json_object
 from lex_dpr.audit.headers import TensorInfo, read_weight_headers
 from lex_dpr.errors import InputError
-from lex_dpr.utils.io import read_json_file
 from lex_dpr.utils.lfs import require_not_lfs_pointer
 
 _LAYER = re.compile(r"\.(?:layers|layer|h|blocks|block)\.(\d+)\.")
@@ -57,13 +59,46 @@ def read_folder_config(name_or_path: str | Path, filename: str, what: str) -> tu
     """The resolved folder and its JSON config, with one clear error when either is wrong."""
     path = resolve_folder(name_or_path)
     cfg_path = path / filename
-    if not cfg_path.is_file():
+    if not cfg_path.exists():
         raise InputError(f"{path}: no {filename}; is this a {what} folder?")
     require_not_lfs_pointer(cfg_path)
-    data = read_json_file(cfg_path)
-    if not isinstance(data, dict):
-        raise InputError(f"{cfg_path}: expected a JSON object")
-    return path, data
+    return path, read_json_object(cfg_path)
+
+
+_INT, _NUMBER, _STR, _STRS, _DICT = "a positive integer", "a number", "a string", "a list of strings", "an object"
+# adapter_config.json / config.json keys the audit computes with, and the JSON type each must have (or be null)
+ADAPTER_KEYS = {"r": _INT, "lora_alpha": _NUMBER, "target_modules": "a list of module names or a regex string",
+                "modules_to_save": _STRS, "rank_pattern": _DICT, "alpha_pattern": _DICT,
+                "base_model_name_or_path": _STR, "peft_type": _STR, "task_type": _STR}
+BASE_KEYS = {**{k: _INT for k in ("hidden_size", "n_embd", "num_attention_heads", "n_head", "num_key_value_heads",
+                                  "head_dim", "intermediate_size", "vocab_size", "num_hidden_layers", "n_layer")},
+             "architectures": _STRS, "_name_or_path": _STR, "model_type": _STR, "hidden_act": _STR,
+             "text_config": _DICT}
+
+
+def _fits(value: Any, kind: str) -> bool:
+    if value is None:
+        return True
+    if kind == _INT:  # r: 0 is the rank check's FAIL, not a malformed file
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if kind == _NUMBER:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == _STR:
+        return isinstance(value, str)
+    if kind == _DICT:
+        return isinstance(value, dict)
+    strings = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return strings or (isinstance(value, str) and kind != _STRS)
+
+
+def check_config_types(cfg_path: Path, config: dict[str, Any], keys: dict[str, str]) -> None:
+    """:class:`InputError` naming the first key whose value has the wrong JSON type (``r: "four"``)."""
+    for key, kind in keys.items():
+        value = config.get(key)
+        if not _fits(value, kind):
+            shown = orjson.dumps(value).decode()
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            raise InputError(f"{cfg_path}: {key} is {shown} ({json_kind(value)}), expected {kind}; fix the file")
 
 
 @dataclass
@@ -77,8 +112,10 @@ class BaseModel:
     @classmethod
     def load(cls, name_or_path: str | Path) -> BaseModel:
         path, config = read_folder_config(name_or_path, "config.json", "base model")
+        check_config_types(path / "config.json", config, BASE_KEYS)
         if isinstance(config.get("text_config"), dict):  # multimodal wrappers keep the LM config inside
             config = {**config["text_config"], **{k: v for k, v in config.items() if k != "text_config"}}
+            check_config_types(path / "config.json", config, BASE_KEYS)
         tensors, pickles = read_weight_headers(path)
         if not tensors:  # pytorch_model.bin only: a pointer there means the weights were never pulled
             for pkl in pickles:
@@ -134,22 +171,23 @@ class Adapter:
     @classmethod
     def load(cls, name_or_path: str | Path) -> Adapter:
         path, config = read_folder_config(name_or_path, "adapter_config.json", "PEFT adapter")
+        check_config_types(path / "adapter_config.json", config, ADAPTER_KEYS)
         tensors, pickles = read_weight_headers(path)
         if not tensors:  # adapter_model.bin only: shapes from the symbolic scan, never from unpickling
             from lex_dpr.audit.pickle_scan import scan_pickle_file
 
             for pkl in pickles:
                 scan = scan_pickle_file(pkl)
-                if not scan.error and not scan.dangerous:
+                if scan.readable:
                     tensors |= scan.tensors
             if not tensors:  # an un-pulled LFS clone: say so rather than "no weights"
                 for pkl in pickles:
                     require_not_lfs_pointer(pkl)
-        readme = (path / "README.md").read_text(encoding="utf-8", errors="replace") if (path / "README.md").is_file() else ""
+        readme = read_head(path / "README.md", 1 << 20) if (path / "README.md").is_file() else ""
         extra = []
         for meta in ("training_args.json", "trainer_state.json", "metadata.json", "dataset_info.json"):
             if (path / meta).is_file():
-                extra.append((path / meta).read_text(encoding="utf-8", errors="replace")[:20000])
+                extra.append(read_head(path / meta, 20000))
         return cls(path, config, tensors, pickles, readme, "\n".join(extra))
 
     def lora_modules(self) -> dict[str, dict[str, TensorInfo]]:

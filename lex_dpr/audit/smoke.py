@@ -108,12 +108,20 @@ def read_prompts(path: str | Path | None, samples: int) -> list[str]:
 
 def smoke_test(adapter: str | Path, base: str | Path, prompts: list[str], device: str | None = None,
                max_new_tokens: int = 8) -> list[Check]:
-    """Generate with base + adapter and with the base alone (greedy, deterministic)."""
+    """Generate with base + adapter and with the base alone (greedy, deterministic).
+
+    Only safetensors weights are loaded: a pickle adapter or base is not run (its scan verdict is reported), so
+    torch.load is never reached.
+    """
     from lex_dpr.utils.lfs import require_no_lfs_pointers
 
     for folder in (base, adapter):
         if Path(folder).is_dir():
             require_no_lfs_pointers(folder)
+    refused = [c for c in (_needs_safetensors(adapter, "adapter", "adapter_model.safetensors"),
+                           _needs_safetensors(base, "base", "*.safetensors")) if c]
+    if refused:
+        return refused
     import torch
     from peft import PeftModel
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -124,12 +132,29 @@ def smoke_test(adapter: str | Path, base: str | Path, prompts: list[str], device
         return [Check("smoke test", "WARN", f"base is {config.model_type}, not a causal LM: nothing to generate")]
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForCausalLM.from_pretrained(base).to(device)
-    model = PeftModel.from_pretrained(model, str(adapter)).to(device).eval()  # safetensors, or torch.load(weights_only=True)
+    model = AutoModelForCausalLM.from_pretrained(base, use_safetensors=True).to(device)
+    model = PeftModel.from_pretrained(model, str(adapter)).to(device).eval()  # adapter_model.safetensors: checked
     with_adapter = _generate(model, tokenizer, prompts, device, max_new_tokens)
     with model.disable_adapter():
         without = _generate(model, tokenizer, prompts, device, max_new_tokens)
     return assess(with_adapter, without)
+
+
+def _needs_safetensors(folder: str | Path, what: str, pattern: str) -> Check | None:
+    """None when ``folder`` has the safetensors weights a loader reads first; else a one-line check naming its
+    pickle files and their scan verdicts."""
+    from lex_dpr.audit.headers import PICKLE_SUFFIXES
+    from lex_dpr.audit.pickle_scan import scan_pickle_file
+
+    folder = Path(folder)
+    if not folder.is_dir() or any(folder.glob(pattern)):
+        return None
+    pickles = sorted(p for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    scans = {p.name: scan_pickle_file(p) for p in pickles}
+    found = "; ".join(f"{name} is a pickle, scan {scan.verdict()}" for name, scan in scans.items()) or "no weights"
+    failed = any(scan.verdict().startswith("FAIL") for scan in scans.values())
+    return Check("smoke test", "FAIL" if failed else "WARN",
+                 f"not run: the smoke test loads only safetensors weights, and the {what} has no {pattern} ({found})")
 
 
 def _generate(model, tokenizer, prompts: list[str], device: str, max_new_tokens: int) -> list[str]:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from lex_dpr.cli import _console as console
 
@@ -49,6 +50,9 @@ def command(
         report.checks += smoke_test(report.adapter, report.base, read_prompts(prompts, samples))
     console.table(f"audit {adapter} on {base}", [(c.name, c.verdict, c.evidence) for c in report.checks],
                   ("check", "verdict", "evidence"))
+    for c in report.checks:  # each failure again as one line, whatever the terminal width
+        if c.verdict == "FAIL":
+            console.out.print(Text(f"FAIL {c.name}: {c.evidence}", style="red"), soft_wrap=True)
     colour = COLOURS[report.verdict]
     console.out.print(f"[{colour}]{report.verdict}[/{colour}]")
     if json_out:

@@ -71,7 +71,7 @@ def test_pickle_is_never_executed(zoo, tmp_path):
     report = audit(evil, zoo["base15"])
     safety = _by_name(report)["pickle safety"]
     assert safety.verdict == "FAIL" and "system" in safety.evidence
-    assert inspect_path(evil / "adapter_model.bin").notes[0].startswith("adapter_model.bin: DANGEROUS")
+    assert inspect_path(evil / "adapter_model.bin").notes[0].startswith("FAIL pickle: adapter_model.bin: imports posix.system")
     assert not marker.exists()
 
 
