@@ -38,15 +38,19 @@ def command(
     """Score models and baselines on one fingerprinted query set, with breakdowns."""
     from lex_dpr.evaluation.report import HEADLINE, SHORT
     from lex_dpr.evaluation.report import compare as compare_reports
-    from lex_dpr.evaluation.run import EvalJob, run_eval, write_reports
+    from lex_dpr.evaluation.report import check_cutoffs
+    from lex_dpr.evaluation.run import EvalJob, check_outputs, run_eval, write_reports
     from lex_dpr.utils.io import read_json_file
 
     k = list(k or []) + _extra_cutoffs(ctx.args)
+    if k:
+        check_cutoffs(k)  # before anything is read
     if baseline is None:
         baseline = ["bm25"] + (["popularity", "knn-label"] if train_pairs else [])
     job = EvalJob(passages=str(passages), pairs=str(pairs), train_pairs=str(train_pairs) if train_pairs else None,
                   models=list(model or []), tune_pairs=str(tune_pairs) if tune_pairs else None, baselines=list(baseline), fusion=not no_fusion,
                   k_values=sorted(set(k or [1, 3, 5, 10, 20, 100])), device=device)
+    check_outputs(job, output, markdown)  # a read-only folder fails now, not after the models are encoded
     old = read_json_file(compare) if compare else None
     report = run_eval(job, show_progress=not quiet)
     deltas = compare_reports(old, report) if old else {}
@@ -64,7 +68,7 @@ def command(
 def _extra_cutoffs(args: list[str]) -> list[int]:
     from lex_dpr.errors import ConfigError
 
-    bad = [a for a in args if not a.isdigit() or int(a) < 1]
+    bad = [a for a in args if not a.lstrip("-").isdigit()]
     if bad:
-        raise ConfigError(f"unexpected argument(s) {bad}; cut-offs after --k must be positive integers")
+        raise ConfigError(f"unexpected argument(s) {' '.join(bad)}; cut-offs after --k must be integers >= 1")
     return [int(a) for a in args]

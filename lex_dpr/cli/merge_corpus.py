@@ -23,8 +23,11 @@ def command(
     """Merge passage files: input order kept, identical duplicates merged, conflicts reported
     (the later effective_date wins, else the first read)."""
     from lex_dpr.data.merge import merge_corpus
+    from lex_dpr.mining.pairset import check_pair_set
 
     inputs = [law, *([admin] if admin else []), *(prec or [])]
+    for path in inputs:  # prec_fallback_passages.jsonl belongs to a make-pairs set: never merge another run's
+        check_pair_set(path)
     r = merge_corpus(inputs, out)
     console.table("merge-corpus", [*r.by_input.items(), ("identical duplicates merged", r.identical_duplicates),
                                    ("conflicting duplicates", len(r.conflicts)), ("written", r.passages)],

@@ -17,8 +17,10 @@ def list_runs(root: Annotated[Path, typer.Argument(help="Folder holding runs.")]
               json_out: Annotated[Path | None, typer.Option("--json")] = None) -> None:
     """Every run under ROOT with status, best metric and wall time."""
     from lex_dpr.runs.inspect import find_runs, summarize
-    from lex_dpr.utils.io import write_json
+    from lex_dpr.utils.io import ensure_writable, write_json
 
+    if json_out:
+        ensure_writable(json_out, flag="--json")
     summaries = [summarize(r) for r in find_runs(root)]
     console.table(f"runs under {root}", [(s.run, s.status, s.model, s.metric, "" if s.best is None else f"{s.best:.4f}",
                                           s.steps, s.wall_time_s or "") for s in summaries],
@@ -56,16 +58,29 @@ def plot(runs: Annotated[list[Path], typer.Argument(help="One or more runs on on
          metric: Annotated[str, typer.Option("--metric")] = "ndcg_at_10") -> None:
     """Train loss, valid loss and an eval metric against steps (PNG)."""
     from lex_dpr.runs.inspect import plot_runs, resolve_run
+    from lex_dpr.utils.io import ensure_writable
 
-    console.out.print(f"wrote {plot_runs([resolve_run(r) for r in runs], out, metric)}")
+    ensure_writable(out, flag="--out")
+    folders = [resolve_run(r) for r in runs]
+    try:
+        written = plot_runs(folders, out, metric)
+    except OSError as exc:  # the PNG is written by matplotlib, not through atomic_open
+        from lex_dpr.utils.io import WriteError
+
+        if not exc.filename or Path(exc.filename).parent != out.parent:
+            raise
+        raise WriteError(out, exc) from None
+    console.out.print(f"wrote {written}")
 
 
 @app.command("check")
 def check(run: Path, json_out: Annotated[Path | None, typer.Option("--json")] = None) -> None:
     """PASS/WARN/FAIL checks; exit 1 when any check fails."""
     from lex_dpr.runs.inspect import check_run, resolve_run
-    from lex_dpr.utils.io import write_json
+    from lex_dpr.utils.io import ensure_writable, write_json
 
+    if json_out:
+        ensure_writable(json_out, flag="--json")
     checks = check_run(resolve_run(run))
     colour = {"PASS": "green", "WARN": "yellow", "FAIL": "red"}
     console.table(f"check {run}", [(c.name, c.verdict, c.detail) for c in checks], ("check", "verdict", "detail"))

@@ -20,7 +20,10 @@ def command(
 ) -> None:
     """Counts by type and law, length distributions, positives/negatives per query; JSON + PNG."""
     from lex_dpr.data.stats import corpus_stats
+    from lex_dpr.mining.pairset import check_pair_set
 
+    for path in [passages, *(pairs or [])]:
+        check_pair_set(path)
     s = corpus_stats(passages, list(pairs or []), tokenizer, out_dir)
     console.counts("passages by type", s["by_type"])
     console.table("lengths", [(k, *(s[k].get(c, "") for c in ("n", "mean", "p50", "p95", "max")))

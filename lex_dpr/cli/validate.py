@@ -17,10 +17,17 @@ def command(
     passages: Annotated[list[Path], typer.Option("--passages", help="Passage files (repeatable).")],
     json_out: Annotated[Path | None, typer.Option("--json", help="Write findings as JSON.")] = None,
 ) -> None:
-    """Check pairs against passages; exit 1 when any error is found."""
-    from lex_dpr.data.validate import validate
-    from lex_dpr.utils.io import write_json
+    """Check pairs against passages; exit 1 when any error is found.
 
+    Files written by make-pairs are first checked against the manifest beside them (one set, one run)."""
+    from lex_dpr.data.validate import validate
+    from lex_dpr.mining.pairset import check_pair_set
+    from lex_dpr.utils.io import ensure_writable, write_json
+
+    if json_out:
+        ensure_writable(json_out, flag="--json")
+    for path in [*pairs, *passages]:
+        check_pair_set(path)
     r = validate(list(pairs), list(passages))
     console.counts("validate", dict(r.counts), ("check", "count"))
     if r.findings:

@@ -13,8 +13,8 @@ from lex_dpr.data.sources.admin_rules import parse_admin_rule
 from lex_dpr.data.sources.detect import SourceKind, detect_kind
 from lex_dpr.data.sources.laws import ParseResult, Unit, parse_law
 from lex_dpr.data.sources.precedents import parse_precedent
-from lex_dpr.errors import InputError
-from lex_dpr.utils.io import read_json_file, write_json, write_jsonl
+from lex_dpr.errors import ConfigError, InputError
+from lex_dpr.utils.io import ensure_writable, read_json_file, write_json, write_jsonl
 from lex_dpr.utils.progress import track
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,13 @@ def preprocess(
         True
     """
     as_of = as_of or date.today().strftime("%Y%m%d")
+    outputs = {"--out-law": Path(out_law), "--out-admin": Path(out_admin), "--out-prec": Path(out_prec)}
+    resolved = [p.resolve() for p in outputs.values()]
+    same = [flag for flag, path in outputs.items() if resolved.count(path.resolve()) > 1]
+    if same:
+        raise ConfigError(f"{' and '.join(same)} name the same file; give each kind its own output")
+    for flag, path in outputs.items():  # before parsing anything: a read-only folder fails in a second
+        ensure_writable(path, flag=flag)
     files = find_files(src_dir, pattern)
     if not files:
         raise InputError(f"{src_dir}: no files match {pattern!r}")

@@ -26,6 +26,12 @@ from lex_dpr.utils.progress import track
 CIVIL_CODE = "민법"
 WORST_SAMPLE = 10
 
+# The headline metrics every table, the comparison and the worst-query list show; their cut-offs are always
+# computed, whatever --k asks for (map_at_100 always is).
+HEADLINE = ("ndcg_at_10", "recall_at_1", "recall_at_5", "recall_at_10", "mrr_at_10", "map_at_100")
+SHORT = ("nDCG@10", "R@1", "R@5", "R@10", "MRR@10", "MAP@100")
+HEADLINE_CUTOFFS = (1, 5, 10)
+
 
 @dataclass
 class Report:
@@ -70,10 +76,16 @@ def evaluate(systems: Sequence[Retriever], pairs: Sequence[dict], corpus: Corpus
     """Rank every query with every system and aggregate the metrics overall and per subset.
 
     On the never-seen subset, relevance is restricted to the never-seen positives: that is where a model
-    that memorised "issue → frequently cited article" fails.
+    that memorised "issue → frequently cited article" fails. ``k_values`` are the cut-offs asked for (the
+    report's ``k_values``); the headline cut-offs (1, 5, 10) are computed too, so every table has its columns.
+
+    Raises:
+        ConfigError: a cut-off below 1.
     """
+    check_cutoffs(k_values)
     k_values = sorted(set(k_values))
-    depth = max(max(k_values), 100)
+    computed = sorted(set(k_values) | set(HEADLINE_CUTOFFS))
+    depth = max(max(computed), 100)
     queries = [p["query_text"] for p in pairs]
     relevant = [set(p["positive_passages"]) for p in pairs]
     seen = {pid for p in train_pairs for pid in p["positive_passages"]}
@@ -83,19 +95,35 @@ def evaluate(systems: Sequence[Retriever], pairs: Sequence[dict], corpus: Corpus
     for system in track(systems, "scoring systems", total=len(systems), enabled=show_progress):
         rankings = system.rank(queries, depth)
         ranked_ids = [[pid for pid, _ in r] for r in rankings]
-        rows = [per_query(r, rel, k_values) for r, rel in zip(ranked_ids, relevant, strict=True)]
+        rows = [per_query(r, rel, computed) for r, rel in zip(ranked_ids, relevant, strict=True)]
         entry: dict[str, Any] = {"overall": mean_scores(rows), "subsets": {}}
         for name, members in sorted(subsets.items()):
             if len(members) < min_subset and not name.startswith(("type:", "never", "민법", "not only")):
                 continue
             if name == "never-seen positives":
-                sub = [per_query(ranked_ids[i], relevant[i] - seen, k_values) for i in members]
+                sub = [per_query(ranked_ids[i], relevant[i] - seen, computed) for i in members]
             else:
                 sub = [rows[i] for i in members]
             entry["subsets"][name] = mean_scores(sub)
         entry["worst"] = _worst(pairs, ranked_ids, rows, corpus)
         report.systems[system.name] = entry
     return report
+
+
+def check_cutoffs(k_values: Sequence[int]) -> None:
+    """Cut-offs must be integers >= 1.
+
+    Example:
+        >>> check_cutoffs([1, 0, -3])
+        Traceback (most recent call last):
+        lex_dpr.errors.ConfigError: --k 0 -3: cut-offs must be integers >= 1 (e.g. --k 1 5 10)
+    """
+    from lex_dpr.errors import ConfigError
+
+    bad = [k for k in k_values if isinstance(k, bool) or not isinstance(k, int) or k < 1]
+    if bad or not k_values:
+        shown = " ".join(map(str, bad)) if bad else "(none)"
+        raise ConfigError(f"--k {shown}: cut-offs must be integers >= 1 (e.g. --k 1 5 10)")
 
 
 def _worst(pairs: Sequence[dict], ranked: list[list[str]], rows: list[dict], corpus: Corpus) -> list[dict]:
@@ -109,9 +137,6 @@ def _worst(pairs: Sequence[dict], ranked: list[list[str]], rows: list[dict], cor
                     "positives": pairs[i]["positive_passages"], "ndcg_at_10": rows[i]["ndcg_at_10"], "top5": top})
     return out
 
-
-HEADLINE = ("ndcg_at_10", "recall_at_1", "recall_at_5", "recall_at_10", "mrr_at_10", "map_at_100")
-SHORT = ("nDCG@10", "R@1", "R@5", "R@10", "MRR@10", "MAP@100")
 
 
 def to_markdown(report: Report) -> str:

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lex_dpr.errors import ConfigError
-from lex_dpr.evaluation.report import Report, evaluate, to_markdown
+from lex_dpr.evaluation.report import Report, check_cutoffs, evaluate, to_markdown
 from lex_dpr.data.corpus import read_corpus, read_pairs
+from lex_dpr.mining.pairset import check_pair_set
 from lex_dpr.utils.io import write_json
 
 BASELINES = ("bm25", "popularity", "knn-label")
@@ -38,6 +39,10 @@ def run_eval(job: EvalJob, show_progress: bool = False) -> Report:
     unknown = set(job.baselines) - set(BASELINES)
     if unknown:
         raise ConfigError(f"unknown baseline(s) {sorted(unknown)}; choose from {', '.join(BASELINES)}")
+    check_cutoffs(job.k_values)
+    for pairs_file in (job.pairs, job.train_pairs, job.tune_pairs):
+        if pairs_file:
+            check_pair_set(pairs_file)  # never score a train split of one make-pairs run against another's valid
     corpus = read_corpus(job.passages)
     pairs = read_pairs(job.pairs, corpus)
     train_pairs = read_pairs(job.train_pairs, corpus) if job.train_pairs else []
@@ -65,6 +70,30 @@ def run_eval(job: EvalJob, show_progress: bool = False) -> Report:
     if not systems:
         raise ConfigError("nothing to evaluate: pass --model and/or --baseline")
     return evaluate(systems, pairs, corpus, train_pairs, job.k_values, show_progress=show_progress)
+
+
+def check_outputs(job: EvalJob, output: str | Path | None, markdown: str | Path | None) -> None:
+    """Before any work: the report paths are writable and overwrite no input.
+
+    Raises:
+        ConfigError: a report path names an input file.
+        InputError: a report path cannot be written (one line naming it).
+    """
+    from lex_dpr.mining.pairset import member_of
+    from lex_dpr.utils.io import ensure_writable
+
+    inputs = {Path(p).resolve(): p for p in (job.passages, job.pairs, job.train_pairs, job.tune_pairs) if p}
+    for flag, path, example in (("--output", output, "report.json"), ("--markdown", markdown, "report.md")):
+        if not path:
+            continue
+        if Path(path).resolve() in inputs:
+            raise ConfigError(f"{flag} {path} is an input of this evaluation; write the report elsewhere")
+        if (manifest := member_of(path)) is not None:
+            raise ConfigError(f"{flag} {path} is a make-pairs output (listed in {manifest.name}); "
+                              "write the report elsewhere")
+        ensure_writable(path, flag=flag, example=example)
+    if output and markdown and Path(output).resolve() == Path(markdown).resolve():
+        raise ConfigError(f"--output and --markdown both name {output}; give each its own file")
 
 
 def write_reports(report: Report, output: str | Path | None, markdown: str | Path | None) -> None:

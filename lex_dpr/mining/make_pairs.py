@@ -2,6 +2,9 @@
 
 Read top to bottom: load the corpus, read precedents, build queries and positives from
 their 참조조문, add fallback pairs, mine negatives, split, write.
+
+The outputs are one set (:mod:`lex_dpr.mining.pairset`): committed together with a manifest that
+readers check, under a lock on the output folder that a second run at the same time fails on.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from lex_dpr.data.sources.detect import SourceKind, detect_kind
 from lex_dpr.data.sources.precedents import Precedent, read_precedent, summary_passages
 from lex_dpr.errors import ConfigError, InputError
 from lex_dpr.mining.negatives import bm25_negatives, dense_negatives, random_negatives
+from lex_dpr.mining.pairset import PairSetWriter, clean_leftovers, manifest_path, output_lock
 from lex_dpr.mining.queries import Query, precedent_queries
 from lex_dpr.utils.text import normalize_query
 from lex_dpr.mining.refs import Reference, parse_references
@@ -23,7 +27,7 @@ from lex_dpr.mining.resolve import LawCatalog, Resolution
 from lex_dpr.mining.split import grouped_split
 from lex_dpr.retrieval.bm25 import BM25Index
 from lex_dpr.retrieval.tokenize import tokenize_many
-from lex_dpr.utils.io import BadLine, iter_passages, read_json_file, write_json, write_jsonl
+from lex_dpr.utils.io import BadLine, ensure_writable, iter_passages, read_json_file
 from lex_dpr.utils.progress import track
 
 log = logging.getLogger(__name__)
@@ -66,6 +70,10 @@ class MakePairsConfig:
             problems.append("--hn-per-q must be >= 0 and --max-positives-per-prec >= 1")
         if self.old_law not in ("drop", "same-number"):
             problems.append(f"--old-law {self.old_law!r}: choose drop or same-number")
+        inputs = {Path(p).resolve(): flag for flag, p in (("--law", self.law), ("--admin", self.admin)) if p}
+        clobbered = [f"{inputs[p.resolve()]} {p}" for p in split_paths(self.out).values() if p.resolve() in inputs]
+        if clobbered:
+            problems.append(f"--out {self.out} would overwrite {', '.join(clobbered)}; choose another --out")
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -97,11 +105,12 @@ class MakePairsReport:
 
 
 def split_paths(out: str | Path) -> dict[str, Path]:
-    """pairs_train.jsonl → its _valid/_test siblings, fallback passages and summary."""
+    """pairs_train.jsonl → its _valid/_test siblings, fallback passages, summary and manifest."""
     out = Path(out)
     stem = out.name.removesuffix(".jsonl")
     return {"train": out, "valid": out.with_name(f"{stem}_valid.jsonl"), "test": out.with_name(f"{stem}_test.jsonl"),
-            "fallback": out.with_name("prec_fallback_passages.jsonl"), "summary": out.with_name(f"{stem}_summary.json")}
+            "fallback": out.with_name("prec_fallback_passages.jsonl"), "summary": out.with_name(f"{stem}_summary.json"),
+            "manifest": manifest_path(out)}
 
 
 def load_passages(path: str | Path, bad: list[BadLine]) -> list[dict]:
@@ -120,8 +129,11 @@ def read_precedents(directory: str | Path, pattern: str, report: MakePairsReport
     src = Path(directory)
     if not src.is_dir():
         raise InputError(f"{src}: not a directory (pass --prec-json-dir with the precedent JSON files)")
+    files = sorted(p for p in src.glob(pattern) if p.is_file())
+    if not files:
+        raise InputError(f"{src}: no files match {pattern!r} (pass --prec-json-dir with the precedent JSON files)")
     precs = []
-    for path in track(sorted(src.glob(pattern)), "read precedents", enabled=show_progress):
+    for path in track(files, "read precedents", enabled=show_progress):
         try:
             doc = read_json_file(path)
             if detect_kind(doc) is not SourceKind.PREC:
@@ -131,6 +143,9 @@ def read_precedents(directory: str | Path, pattern: str, report: MakePairsReport
             msg = str(exc) if isinstance(exc, InputError) else f"{path}: missing or malformed field {exc}"
             report.skipped_files.append(msg)
             log.warning(msg)
+    if not precs:
+        raise InputError(f"{src}: none of the {len(files)} file(s) is a readable precedent "
+                         f"({report.skipped_files[0] if report.skipped_files else 'no precedent'})")
     report.precedents_read = len(precs)
     return precs
 
@@ -157,6 +172,13 @@ def make_pairs(cfg: MakePairsConfig, show_progress: bool = False) -> MakePairsRe
         True
     """
     cfg.check()
+    folder = ensure_writable(cfg.out)
+    with output_lock(folder):
+        clean_leftovers(folder, [p.name for p in split_paths(cfg.out).values()])
+        return _make_pairs(cfg, show_progress)
+
+
+def _make_pairs(cfg: MakePairsConfig, show_progress: bool) -> MakePairsReport:
     report = MakePairsReport()
     bad: list[BadLine] = []
     corpus = load_passages(cfg.law, bad)
@@ -267,21 +289,23 @@ def _token_cache(cfg: MakePairsConfig):
 
 def _write(cfg: MakePairsConfig, report: MakePairsReport, train: list[dict], valid: list[dict], test: list[dict],
            fallback_passages: list[dict]) -> None:
+    """Every output into a temporary folder, then renamed into place as one set (see lex_dpr.mining.pairset)."""
     paths = split_paths(cfg.out)
     splits = {"train": train, "valid": valid}
     if cfg.test_ratio > 0:
         splits["test"] = test
-    for name, rows in splits.items():
-        write_jsonl(paths[name], rows)
-        report.pairs[name] = len(rows)
-        report.outputs[name] = str(paths[name])
-    unique = {p["id"]: p for p in fallback_passages}
-    write_jsonl(paths["fallback"], unique.values())
-    report.outputs["fallback_passages"] = str(paths["fallback"])
     all_pairs = train + valid + test
     report.positives_total = sum(len(p["positive_passages"]) for p in all_pairs)
     if all_pairs:
         report.positives_per_query = round(report.positives_total / len(all_pairs), 3)
         report.negatives_per_query = round(sum(len(p["hard_negatives"]) for p in all_pairs) / len(all_pairs), 3)
-    report.outputs["summary"] = str(paths["summary"])
-    write_json(paths["summary"], {"config": asdict(cfg), **report.to_dict()})
+    with PairSetWriter(cfg.out, settings=asdict(cfg)) as out:
+        for name, rows in splits.items():
+            report.pairs[name] = out.write_jsonl(paths[name].name, rows)
+            report.outputs[name] = str(paths[name])
+        unique = {p["id"]: p for p in fallback_passages}
+        out.write_jsonl(paths["fallback"].name, unique.values())
+        report.outputs["fallback_passages"] = str(paths["fallback"])
+        report.outputs["summary"] = str(paths["summary"])
+        report.outputs["manifest"] = str(paths["manifest"])
+        out.write_json(paths["summary"].name, {"config": asdict(cfg), **report.to_dict()})

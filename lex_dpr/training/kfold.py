@@ -65,6 +65,9 @@ def train_kfold(cfg: TrainConfig, k: int, resume: bool = False, show_progress: b
     from lex_dpr.retrieval.dense import DenseRetriever
     from lex_dpr.training.train import RUN_SUBDIR, checkpoints, train_model
 
+    from lex_dpr.mining.pairset import check_pair_set
+
+    check_pair_set(cfg.data.pairs)
     corpus = read_corpus(cfg.data.passages)
     pairs = read_pairs(cfg.data.pairs, corpus)
     out = Path(cfg.out_dir)

@@ -73,8 +73,13 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True,
     ``resume`` continues from the newest complete checkpoint; a run whose settings or input files
     differ from the recorded ones is refused (the differing keys named) unless ``allow_changes``.
     """
+    from lex_dpr.mining.pairset import check_pair_set
+
     for note in resolve_data_paths(cfg):
         log.info("%s", note)
+    for path in (cfg.data.pairs, cfg.data.valid_pairs):
+        if path:
+            check_pair_set(path)  # a set mixed by a killed make-pairs is refused, not trained on
     corpus = read_corpus(cfg.data.passages)
     train_pairs = read_pairs(cfg.data.pairs, corpus)
     valid_pairs = read_pairs(cfg.data.valid_pairs, corpus) if cfg.data.valid_pairs else []

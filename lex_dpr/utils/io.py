@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import gzip
 import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 import orjson
 
@@ -19,26 +21,106 @@ _DUMP_OPTS = orjson.OPT_APPEND_NEWLINE
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
+# What the user can do about each way a write fails; anything else gets the system's own words.
+_WRITE_REASONS = {
+    errno.EACCES: "no permission", errno.EPERM: "no permission", errno.EROFS: "read-only file system",
+    errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+    errno.ENOTDIR: "a part of the path is a file, not a folder", errno.EEXIST: "a part of the path is a file, not a folder",
+    errno.EISDIR: "it is a folder", errno.EFBIG: "file too large", errno.ENAMETOOLONG: "file name too long",
+}
+# errnos a write into an open file can only mean one thing by: the output, not an input, is the problem
+_WRITE_ONLY_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+
+
+class WriteError(InputError, OSError):
+    """An output could not be written: one line for the CLI (exit 1), still an ``OSError`` for code catching those.
+
+    Example:
+        >>> err = WriteError("out/x.jsonl", OSError(errno.ENOSPC, "No space left on device"))
+        >>> str(err), err.errno == errno.ENOSPC
+        ('cannot write out/x.jsonl (no space left on device); free space or choose another output path', True)
+    """
+
+    def __init__(self, path: str | Path, exc: OSError, fix: str = "") -> None:
+        OSError.__init__(self, exc.errno, exc.strerror, str(path))
+        reason = _WRITE_REASONS.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+        if not fix:
+            fix = ("free space or choose another output path" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else
+                   "choose another output path or fix the folder's permissions")
+        self.message = f"cannot write {path} ({reason}); {fix}"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def ensure_writable(path: str | Path, *, folder: bool = False, flag: str = "--out", example: str = "out.jsonl") -> Path:
+    """Check before any work that an output can be written; returns the folder checked.
+
+    ``path`` is an output file (its parent folder is checked) or, with ``folder=True``, an output folder.
+    Missing folders are created; writability is tested by creating and removing a temporary file, which
+    also catches read-only mounts and full disks that permission bits do not show.
+
+    Raises:
+        InputError: one line naming the path and the flag to change.
+
+    Example:
+        >>> import tempfile
+        >>> base = Path(tempfile.mkdtemp())
+        >>> ensure_writable(base / "new" / "out.jsonl") == base / "new"
+        True
+        >>> _ = (base / "f").write_text("x")
+        >>> ensure_writable(base / "f" / "out.jsonl")
+        Traceback (most recent call last):
+        lex_dpr.utils.io.WriteError: cannot write .../f (a part of the path is a file, not a folder); choose another --out
+    """
+    path = Path(path)
+    if not folder and path.is_dir():
+        raise InputError(f"{path} is a folder; {flag} takes a file name (e.g. {path / example})")
+    target = path if folder else path.parent
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".lexdpr-write-check.", suffix=".tmp", dir=target)
+        os.close(fd)
+        os.unlink(probe)
+    except FileExistsError as exc:  # target (or a parent) is a regular file
+        raise WriteError(target, OSError(errno.ENOTDIR, exc.strerror), f"choose another {flag}") from None
+    except OSError as exc:
+        fix = f"choose another {flag}"
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            fix += " (read-only folder or no permission)"
+        raise WriteError(target, exc, fix) from None
+    return target
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
     """Open a temporary file beside ``path`` and rename it into place on success.
 
-    A crash or Ctrl-C leaves the previous file (or no file) instead of half a file.
+    A crash or Ctrl-C leaves the previous file (or no file) instead of half a file. A failure to write
+    (no permission, read-only file system, disk full) is a :class:`WriteError` naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs should get the usual mode
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except FileExistsError as exc:
+        raise WriteError(path, OSError(errno.ENOTDIR, exc.strerror)) from None
+    except OSError as exc:
+        raise WriteError(path, exc) from None
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs should get the usual mode
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError) and exc.errno in _WRITE_ONLY_ERRNOS:
+            raise WriteError(path, exc) from None
+        if isinstance(exc, OSError) and exc.filename == tmp:  # chmod or the rename into place
+            raise WriteError(path, exc) from None
         raise
 
 
@@ -85,6 +167,11 @@ def iter_jsonl(path: str | Path, bad_lines: list[BadLine] | None = None) -> Iter
         yield obj
 
 
+def iter_numbered_jsonl(path: str | Path, bad_lines: list[BadLine]) -> Iterator[tuple[int, dict]]:
+    """``(line number, object)`` for each JSON object of a JSONL file; bad lines go to ``bad_lines``."""
+    return _numbered_jsonl(path, bad_lines)
+
+
 def iter_passages(path: str | Path, bad_lines: list[BadLine]) -> Iterator[dict]:
     """Yield the passage records of a JSONL file that have an id and a non-empty text, first of each id.
 
@@ -115,26 +202,77 @@ def iter_passages(path: str | Path, bad_lines: list[BadLine]) -> Iterator[dict]:
         bad_lines.append(BadLine(str(path), lineno, reason))
 
 
+_COMPRESSED = {b"PK\x03\x04": "a zip archive", b"\x28\xb5\x2f\xfd": "zstd-compressed", b"BZh": "bzip2-compressed",
+               b"\xfd7zXZ\x00": "xz-compressed"}
+_BOM = b"\xef\xbb\xbf"
+# A file whose first lines are all unreadable is not JSONL at all (a binary, UTF-16 or a pretty-printed JSON):
+# say so once instead of recording every line of it as a bad line.
+BAD_PREFIX_LINES = 100
+
+
+def open_jsonl(path: str | Path) -> IO[bytes]:
+    """Open a JSONL file for reading bytes; gzip files (``.jsonl.gz``, or gzip under any name) are decompressed.
+
+    Raises:
+        InputError: missing file, a folder, no permission, another compression or UTF-16 text, naming the file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a JSONL file")
+    try:
+        fh: IO[bytes] = path.open("rb")
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    head = fh.read(6)
+    fh.seek(0)
+    if head.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
+    kind = next((name for magic, name in _COMPRESSED.items() if head.startswith(magic)), None)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        kind = "UTF-16 text"
+    if kind:
+        fh.close()
+        fix = "save it as UTF-8" if kind == "UTF-16 text" else "decompress it first"
+        raise InputError(f"{path}: {kind}, not JSON Lines; {fix}")
+    return fh
+
+
 def _numbered_jsonl(path: str | Path, bad_lines: list[BadLine] | None) -> Iterator[tuple[int, dict]]:
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                bad = BadLine(str(path), lineno, f"invalid JSON ({exc.msg})")
-            else:
-                if isinstance(obj, dict):
-                    yield lineno, obj
+    good = bad_prefix = 0
+    with open_jsonl(path) as fh:
+        try:
+            for lineno, raw in enumerate(fh, start=1):
+                if lineno == 1 and raw.startswith(_BOM):  # Windows editors save UTF-8 with a BOM
+                    raw = raw[len(_BOM):]
+                if not raw.strip():
                     continue
-                bad = BadLine(str(path), lineno, f"expected a JSON object, got {type(obj).__name__}")
-            if bad_lines is None:
-                raise InputError(str(bad))
-            bad_lines.append(bad)
+                try:
+                    obj = orjson.loads(raw)  # a trailing \r (CRLF line ends) is JSON whitespace
+                except orjson.JSONDecodeError as exc:
+                    bad = BadLine(str(path), lineno, f"invalid JSON ({exc.msg})")
+                else:
+                    if isinstance(obj, dict):
+                        good += 1
+                        yield lineno, obj
+                        continue
+                    bad = BadLine(str(path), lineno, f"expected a JSON object, got {type(obj).__name__}")
+                if bad_lines is None:
+                    raise InputError(str(bad))
+                bad_lines.append(bad)
+                if not good:
+                    bad_prefix += 1
+                    if bad_prefix == BAD_PREFIX_LINES:
+                        first = bad_lines[-BAD_PREFIX_LINES]
+                        raise InputError(f"{path}: not JSON Lines (the first {BAD_PREFIX_LINES} lines are not JSON "
+                                         f"objects; line {first.line}: {first.reason})")
+        except (EOFError, gzip.BadGzipFile, OSError) as exc:
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(f"{path}: cannot read ({exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}; "
+                             "truncated or corrupt file?)") from None
 
 
 def read_json_file(path: str | Path) -> Any:
@@ -168,6 +306,68 @@ def _decode(raw: bytes, path: Path) -> str:
         return raw.decode("cp949")
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 or CP949 text (wrong encoding?)") from None
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | Path, name: str, holder: str) -> Iterator[Path]:
+    """Hold ``folder/name`` (an ``flock``) for this process; a second holder fails at once, naming the lock.
+
+    The kernel releases the lock when the process dies, however it dies, so a killed run never blocks the next.
+    Without ``fcntl`` (Windows) nothing is locked.
+
+    Raises:
+        InputError: another process holds the lock (its pid is named).
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> with folder_lock(folder, ".demo.lock", "demo run"):
+        ...     with folder_lock(folder, ".demo.lock", "demo run"):
+        ...         pass
+        Traceback (most recent call last):
+        lex_dpr.errors.InputError: .../.demo.lock is held by another demo run (pid ...); wait for it to finish or choose another output folder
+    """
+    lock = Path(folder) / name
+    fh = try_lock(lock)
+    if fh is None:
+        holder_pid = "?"
+        with contextlib.suppress(OSError):
+            holder_pid = lock.read_text().strip() or "?"
+        raise InputError(f"{lock} is held by another {holder} (pid {holder_pid}); wait for it to finish "
+                         "or choose another output folder")
+    try:
+        with contextlib.suppress(OSError):
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(os.getpid()))
+            fh.flush()
+        yield lock
+    finally:
+        fh.close()  # closing releases the lock
+
+
+def try_lock(lock: str | Path, blocking: bool = False) -> IO[str] | None:
+    """The open lock file with an exclusive ``flock`` held, or None when another process holds it.
+
+    Close the returned file to release the lock.
+
+    Raises:
+        WriteError: the lock file cannot be created (read-only folder, no permission).
+    """
+    try:
+        fh = Path(lock).open("a+")
+    except OSError as exc:
+        raise WriteError(lock, exc) from None
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return fh
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        return None
+    return fh
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
