@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the embedded sample, end to end: data pipeline → train the static model → evaluate it
-# against BM25, popularity and kNN-label → check the run. Outputs under out/sample/.
+# against BM25, popularity and kNN-label → check the run → a two-trial preset sweep. Outputs under out/sample/.
 # Usage: scripts/main_job.sh [SRC_DIR=data/sample] [OUT_DIR=out/sample]
 set -euo pipefail
 SRC=${1:-data/sample}
@@ -17,4 +17,10 @@ $LEX eval --passages "$OUT/merged_corpus.jsonl" --pairs "$OUT/pairs_train_valid.
   --output "$OUT/eval_report.json" --markdown "$OUT/eval_report.md" --quiet
 $LEX runs check "$OUT/run"
 $LEX runs plot "$OUT/run" --out "$OUT/run/curves.png"
-echo "done: $OUT (model: $OUT/run/bi_encoder/final, report: $OUT/eval_report.md)"
+# The command users type first: the preset sweep (the static family when no transformer model is at hand),
+# created and run offline on Optuna; two trials here, on the sample.
+rm -rf "$OUT/sweeps" "$OUT/sweep.yaml"
+HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1} $LEX sweep preset --output "$OUT/sweep.yaml" --sweeps-dir "$OUT/sweeps" \
+  --count 2 --run-cap 2 --pairs "$OUT/pairs_train.jsonl" --passages "$OUT/merged_corpus.jsonl"
+$LEX sweep best --config "$OUT/sweep.yaml" --sweeps-dir "$OUT/sweeps" --export "$OUT/sweep_best.yaml"
+echo "done: $OUT (model: $OUT/run/bi_encoder/final, report: $OUT/eval_report.md, best sweep trial: $OUT/sweep_best.yaml)"

@@ -11,6 +11,7 @@ import typer
 
 from lex_dpr.cli import audit_adapter, inspect_cmd
 from lex_dpr.cli import config as config_cmd
+from lex_dpr.cli import sweep as sweep_cmd
 from lex_dpr.cli import eval as eval_cmd
 from lex_dpr.cli import make_pairs, merge_corpus, parse_refs, preprocess, runs, stats, train, validate
 
@@ -24,6 +25,7 @@ for name, module in [("preprocess", preprocess), ("make-pairs", make_pairs), ("m
                 context_settings=getattr(module, "CONTEXT_SETTINGS", None))(module.command)
 app.add_typer(runs.app, name="runs")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(sweep_cmd.app, name="sweep")
 
 
 def run(entry: Callable[[], object]) -> None:

@@ -1,0 +1,218 @@
+"""lex-dpr sweep preset | create | agent | status | best | stop"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lex_dpr.cli import _console as console
+
+EXAMPLES = [
+    "lex-dpr sweep preset                                   # write configs/sweep.yaml, create the sweep, run an agent",
+    "lex-dpr sweep preset --family static --count 12 --pairs out/shared/pairs_train.jsonl --passages out/shared/merged_corpus.jsonl",
+    "lex-dpr sweep --config configs/sweep.yaml --no-run-agent",
+    "lex-dpr sweep agent --config configs/sweep.yaml --count 10 --time-window 17-7 --timezone Asia/Seoul",
+    "CUDA_VISIBLE_DEVICES=1 lex-dpr sweep agent SWEEP_ID     # one agent per GPU",
+    "lex-dpr sweep status --config configs/sweep.yaml",
+    "lex-dpr sweep best --config configs/sweep.yaml --export configs/best.yaml",
+    "lex-dpr sweep stop --config configs/sweep.yaml",
+]
+
+app = typer.Typer(help="Hyperparameter sweeps from W&B sweep files, offline on Optuna (many agents, crash-safe).",
+                  epilog="Examples:\n\n" + "\n\n".join(f"$ {e}" for e in EXAMPLES), invoke_without_command=True)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="The sweep file (W&B sweep YAML).")]
+SweepIdArg = Annotated[str | None, typer.Argument(help="Sweep id (default: from --config, else the newest sweep).")]
+CountOpt = Annotated[int | None, typer.Option("--count", min=1, help="Trials this agent runs at most.")]
+StorageOpt = Annotated[str | None, typer.Option("--storage", help="Optuna storage URL (default: a journal file in sweeps/ID/).")]
+RootOpt = Annotated[Path, typer.Option("--sweeps-dir", help="Where sweep folders live.")]
+WindowOpt = Annotated[str | None, typer.Option("--time-window", help="Run trials only inside this daily window, e.g. 17-7.")]
+TzOpt = Annotated[str | None, typer.Option("--timezone", help="IANA zone of the time window, e.g. Asia/Seoul.")]
+SamplerOpt = Annotated[str, typer.Option("--sampler", help="For method bayes: gp (Gaussian process) or tpe.")]
+
+
+@app.callback()
+def main(ctx: typer.Context, config: ConfigOpt = None,
+         no_run_agent: Annotated[bool, typer.Option("--no-run-agent", help="Create the sweep only.")] = False,
+         count: CountOpt = None, storage: StorageOpt = None, root: RootOpt = Path("sweeps")) -> None:
+    """`lex-dpr sweep --config F` creates the sweep from F and runs an agent (as `sweep create`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if config is None:
+        console.out.print(ctx.get_help())
+        raise typer.Exit(2)
+    create(config, no_run_agent, count, storage, root)
+
+
+@app.command("create")
+def create(config: Annotated[Path, typer.Option("--config", "-c", help="The sweep file (W&B sweep YAML).")],
+           no_run_agent: Annotated[bool, typer.Option("--no-run-agent", help="Create the sweep only.")] = False,
+           count: CountOpt = None, storage: StorageOpt = None, root: RootOpt = Path("sweeps")) -> None:
+    """Create the sweep (its id is written back into the file) and run an agent unless --no-run-agent."""
+    from lex_dpr.sweep.config import load_sweep
+    from lex_dpr.sweep.create import create_sweep
+    from lex_dpr.sweep.preset import missing_data
+
+    spec = load_sweep(config)
+    _print_notes(spec)
+    missing = missing_data(config.read_text(encoding="utf-8"))
+    if missing:
+        from lex_dpr.errors import InputError
+
+        raise InputError("; ".join(missing))
+    sweep_id = create_sweep(spec, root, storage)
+    console.out.print(f"sweep {sweep_id} (folder {root / sweep_id}; id written into {config})", highlight=False)
+    if not no_run_agent:
+        agent(sweep_id, None, count, None, None, storage, root, "gp")
+
+
+@app.command("preset")
+def preset(output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the sweep file.")] = Path("configs/sweep.yaml"),
+           family: Annotated[str | None, typer.Option("--family", help="static or transformer (default: transformer when its models load here).")] = None,
+           no_run: Annotated[bool, typer.Option("--no-run", help="Write the file only.")] = False,
+           no_run_agent: Annotated[bool, typer.Option("--no-run-agent", help="Write the file and create the sweep.")] = False,
+           count: CountOpt = None,
+           pairs: Annotated[str | None, typer.Option("--pairs", help="Training pairs (default data/processed/pairs_train.jsonl).")] = None,
+           passages: Annotated[str | None, typer.Option("--passages", help="Corpus (default data/processed/merged_corpus.jsonl).")] = None,
+           valid_pairs: Annotated[str | None, typer.Option("--valid-pairs", help="Validation pairs (default: the _valid sibling of --pairs).")] = None,
+           run_cap: Annotated[int | None, typer.Option("--run-cap", min=1, help="Trials in the whole sweep, all agents together.")] = None,
+           storage: StorageOpt = None, root: RootOpt = Path("sweeps")) -> None:
+    """Write the preset sweep file; by default also create the sweep and run an agent on it."""
+    from lex_dpr.sweep.preset import build_preset
+    from lex_dpr.utils.io import atomic_open
+
+    if valid_pairs is None and pairs:
+        p = Path(pairs)
+        valid_pairs = str(p.with_name(f"{p.stem}_valid{p.suffix}"))
+    made = build_preset(family, pairs, passages, valid_pairs, run_cap)
+    with atomic_open(output) as fh:
+        fh.write(made.text.encode())
+    console.err.print(f"family {made.reason}", highlight=False, markup=False)
+    for name, why in made.unavailable.items():
+        console.err.print(f"left out {name}: {why}", highlight=False, markup=False)
+    console.out.print(f"wrote {output}", highlight=False)
+    if not no_run:
+        create(output, no_run_agent, count, storage, root)
+
+
+@app.command("agent")
+def agent(sweep_id: SweepIdArg = None, config: ConfigOpt = None, count: CountOpt = None, time_window: WindowOpt = None,
+          timezone: TzOpt = None, storage: StorageOpt = None, root: RootOpt = Path("sweeps"),
+          sampler: SamplerOpt = "gp") -> None:
+    """Run trials until --count, the sweep's run_cap, an exhausted grid, a stop or the metric's target."""
+    from lex_dpr.sweep.agent import AgentOptions, open_sweep, run_agent
+    from lex_dpr.sweep.window import TimeWindow
+
+    if sampler not in ("gp", "tpe"):
+        from lex_dpr.errors import ConfigError
+
+        raise ConfigError(f"--sampler {sampler!r} is not one of gp, tpe")
+    options = AgentOptions(count=count, root=root, storage=storage, sampler=sampler)
+    sweep = open_sweep(sweep_id, config, options)
+    text = time_window or sweep.spec.time_window
+    if text:
+        options.window = TimeWindow.parse(text, timezone or sweep.spec.timezone)
+    console.err.print(f"agent on sweep {sweep.sweep_id} ({sweep.spec.method}, {sweep.spec.metric} "
+                      f"{sweep.spec.goal}); trials in {sweep.folder / 'runs'}", highlight=False, markup=False)
+    result = run_agent(sweep, options, _printer())
+    console.table(f"agent on {sweep.sweep_id}", [("trials run", len(result.trials)), ("complete", result.completed),
+                                                 ("failed", result.failed), ("pruned", result.pruned),
+                                                 ("stopped because", result.stopped)], ("", "value"))
+    _status_table(sweep)
+
+
+@app.command("status")
+def status(sweep_id: SweepIdArg = None, config: ConfigOpt = None, storage: StorageOpt = None,
+           root: RootOpt = Path("sweeps"),
+           json_out: Annotated[Path | None, typer.Option("--json", help="Write the trials as JSON.")] = None) -> None:
+    """A table of trials and the best so far; PNG plots (history, importances, slice) beside the study."""
+    from lex_dpr.sweep.agent import AgentOptions, open_sweep
+    from lex_dpr.sweep.status import trial_rows, write_plots
+    from lex_dpr.utils.io import write_json
+
+    sweep = open_sweep(sweep_id, config, AgentOptions(root=root, storage=storage))
+    _status_table(sweep)
+    for path in write_plots(sweep):
+        console.out.print(f"wrote {path}", highlight=False)
+    if json_out:
+        write_json(json_out, [r.to_dict() for r in trial_rows(sweep)])
+
+
+@app.command("best")
+def best(sweep_id: SweepIdArg = None, config: ConfigOpt = None, storage: StorageOpt = None,
+         root: RootOpt = Path("sweeps"),
+         export: Annotated[Path | None, typer.Option("--export", help="Write the best trial's config (YAML for train --config).")] = None) -> None:
+    """The best trial, its config, and the one `lex-dpr train` line that reproduces it."""
+    import shlex
+
+    from lex_dpr.sweep.agent import AgentOptions, open_sweep
+    from lex_dpr.sweep.status import best_config, export_best
+    from lex_dpr.utils.config import to_overrides
+
+    sweep = open_sweep(sweep_id, config, AgentOptions(root=root, storage=storage))
+    cfg, trial = best_config(sweep)
+    console.table(f"best of {sweep.sweep_id}: trial {trial.number}",
+                  [(sweep.spec.metric, f"{trial.value:.4f}"), *sorted((k, str(v)) for k, v in
+                                                                    (trial.user_attrs.get("values") or {}).items())],
+                  ("", "value"))
+    if export:
+        path, command = export_best(sweep, export)
+        console.out.print(f"wrote {path}; train it with: lex-dpr train --config {path}", highlight=False)
+    else:
+        command = shlex.join(["lex-dpr", "train", *to_overrides(cfg)])
+    console.out.print(command, highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command("stop")
+def stop(sweep_id: SweepIdArg = None, config: ConfigOpt = None, storage: StorageOpt = None,
+         root: RootOpt = Path("sweeps")) -> None:
+    """Agents finish their current trial and exit."""
+    from lex_dpr.sweep.agent import AgentOptions, open_sweep, request_stop
+
+    sweep = open_sweep(sweep_id, config, AgentOptions(root=root, storage=storage))
+    request_stop(sweep)
+    console.out.print(f"sweep {sweep.sweep_id}: agents stop after their current trial", highlight=False)
+
+
+def _print_notes(spec) -> None:
+    if spec.legacy:
+        from lex_dpr.sweep.legacy import legacy_table
+
+        console.table("predecessor (LexDPR) keys", legacy_table(spec.legacy), ("their key", "lex-dpr key", "how"))
+    for note in spec.notes:
+        console.err.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _printer():
+    def on_event(kind: str, info: dict) -> None:
+        if kind == "start":
+            values = " ".join(f"{k}={v}" for k, v in info["values"].items())
+            console.err.print(f"trial {info['number']}: {values}", highlight=False, markup=False, soft_wrap=True)
+        elif kind == "end":
+            detail = f"{info['value']:.4f}" if info["value"] is not None else (info["error"] or "")
+            console.err.print(f"trial {info['number']}: {info['state']} {detail}", highlight=False, markup=False,
+                              soft_wrap=True)
+        elif kind == "waiting":
+            s = int(info["seconds"])
+            console.err.print(f"outside the time window {info['window']}: next trial in {s // 3600:d}:"
+                              f"{s % 3600 // 60:02d}:{s % 60:02d}", highlight=False, markup=False)
+        elif kind in ("prune", "pause"):
+            console.err.print(f"trial {info['number']}: {kind}", highlight=False, markup=False)
+    return on_event
+
+
+def _status_table(sweep) -> None:
+    from lex_dpr.sweep.status import best_trial, trial_rows, varying_keys
+
+    rows = trial_rows(sweep)
+    keys = varying_keys(rows)
+    console.table(f"sweep {sweep.sweep_id} ({sweep.spec.metric}, {sweep.spec.goal})",
+                  [(r.number, r.state + (" (re-queued)" if r.requeued_as_new_trial else ""),
+                    "" if r.value is None else f"{r.value:.4f}", "" if r.wall_s is None else r.wall_s,
+                    *(str(r.values.get(k, "")) for k in keys)) for r in rows],
+                  ("trial", "state", sweep.spec.metric, "wall (s)", *keys))
+    best = best_trial(sweep)
+    if best is not None:
+        console.out.print(f"best: trial {best.number}, {sweep.spec.metric} = {best.value:.4f}", highlight=False)

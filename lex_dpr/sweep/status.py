@@ -1,0 +1,125 @@
+"""What a sweep has done: one row per trial, the best trial, Optuna's plots, and the best config exported."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lex_dpr.errors import InputError
+from lex_dpr.utils.io import atomic_open
+
+PLOTS_DIR = "plots"
+
+
+@dataclass
+class TrialRow:
+    number: int
+    state: str  # complete, running, failed, pruned, waiting
+    value: float | None
+    wall_s: float | None
+    values: dict[str, Any] = field(default_factory=dict)  # the trial's parameters, as training keys
+    error: str | None = None
+    requeued_as_new_trial: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def trial_rows(sweep) -> list[TrialRow]:
+    """Every trial of the sweep but surplus ones (asked past ``run_cap`` and never run)."""
+    trials = sweep.study.get_trials(deepcopy=False)
+    requeued = {t.user_attrs.get("requeued_from") for t in trials} - {None}
+    rows = []
+    for t in trials:
+        if t.user_attrs.get("surplus"):
+            continue
+        wall = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
+        state = {"FAIL": "failed"}.get(t.state.name, t.state.name.lower())
+        rows.append(TrialRow(t.number, state, t.value, None if wall is None else round(wall, 1),
+                             dict(t.user_attrs.get("values") or {}), t.user_attrs.get("error"), t.number in requeued))
+    return rows
+
+
+def varying_keys(rows: list[TrialRow]) -> list[str]:
+    """The parameters whose value differs between trials (the columns worth showing)."""
+    keys: list[str] = []
+    for row in rows:
+        keys += [k for k in row.values if k not in keys]
+    return [k for k in keys if len({repr(r.values.get(k)) for r in rows if r.values}) > 1]
+
+
+def best_trial(sweep):
+    """The best finished trial by the sweep's metric and goal, or None."""
+    complete = [t for t in sweep.study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    if not complete:
+        return None
+    pick = max if sweep.spec.goal == "maximize" else min
+    return pick(complete, key=lambda t: (t.value, -t.number))
+
+
+def write_plots(sweep) -> list[Path]:
+    """Optimisation history, parameter importances and a slice plot (Optuna's matplotlib versions) as PNGs."""
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna.visualization.matplotlib as vis
+
+    out = sweep.folder / PLOTS_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    complete = [t for t in sweep.study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    if not complete:
+        return []
+    plots = [("history", vis.plot_optimization_history)]
+    if len(complete) >= 2 and any(len({repr(t.params.get(p)) for t in complete}) > 1 for p in complete[0].params):
+        plots += [("importances", vis.plot_param_importances), ("slice", vis.plot_slice)]
+    written = []
+    for name, plot in plots:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # optuna marks its matplotlib backend experimental on every call
+            try:
+                axes = plot(sweep.study)
+            except (ValueError, RuntimeError) as exc:  # e.g. importances with a single distinct value
+                import logging
+
+                logging.getLogger(__name__).warning("plot %s skipped: %s", name, exc)
+                continue
+        figure = (axes.flat[0] if hasattr(axes, "flat") else axes).get_figure()
+        path = out / f"{name}.png"
+        tmp = path.with_name(f".{path.name}.tmp.png")
+        figure.savefig(tmp, dpi=110, bbox_inches="tight")
+        plt.close(figure)
+        tmp.replace(path)
+        written.append(path)
+    return written
+
+
+def best_config(sweep):
+    """The best trial's resolved training config (a ``TrainConfig``) and its trial number."""
+    from lex_dpr.training.config import load_config
+
+    best = best_trial(sweep)
+    if best is None:
+        raise InputError(f"sweep {sweep.sweep_id}: no finished trial yet; see `lex-dpr sweep status {sweep.sweep_id}`")
+    overrides = [o for o in best.user_attrs.get("overrides", []) if not o.startswith("out_dir=")]
+    cfg = load_config(None, [*overrides, f"out_dir=runs/{sweep.sweep_id}-best"])
+    return cfg, best
+
+
+def export_best(sweep, path: str | Path) -> tuple[Path, str]:
+    """Write the best trial's config as YAML that ``lex-dpr train --config`` takes; return it and the command."""
+    import yaml
+
+    from lex_dpr.utils.config import to_overrides
+
+    cfg, best = best_config(sweep)
+    path = Path(path)
+    header = (f"# Best trial {best.number} of sweep {sweep.sweep_id}: {sweep.spec.metric} = {best.value:.4f}\n"
+              f"# Train it: lex-dpr train --config {path}\n")
+    with atomic_open(path) as fh:
+        fh.write((header + yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True)).encode())
+    return path, shlex.join(["lex-dpr", "train", *to_overrides(cfg)])

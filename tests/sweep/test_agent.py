@@ -1,0 +1,131 @@
+"""Offline sweeps end to end on the sample: real agents in child processes, kills, two agents on one journal."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SMALL = {"model.vocab_size": 400, "model.embedding_dim": 16, "trainer.batch_size": 8, "trainer.logging_steps": 1,
+         "wandb.mode": "disabled"}
+
+
+def _sweep_file(tmp_path, data, run_cap=3, name="sweep.yaml", extra=""):
+    fixed = {**SMALL, "data.pairs": data["pairs"], "data.passages": data["passages"],
+             "data.valid_pairs": data["valid_pairs"]}
+    text = ("method: random\nmetric:\n  name: eval/ndcg_at_10\n  goal: maximize\n"
+            f"run_cap: {run_cap}\n"
+            "parameters:\n"
+            "  trainer.lr:\n    distribution: log_uniform_values\n    min: 0.02\n    max: 0.3\n"
+            "  trainer.epochs:\n    values: [1, 2, 3]\n"
+            "fixed:\n" + "".join(f"  {k}: {v}\n" for k, v in fixed.items()) + extra)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _cli(*args, cwd, **kw):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", "lex_dpr.cli.main", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, **kw)
+
+
+def _agent(config, cwd, *more):
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    return subprocess.Popen([sys.executable, "-m", "lex_dpr.cli.main", "sweep", "agent", "--config", str(config), *more],
+                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _trials(cwd, config):
+    done = _cli("sweep", "status", "--config", config, "--json", "trials.json", cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    return orjson.loads((cwd / "trials.json").read_bytes())
+
+
+def test_three_trials_status_plots_and_best_export(sample_training_data, tmp_path):
+    config = _sweep_file(tmp_path, sample_training_data)
+    created = _cli("sweep", "create", "--config", config, "--no-run-agent", cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    sweep_id = next(line.split(": ", 1)[1] for line in config.read_text().splitlines() if line.startswith("sweep_id:"))
+    ran = _cli("sweep", "agent", "--config", config, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    trials = _trials(tmp_path, config)
+    assert [t["state"] for t in trials] == ["complete"] * 3
+    assert len({(t["values"]["trainer.lr"], t["values"]["trainer.epochs"]) for t in trials}) == 3
+    assert all(0 < t["value"] <= 1 for t in trials)
+    plots = tmp_path / "sweeps" / sweep_id / "plots"
+    assert {p.name for p in plots.glob("*.png")} >= {"history.png", "importances.png", "slice.png"}
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in plots.glob("*.png"))
+    # the best trial's config is what `train` takes, and its value is the best logged
+    best = _cli("sweep", "best", "--config", config, "--export", "best.yaml", cwd=tmp_path)
+    assert best.returncode == 0, best.stderr
+    top = max(trials, key=lambda t: t["value"])
+    assert f"{top['value']:.4f}" in best.stdout
+    check = _cli("train", "--config", "best.yaml", "--check", cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    assert f"trainer.lr={top['values']['trainer.lr']!r}" in check.stdout or str(top["values"]["trainer.lr"]) in check.stdout
+    # the agent stops at run_cap: a second agent runs nothing more
+    again = _cli("sweep", "agent", "--config", config, cwd=tmp_path)
+    assert again.returncode == 0 and "run_cap 3 reached" in again.stdout
+    assert len(_trials(tmp_path, config)) == 3
+
+
+def _wait_for_running_trial(cwd, sweep_root_glob="sweeps/*/runs/trial-*/bi_encoder/metrics.jsonl", n=1, timeout=180):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = sorted(Path(cwd).glob(sweep_root_glob))
+        if len(found) >= n and b"train/loss" in found[n - 1].read_bytes():
+            return found[n - 1]
+        time.sleep(0.2)
+    raise AssertionError("no trial started training")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_a_killed_agent_restarts_and_finishes_without_repeating(sample_training_data, tmp_path, sig):
+    # more epochs so that a trial is still training when the signal comes
+    config = _sweep_file(tmp_path, sample_training_data, run_cap=3).read_text().replace("[1, 2, 3]", "[200, 201, 202]")
+    path = tmp_path / "sweep.yaml"
+    path.write_text(config.replace("fixed:\n", "fixed:\n  trainer.early_stopping_patience: 0\n  trainer.max_steps: 400\n"))
+    assert _cli("sweep", "create", "--config", path, "--no-run-agent", cwd=tmp_path).returncode == 0
+    agent = _agent(path, tmp_path)
+    metrics = _wait_for_running_trial(tmp_path)
+    os.kill(agent.pid, sig)
+    _, err = agent.communicate(timeout=120)
+    if sig == signal.SIGTERM:
+        assert agent.returncode == 143 and "Traceback" not in err, err
+    # the trial's child died with its agent (no orphan keeps training)
+    time.sleep(2)
+    orphans = subprocess.run(["pgrep", "-f", str(metrics.parent.parent)], capture_output=True, text=True).stdout
+    assert orphans.strip() == ""
+    first = _trials(tmp_path, path)
+    killed = [t for t in first if t["state"] in ("running", "failed")]
+    assert len(killed) == 1
+    # restart with short trials: the killed trial is re-queued (SIGKILL: found dead by its heartbeat's pid)
+    path.write_text(path.read_text().replace("  trainer.max_steps: 400\n", "  trainer.max_steps: 3\n"))
+    finished = _cli("sweep", "agent", "--config", path, cwd=tmp_path, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    trials = _trials(tmp_path, path)
+    complete = [t for t in trials if t["state"] == "complete"]
+    assert len(complete) == 3
+    numbers = [t["number"] for t in trials]
+    assert len(numbers) == len(set(numbers))
+    assert [t for t in trials if t["number"] == killed[0]["number"]][0]["requeued_as_new_trial"]
+
+
+def test_two_agents_on_one_journal_share_the_run_cap(sample_training_data, tmp_path):
+    path = _sweep_file(tmp_path, sample_training_data, run_cap=4)
+    assert _cli("sweep", "create", "--config", path, "--no-run-agent", cwd=tmp_path).returncode == 0
+    agents = [_agent(path, tmp_path) for _ in range(2)]
+    for a in agents:
+        _, err = a.communicate(timeout=300)
+        assert a.returncode == 0, err
+    trials = _trials(tmp_path, path)
+    assert [t["state"] for t in trials].count("complete") == 4 and len(trials) == 4
+    assert sorted(t["number"] for t in trials) == [t["number"] for t in sorted(trials, key=lambda t: t["number"])]
+    assert len({t["number"] for t in trials}) == 4
