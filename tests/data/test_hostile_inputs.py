@@ -14,25 +14,7 @@ from lex_dpr.data.merge import merge_corpus
 from lex_dpr.data.stats import corpus_stats
 from lex_dpr.data.validate import validate
 from lex_dpr.errors import InputError
-
-
-def lex_dpr(args: list[str]):
-    """`lex-dpr ARGS` in-process through the real entry point (errors → one line and an exit code)."""
-    import logging
-
-    import click
-    from click.testing import CliRunner
-
-    from lex_dpr.cli.main import app, run
-
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    entry = click.Command("lex-dpr", callback=lambda: run(lambda: app(args=args, prog_name="lex-dpr",
-                                                                       standalone_mode=False)))
-    try:
-        return CliRunner().invoke(entry, [])
-    finally:
-        root.handlers[:], root.level = handlers, level
+from _cli import lex_dpr
 
 
 def _one_error(result, exit_code: int = 1) -> str:

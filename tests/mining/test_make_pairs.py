@@ -7,6 +7,7 @@ from lex_dpr.data.merge import merge_corpus
 from lex_dpr.data.validate import validate
 from lex_dpr.mining.make_pairs import MakePairsConfig, make_pairs, split_paths
 from lex_dpr.utils.text import normalize_query
+from _cli import lex_dpr as _lex_dpr
 
 
 def _rows(path):
@@ -69,25 +70,6 @@ def test_validate_catches_leaks_and_unknown_ids(mined, sample_passages, tmp_path
     assert {"positive among negatives", "unknown passage id", "precedent in two splits", "query in two splits"} <= checks
     args = ["validate", "--pairs", str(paths["train"]), "--pairs", str(leak), "--passages", str(sample_passages["law"])]
     assert CliRunner().invoke(app, args).exit_code == 1
-
-
-def _lex_dpr(args):
-    """`lex-dpr ARGS` in-process through the real entry point (errors → one line and an exit code)."""
-    import logging
-
-    import click
-    from click.testing import CliRunner as ClickRunner
-
-    from lex_dpr.cli.main import run
-
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    entry = click.Command("lex-dpr", callback=lambda: run(lambda: app(args=args, prog_name="lex-dpr",
-                                                                       standalone_mode=False)))
-    try:
-        return ClickRunner().invoke(entry, [])
-    finally:  # run() sets up logging for the CLI; leave the test session's as it was
-        root.handlers[:], root.level = handlers, level
 
 
 def test_bad_config_is_a_usage_error(sample_passages, sample_dir, tmp_path):

@@ -22,6 +22,7 @@ import pytest
 from lex_dpr.errors import InputError
 from lex_dpr.mining.make_pairs import MakePairsConfig, make_pairs, split_paths
 from lex_dpr.mining.pairset import LOCK_NAME, check_pair_set
+from _cli import lex_dpr
 
 KILL_AFTER_FIRST_RENAME = """
     # SIGKILL this process right after the first output is renamed from the set folder into place
@@ -37,25 +38,6 @@ KILL_AT_COMMIT_POINT = """
             os.kill(os.getpid(), signal.SIGKILL)
         _real(src, dst)
 """
-
-
-def lex_dpr(args: list[str]):
-    """`lex-dpr ARGS` in-process through the real entry point (errors → one line and an exit code)."""
-    import logging
-
-    import click
-    from click.testing import CliRunner
-
-    from lex_dpr.cli.main import app, run
-
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    entry = click.Command("lex-dpr", callback=lambda: run(lambda: app(args=args, prog_name="lex-dpr",
-                                                                       standalone_mode=False)))
-    try:
-        return CliRunner().invoke(entry, [])
-    finally:  # run() sets up logging for the CLI; leave the test session's as it was
-        root.handlers[:], root.level = handlers, level
 
 
 def _config(sample_passages, sample_dir, out: Path, seed: int, **kw) -> MakePairsConfig:
