@@ -4,7 +4,8 @@
 
 The preset's transformer space (16 parameters) in a journal file, as the offline agent uses it. Finished
 trials are written with realistic values first; then 5 trials are asked, suggested, given a heartbeat and
-told, and the median per trial is printed. Target (sweep issue): under 1 s.
+told, and the median per trial is printed, with the sampler the agent uses (a bayes sweep past
+lex_dpr.sweep.agent.GP_MAX_TRIALS finished trials runs TPE). Target (sweep issue): under 1 s.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def main() -> None:
         fill = time.perf_counter() - t0
         for name in args.samplers:
             method = "random" if name == "random" else "bayes"
-            sampler = make_sampler(parse_sweep(dict(spec.raw, method=method), "bench"), name)
+            sampler = make_sampler(parse_sweep(dict(spec.raw, method=method), "bench"), name, n)
             loaded = optuna.load_study(study_name="bench", storage=open_storage(str(folder / "journal.log")),
                                        sampler=sampler)
             sweep = Sweep("bench", folder, spec, loaded, str(folder / "journal.log"))
@@ -61,7 +62,9 @@ def main() -> None:
                 _heartbeat(trial, AgentOptions())
                 _tell(sweep.study, trial, 0.7)
                 times.append(time.perf_counter() - start)
-            rows.append((n, name, statistics.median(times), max(times), fill / n))
+            used = type(sampler).__name__.removesuffix("Sampler")
+            rows.append((n, f"{name}→{used}" if used.lower() != name else name, statistics.median(times), max(times),
+                         fill / n))
     print(f"{'finished':>8}  {'sampler':<7}  {'median s/trial':>14}  {'max':>6}  {'(write 1 finished trial)':>24}")
     for n, name, med, worst, per in rows:
         print(f"{n:>8}  {name:<7}  {med:>14.3f}  {worst:>6.3f}  {per:>22.4f} s")

@@ -198,6 +198,8 @@ def _printer():
             s = int(info["seconds"])
             console.err.print(f"outside the time window {info['window']}: next trial in {s // 3600:d}:"
                               f"{s % 3600 // 60:02d}:{s % 60:02d}", highlight=False, markup=False)
+        elif kind == "note":
+            console.err.print(f"note: {info['text']}", highlight=False, markup=False)
         elif kind in ("prune", "pause"):
             console.err.print(f"trial {info['number']}: {kind}", highlight=False, markup=False)
     return on_event
