@@ -105,7 +105,8 @@ def best_config(sweep):
     best = best_trial(sweep)
     if best is None:
         raise InputError(f"sweep {sweep.sweep_id}: no finished trial yet; see `lex-dpr sweep status {sweep.sweep_id}`")
-    overrides = [o for o in best.user_attrs.get("overrides", []) if not o.startswith("out_dir=")]
+    sweep_only = ("out_dir=", "wandb.group=", "wandb.dir=")  # where the trial ran, not what it trained
+    overrides = [o for o in best.user_attrs.get("overrides", []) if not o.startswith(sweep_only)]
     cfg = load_config(None, [*overrides, f"out_dir=runs/{sweep.sweep_id}-best"])
     return cfg, best
 
