@@ -340,4 +340,7 @@ def _format(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
-    return orjson.dumps(value).decode()
+    if isinstance(value, int):
+        return str(value)  # any size: orjson stops at 64 bits
+    flow = yaml.safe_dump(value, default_flow_style=True, width=1 << 30, allow_unicode=True)
+    return flow.strip().removesuffix("...").strip()
