@@ -18,6 +18,7 @@ EXAMPLES = [
     "lex-dpr sweep status --config configs/sweep.yaml",
     "lex-dpr sweep best --config configs/sweep.yaml --export configs/best.yaml",
     "lex-dpr sweep stop --config configs/sweep.yaml",
+    "lex-dpr sweep create --config configs/sweep.yaml --online   # the same file on the W&B server",
 ]
 
 app = typer.Typer(help="Hyperparameter sweeps from W&B sweep files, offline on Optuna (many agents, crash-safe).",
@@ -30,26 +31,29 @@ StorageOpt = Annotated[str | None, typer.Option("--storage", help="Optuna storag
 RootOpt = Annotated[Path, typer.Option("--sweeps-dir", help="Where sweep folders live.")]
 WindowOpt = Annotated[str | None, typer.Option("--time-window", help="Run trials only inside this daily window, e.g. 17-7.")]
 TzOpt = Annotated[str | None, typer.Option("--timezone", help="IANA zone of the time window, e.g. Asia/Seoul.")]
+OnlineOpt = Annotated[bool, typer.Option("--online", help="Run on the W&B server (wandb.sweep/wandb.agent); also WANDB_MODE=online.")]
 SamplerOpt = Annotated[str, typer.Option("--sampler", help="For method bayes: gp (Gaussian process) or tpe.")]
 
 
 @app.callback()
 def main(ctx: typer.Context, config: ConfigOpt = None,
          no_run_agent: Annotated[bool, typer.Option("--no-run-agent", help="Create the sweep only.")] = False,
-         count: CountOpt = None, storage: StorageOpt = None, root: RootOpt = Path("sweeps")) -> None:
+         count: CountOpt = None, storage: StorageOpt = None, root: RootOpt = Path("sweeps"),
+         online: OnlineOpt = False) -> None:
     """`lex-dpr sweep --config F` creates the sweep from F and runs an agent (as `sweep create`)."""
     if ctx.invoked_subcommand is not None:
         return
     if config is None:
         console.out.print(ctx.get_help())
         raise typer.Exit(2)
-    create(config, no_run_agent, count, storage, root)
+    create(config, no_run_agent, count, storage, root, online)
 
 
 @app.command("create")
 def create(config: Annotated[Path, typer.Option("--config", "-c", help="The sweep file (W&B sweep YAML).")],
            no_run_agent: Annotated[bool, typer.Option("--no-run-agent", help="Create the sweep only.")] = False,
-           count: CountOpt = None, storage: StorageOpt = None, root: RootOpt = Path("sweeps")) -> None:
+           count: CountOpt = None, storage: StorageOpt = None, root: RootOpt = Path("sweeps"),
+           online: OnlineOpt = False) -> None:
     """Create the sweep (its id is written back into the file) and run an agent unless --no-run-agent."""
     from lex_dpr.sweep.config import load_sweep
     from lex_dpr.sweep.create import create_sweep
@@ -62,6 +66,18 @@ def create(config: Annotated[Path, typer.Option("--config", "-c", help="The swee
         from lex_dpr.errors import InputError
 
         raise InputError("; ".join(missing))
+    from lex_dpr.sweep.online import online_requested
+
+    if online_requested(online):
+        from lex_dpr.sweep.config import set_sweep_id
+        from lex_dpr.sweep.online import create_online
+
+        path = spec.wandb_sweep or create_online(spec)
+        set_sweep_id(config, path, key="wandb_sweep")
+        console.out.print(f"W&B sweep {path} (written into {config} as wandb_sweep)", highlight=False)
+        if not no_run_agent:
+            _online_agent(path, spec, count, root)
+        return
     sweep_id = create_sweep(spec, root, storage)
     console.out.print(f"sweep {sweep_id} (folder {root / sweep_id}; id written into {config})", highlight=False)
     if not no_run_agent:
@@ -78,7 +94,7 @@ def preset(output: Annotated[Path, typer.Option("--output", "-o", help="Where to
            passages: Annotated[str | None, typer.Option("--passages", help="Corpus (default data/processed/merged_corpus.jsonl).")] = None,
            valid_pairs: Annotated[str | None, typer.Option("--valid-pairs", help="Validation pairs (default: the _valid sibling of --pairs).")] = None,
            run_cap: Annotated[int | None, typer.Option("--run-cap", min=1, help="Trials in the whole sweep, all agents together.")] = None,
-           storage: StorageOpt = None, root: RootOpt = Path("sweeps")) -> None:
+           storage: StorageOpt = None, root: RootOpt = Path("sweeps"), online: OnlineOpt = False) -> None:
     """Write the preset sweep file; by default also create the sweep and run an agent on it."""
     from lex_dpr.sweep.preset import build_preset
     from lex_dpr.utils.io import atomic_open
@@ -94,16 +110,31 @@ def preset(output: Annotated[Path, typer.Option("--output", "-o", help="Where to
         console.err.print(f"left out {name}: {why}", highlight=False, markup=False)
     console.out.print(f"wrote {output}", highlight=False)
     if not no_run:
-        create(output, no_run_agent, count, storage, root)
+        create(output, no_run_agent, count, storage, root, online)
 
 
 @app.command("agent")
 def agent(sweep_id: SweepIdArg = None, config: ConfigOpt = None, count: CountOpt = None, time_window: WindowOpt = None,
           timezone: TzOpt = None, storage: StorageOpt = None, root: RootOpt = Path("sweeps"),
-          sampler: SamplerOpt = "gp") -> None:
+          sampler: SamplerOpt = "gp", online: OnlineOpt = False) -> None:
     """Run trials until --count, the sweep's run_cap, an exhausted grid, a stop or the metric's target."""
     from lex_dpr.sweep.agent import AgentOptions, open_sweep, run_agent
+    from lex_dpr.sweep.online import online_requested
     from lex_dpr.sweep.window import TimeWindow
+
+    if online_requested(online):
+        from lex_dpr.errors import ConfigError
+        from lex_dpr.sweep.config import load_sweep
+
+        if config is None:
+            raise ConfigError("sweep agent --online needs --config F (the sweep file; W&B runs get its parameters)")
+        spec = load_sweep(config)
+        path = sweep_id or spec.wandb_sweep
+        if not path:
+            raise ConfigError(f"{config}: no wandb_sweep in the file: create it with `lex-dpr sweep create --config "
+                              f"{config} --online`")
+        _online_agent(path, spec, count, root)
+        return
 
     if sampler not in ("gp", "tpe"):
         from lex_dpr.errors import ConfigError
@@ -174,6 +205,18 @@ def stop(sweep_id: SweepIdArg = None, config: ConfigOpt = None, storage: Storage
     sweep = open_sweep(sweep_id, config, AgentOptions(root=root, storage=storage))
     request_stop(sweep)
     console.out.print(f"sweep {sweep.sweep_id}: agents stop after their current trial", highlight=False)
+
+
+def _online_agent(path: str, spec, count: int | None, root: Path) -> None:
+    from lex_dpr.sweep.online import run_online_agent
+
+    folder = root / path.rsplit("/", 1)[-1]
+    console.err.print(f"W&B agent on {path} ({spec.method}, {spec.metric} {spec.goal}); trials in {folder / 'runs'}",
+                      highlight=False, markup=False)
+    done = run_online_agent(path, spec, folder, count, on_event=_printer())
+    console.table(f"W&B agent on {path}", [("trials run", len(done)),
+                                           ("complete", sum(t.state == "complete" for t in done)),
+                                           ("failed", sum(t.state == "failed" for t in done))], ("", "value"))
 
 
 def _print_notes(spec) -> None:

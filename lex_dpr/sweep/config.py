@@ -65,7 +65,7 @@ _SPEC_KEYS = ("distribution", "value", "values", "min", "max", "mu", "sigma", "q
 _TAKES = {"constant": ("value",), "categorical": ("values",), **{d: ("min", "max") for d in MIN_MAX},
           **{d: ("mu", "sigma") for d in NORMAL_FAMILY}}
 _USED_KEYS = ("method", "metric", "parameters", "early_terminate", "run_cap", "fixed", "initial_runs", "time_window",
-              "timezone", "sweep_id", "storage", "project", "entity")
+              "timezone", "sweep_id", "storage", "project", "entity", "wandb_sweep")
 _IGNORED_OFFLINE = {"program": "trials run lex-dpr's own training", "command": "trials run `lex-dpr train`",
                     "name": "the sweep is named by its sweep_id", "description": "kept for W&B",
                     "project": "used by the online W&B engine", "entity": "used by the online W&B engine"}
@@ -141,6 +141,7 @@ class SweepSpec:
     time_window: str | None = None
     timezone: str | None = None
     sweep_id: str | None = None
+    wandb_sweep: str | None = None  # ENTITY/PROJECT/ID of the online sweep, written by `sweep create --online`
     storage: str | None = None
     project: str | None = None
     entity: str | None = None
@@ -180,8 +181,8 @@ def parse_sweep(raw: dict[str, Any], where: str = "sweep") -> SweepSpec:
     return spec
 
 
-def set_sweep_id(path: str | Path, sweep_id: str) -> None:
-    """Write ``sweep_id: X`` into a sweep file, atomically, keeping every other line and comment as it was.
+def set_sweep_id(path: str | Path, sweep_id: str, key: str = "sweep_id") -> None:
+    """Write ``sweep_id: X`` (or ``key: X``) into a sweep file, atomically, keeping every other line and comment as it was.
 
     An existing top-level ``sweep_id`` line is replaced (its comment kept); otherwise a line is appended.
 
@@ -204,14 +205,14 @@ def set_sweep_id(path: str | Path, sweep_id: str) -> None:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
-    line = f"sweep_id: {_space.format_value(sweep_id)}"
-    pattern = re.compile(r"^sweep_id[ \t]*:[^#\r\n]*?(?P<comment>[ \t]+#[^\r\n]*)?(?=\r?\n|\Z)", re.M)
+    line = f"{key}: {_space.format_value(sweep_id)}"
+    pattern = re.compile(rf"^{re.escape(key)}[ \t]*:[^#\r\n]*?(?P<comment>[ \t]+#[^\r\n]*)?(?=\r?\n|\Z)", re.M)
     new, count = pattern.subn(lambda m: line + (m["comment"] or ""), text)
     if not count:
         eol = "\r\n" if "\r\n" in text else "\n"
         new = text + ("" if not text or text.endswith("\n") else eol) + line + eol
     parsed = _config.parse_yaml(new, str(path))
-    if not isinstance(parsed, dict) or parsed.get("sweep_id") != sweep_id:
+    if not isinstance(parsed, dict) or parsed.get(key) != sweep_id:
         raise ConfigError(f"{path}: cannot write sweep_id into this file's layout: add the line '{line}' yourself")
     with atomic_open(path) as fh:
         fh.write(new.encode("utf-8"))
@@ -348,7 +349,7 @@ class _Parser:
                          early_terminate=self._hyperband(raw.get("early_terminate")),
                          run_cap=self._int("run_cap", 1), initial_runs=self._int("initial_runs", 0),
                          time_window=self._time_window(), timezone=self._timezone(),
-                         sweep_id=self._text("sweep_id"), storage=self._text("storage"),
+                         sweep_id=self._text("sweep_id"), wandb_sweep=self._text("wandb_sweep"), storage=self._text("storage"),
                          project=self._text("project"), entity=self._text("entity"), raw=raw)
         if method == "grid":
             self._check_grid(parameters)
