@@ -1,0 +1,126 @@
+"""RAG on the shared corpus: retrieval-only `rag ask` latency, `rag batch` throughput, and retrieval quality
+of the three fusion modes on the valid pairs and on the labelled plain-language questions.
+
+    poetry run python bench/bench_rag.py [--index out/shared/index] [--model out/shared/run]
+
+The index is built first when absent (`lex-dpr index build --passages out/shared/merged_corpus.jsonl
+--model out/shared/run --out out/shared/index`). Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--index", default="out/shared/index")
+    ap.add_argument("--model", default="out/shared/run")
+    ap.add_argument("--passages", default="out/shared/merged_corpus.jsonl")
+    ap.add_argument("--pairs", default="out/shared/pairs_train_valid.jsonl")
+    ap.add_argument("--train-pairs", default="out/shared/pairs_train.jsonl")
+    ap.add_argument("--questions", default="data/questions/questions.jsonl")
+    ap.add_argument("--repeat", type=int, default=300)
+    args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    from lex_dpr.data.corpus import read_pairs
+    from lex_dpr.evaluation.metrics import ndcg_at_k, recall_at_k
+    from lex_dpr.rag.answer import open_answerer
+    from lex_dpr.rag.batch import run_batch
+    from lex_dpr.retrieval.store import build_index
+
+    index = Path(args.index)
+    if not (index / "manifest.json").is_file():
+        t = time.perf_counter()
+        build_index(args.passages, index, model=args.model, show_progress=True)
+        print(f"index build (dense + BM25): {time.perf_counter() - t:.1f} s")
+
+    t = time.perf_counter()
+    answerer = open_answerer(index, overrides=["retrieval.method=weighted", "retrieval.weight=0.5"])
+    print(f"open index + model: {time.perf_counter() - t:.2f} s; {len(answerer.index.corpus)} passages")
+    valid = read_pairs(args.pairs, answerer.index.corpus)
+    questions = [orjson.loads(x) for x in Path(args.questions).read_bytes().splitlines() if x.strip()]
+
+    # --- latency, index loaded
+    qs = [p["query_text"] for p in valid][: args.repeat]
+    for q in qs[:20]:
+        answerer.answer([q])
+    times = []
+    for q in qs:
+        t = time.perf_counter()
+        answerer.answer([q])
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    p50, p95 = statistics.median(times), times[int(0.95 * (len(times) - 1))]
+    print(f"rag ask, retrieval only, index loaded ({len(times)} questions): p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+    enc = _timed(lambda q: answerer.index.dense.encode_queries([q]), qs[:100])
+    bm = _timed(lambda q: answerer.index.bm25.rank([q], 100), qs[:100])
+    de = _timed(lambda q: answerer.index.dense.rank([q], 100), qs[:100])
+    print(f"  of which (p50): encode one query {enc:.2f} ms, BM25 top-100 {bm:.2f} ms, dense encode+flat top-100 {de:.2f} ms")
+
+    # --- whole process
+    walls = []
+    for q in qs[:5]:
+        t = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "lex_dpr.cli.main", "rag", "ask", q, "--index", str(index), "--json"],
+                              capture_output=True, cwd=ROOT)
+        walls.append(time.perf_counter() - t)
+        assert done.returncode == 0, done.stderr.decode()[-500:]
+    print(f"rag ask, whole process (python -m lex_dpr.cli.main, 5 runs): median {statistics.median(walls):.2f} s")
+
+    # --- batch throughput: 1,000 distinct questions, no cache
+    batch_qs = list(dict.fromkeys(p["query_text"] for p in read_pairs(args.train_pairs, answerer.index.corpus)))[:1000]
+    with tempfile.TemporaryDirectory() as tmp:
+        inp = Path(tmp) / "q.jsonl"
+        inp.write_bytes(b"".join(orjson.dumps({"id": f"q{i}", "question": q}) + b"\n" for i, q in enumerate(batch_qs)))
+        s = run_batch(answerer, inp, Path(tmp) / "a.jsonl", cache_dir=None)
+        print(f"rag batch, retrieval only, {s.answered} questions: {s.seconds:.2f} s = {s.questions_per_s:.0f} questions/s")
+
+    # --- quality of the modes
+    seen = {pid for p in read_pairs(args.train_pairs, answerer.index.corpus) for pid in p["positive_passages"]}
+    sets = {"valid pairs": [(p["query_text"], set(p["positive_passages"])) for p in valid],
+            "valid, never-seen positives": [(p["query_text"], set(p["positive_passages"]) - seen) for p in valid
+                                            if set(p["positive_passages"]) - seen],
+            "plain-language questions": [(q["question"], set(q["positive_passages"])) for q in questions
+                                         if all(pid in answerer.index.corpus.index for pid in q["positive_passages"])]}
+    modes = [("dense only", ["retrieval.weight=1"]), ("BM25 only", ["retrieval.weight=0"]),
+             ("weighted w=0.5", ["retrieval.weight=0.5"]), ("rrf", ["retrieval.method=rrf"]),
+             ("independent 3+3", ["retrieval.method=independent"])]
+    print(f"{'mode':<18}" + "".join(f"{name + ' (' + str(len(v)) + ')':>34}" for name, v in sets.items()))
+    print(f"{'':<18}" + "".join(f"{'recall@6':>17}{'ndcg@10':>17}" for _ in sets))
+    for label, overrides in modes:
+        a = open_answerer(index, overrides=["retrieval.k=10", *overrides]) if label != "independent 3+3" else \
+            open_answerer(index, overrides=["retrieval.k=6", *overrides])
+        row = f"{label:<18}"
+        for items in sets.values():
+            ranked = a.retriever.rank([q for q, _ in items], a.cfg.retrieval.k)
+            ids = [[pid for pid, _ in r] for r in ranked]
+            r6 = statistics.mean(recall_at_k(i, rel, 6) for i, (_, rel) in zip(ids, items, strict=True))
+            n10 = statistics.mean(ndcg_at_k(i, rel, 10) for i, (_, rel) in zip(ids, items, strict=True))
+            row += f"{r6:>17.4f}{n10:>17.4f}"
+        print(row)
+
+
+def _timed(fn, items) -> float:
+    out = []
+    for x in items:
+        t = time.perf_counter()
+        fn(x)
+        out.append((time.perf_counter() - t) * 1000)
+    return statistics.median(out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,370 @@
+"""``rag batch``: hundreds of questions from a CSV or JSONL file, answered in batches, resumable.
+
+- **Input**: rows with an id and a question (CSV columns or JSONL keys; names overridable). A row with an
+  empty question, no id, a duplicate id, or a line that does not parse is reported with its line and skipped.
+- **Work**: questions are deduplicated after normalisation (:func:`~lex_dpr.utils.text.normalize_query`); a cache
+  keyed by the normalised question and the answerer's fingerprint (index, retrieval, generator, generation
+  settings, templates) keeps answers across runs; retrieval and generation run a batch of questions at a time.
+- **Output**: appended (and fsynced) a batch at a time, in input order, every row keeping its input ``id``;
+  ``resume=True`` keeps the rows already there (dropping a torn last row after a kill) and skips their ids.
+  ``full`` rows carry the question, answer, type, ranked contexts with their passage ids, cited ids and
+  flags; ``submission`` is the ``id,answer`` CSV competitions ask for.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from lex_dpr.errors import ConfigError, InputError
+from lex_dpr.rag.answer import Answer, Answerer
+from lex_dpr.utils.io import BadLine
+from lex_dpr.utils.text import normalize_query
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("full", "submission")
+FULL_CSV_COLUMNS = ("id", "question", "answer", "qtype", "context_ids", "cited", "flags", "error", "contexts")
+
+
+@dataclass
+class Question:
+    line: int
+    id: str
+    question: str
+
+
+@dataclass
+class BatchSummary:
+    input: str
+    output: str
+    rows: int = 0  # good input rows
+    bad_rows: int = 0
+    already_done: int = 0  # rows found in the output on --resume
+    answered: int = 0  # rows written this run
+    unique_questions: int = 0  # distinct normalised questions among the rows written
+    cache_hits: int = 0  # of those, answered from the cache
+    generated: int = 0  # of those, retrieved (and generated) this run
+    errors: int = 0  # rows whose generation failed (answer empty, error set)
+    flags: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    questions_per_s: float = 0.0
+    bad: list[str] = field(default_factory=list)  # the first bad rows, one line each
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def read_questions(path: str | Path, id_column: str = "id", question_column: str = "question",
+                   bad: list[BadLine] | None = None) -> list[Question]:
+    """The good rows of a CSV or JSONL question file; bad rows go to ``bad`` with their line and reason."""
+    path = Path(path)
+    bad = bad if bad is not None else []
+    if not path.is_file():
+        raise InputError(f"{path}: no such question file")
+    kind = _kind(path, "--input")
+    rows = _csv_rows(path, id_column, question_column) if kind == "csv" else _jsonl_rows(path, bad)
+    out, first_line = [], {}
+    for line, rec in rows:
+        if isinstance(rec, BadLine):
+            bad.append(rec)
+            continue
+        qid, question = rec.get(id_column), rec.get(question_column)
+        if qid is None or (isinstance(qid, str) and not qid.strip()):
+            bad.append(BadLine(path, line, f"no {id_column!r}: every row needs an id (or set --id-column)"))
+        elif question is None:
+            bad.append(BadLine(path, line, f"no {question_column!r} (or set --question-column)"))
+        elif not isinstance(question, str) or not question.strip():
+            bad.append(BadLine(path, line, "empty question"))
+        elif str(qid).strip() in first_line:
+            bad.append(BadLine(path, line, f"duplicate id {str(qid).strip()!r} (first on line {first_line[str(qid).strip()]})"))
+        else:
+            qid = str(qid).strip()
+            first_line[qid] = line
+            out.append(Question(line, qid, question.strip()))
+    return out
+
+
+def check_input(path: str | Path, id_column: str = "id", question_column: str = "question") -> None:
+    """Fail early (before any model loads) on a missing file, a wrong suffix or CSV columns that are not there."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such question file")
+    if _kind(path, "--input") == "csv":
+        next(iter(_csv_rows(path, id_column, question_column)), None)
+
+
+def _kind(path: Path, flag: str) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    raise ConfigError(f"{flag} {path}: use a .csv or .jsonl file")
+
+
+def _csv_rows(path: Path, id_column: str, question_column: str) -> Iterator[tuple[int, dict | BadLine]]:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    columns = reader.fieldnames or []
+    missing = [(name, flag) for name, flag in ((id_column, "--id-column"), (question_column, "--question-column"))
+               if name not in columns]
+    if missing:
+        raise InputError(f"{path}: no {' or '.join(repr(n) for n, _ in missing)} column (columns: "
+                         f"{', '.join(columns) or 'none'}); name {'them' if len(missing) > 1 else 'it'} with "
+                         f"{' and '.join(f for _, f in missing)}")
+    line = 1
+    try:
+        for row in reader:
+            line = reader.line_num
+            if None in row:
+                yield line, BadLine(path, line, f"{len(row[None])} more field(s) than the header has")
+                continue
+            yield line, row
+    except csv.Error as exc:
+        yield reader.line_num, BadLine(path, reader.line_num, f"unreadable CSV ({exc}); the rest of the file is skipped")
+
+
+def _jsonl_rows(path: Path, bad: list[BadLine]) -> Iterator[tuple[int, dict | BadLine]]:
+    from lex_dpr.utils.io import iter_numbered_jsonl
+
+    yield from iter_numbered_jsonl(path, bad)
+
+
+# --- output ----------------------------------------------------------------------------------------------
+
+class Output:
+    """The answers file: ``full`` JSONL/CSV or ``submission`` CSV, appended row by row and fsynced per batch."""
+
+    def __init__(self, path: str | Path, fmt: str = "full") -> None:
+        if fmt not in FORMATS:
+            raise ConfigError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+        self.path, self.fmt = Path(path), fmt
+        self.kind = "csv" if fmt == "submission" else _kind(self.path, "--output")
+        if fmt == "submission" and self.path.suffix.lower() != ".csv":
+            raise ConfigError(f"--format submission writes id,answer CSV: name the output .csv, not {self.path.name}")
+        self.columns = ("id", "answer") if fmt == "submission" else FULL_CSV_COLUMNS
+        self._fh = None
+
+    def done_ids(self) -> set[str]:
+        """Ids already written; a torn last row (the run was killed mid-write) is removed from the file."""
+        if not self.path.is_file() or self.path.stat().st_size == 0:
+            return set()
+        raw = self.path.read_bytes()
+        if self.kind == "jsonl":
+            lines = raw.split(b"\n")
+            complete, ids = [], set()
+            for i, line in enumerate(lines):
+                if not line.strip():
+                    continue
+                try:
+                    rec = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    if i == len(lines) - 1:  # torn at the end: drop it
+                        break
+                    raise InputError(f"{self.path}: line {i + 1} is not JSON; this is not an output of rag batch "
+                                     "(or it was edited): write to a new --output") from None
+                if not isinstance(rec, dict) or "id" not in rec:
+                    raise InputError(f"{self.path}: line {i + 1} has no id; write to a new --output")
+                complete.append(line)
+                ids.add(str(rec["id"]))
+            keep = b"".join(x + b"\n" for x in complete)
+        else:
+            text = raw.decode("utf-8-sig", errors="replace")
+            rows = list(csv.reader(io.StringIO(text, newline="")))
+            if not rows or tuple(rows[0]) != self.columns:
+                raise InputError(f"{self.path}: its columns are not {','.join(self.columns)}: it was written with "
+                                 "another --format; write to a new --output")
+            body = rows[1:]
+            if not raw.endswith(b"\n") and body:
+                body = body[:-1]  # torn at the end
+            body = [r for r in body if len(r) == len(self.columns)]
+            ids = {r[0] for r in body}
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\n")
+            writer.writerow(self.columns)
+            writer.writerows(body)
+            keep = buf.getvalue().encode("utf-8")
+        if keep != raw:
+            from lex_dpr.utils.io import atomic_open
+
+            with atomic_open(self.path) as fh:
+                fh.write(keep)
+        return ids
+
+    def open(self, append: bool) -> None:
+        from lex_dpr.utils.io import ensure_writable
+
+        ensure_writable(self.path, flag="--output", example="answers.jsonl")
+        fresh = not append or not self.path.is_file() or self.path.stat().st_size == 0
+        self._fh = self.path.open("wb" if fresh else "ab")
+        if fresh and self.kind == "csv":
+            self._write_csv(self.columns)
+
+    def write(self, qid: str, answer: Answer) -> None:
+        if self.fmt == "submission":
+            self._write_csv((qid, answer.answer))
+            return
+        d = answer.to_dict()
+        row = {"id": qid, "question": answer.question, "answer": answer.answer, "qtype": answer.qtype,
+               "context_ids": [c.pid for c in answer.contexts], "cited": answer.cited, "flags": answer.flags,
+               "error": answer.error, "contexts": [{k: c[k] for k in ("id", "title", "article", "score")}
+                                                   for c in d["contexts"]]}
+        if self.kind == "jsonl":
+            self._fh.write(orjson.dumps(row) + b"\n")
+        else:
+            self._write_csv((qid, answer.question, answer.answer, answer.qtype, ";".join(row["context_ids"]),
+                             ";".join(answer.cited), ";".join(answer.flags), answer.error or "",
+                             orjson.dumps(row["contexts"]).decode()))
+
+    def _write_csv(self, values) -> None:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow(values)
+        self._fh.write(buf.getvalue().encode("utf-8"))
+
+    def sync(self) -> None:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self.sync()
+            self._fh.close()
+            self._fh = None
+
+
+# --- cache -----------------------------------------------------------------------------------------------
+
+class AnswerCache:
+    """Answers by normalised question, one append-only JSONL file per answerer fingerprint."""
+
+    def __init__(self, folder: str | Path | None, fingerprint: str) -> None:
+        self.entries: dict[str, dict] = {}
+        self.path = Path(folder) / f"{fingerprint}.jsonl" if folder is not None else None
+        self._fh = None
+        if self.path is None:
+            return
+        if self.path.is_file():
+            for line in self.path.read_bytes().split(b"\n"):
+                try:
+                    rec = orjson.loads(line) if line.strip() else None
+                except orjson.JSONDecodeError:
+                    continue  # a torn line from a kill: that answer is simply computed again
+                if isinstance(rec, dict) and isinstance(rec.get("q"), str) and isinstance(rec.get("answer"), dict):
+                    self.entries[rec["q"]] = rec["answer"]
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = self.path.open("ab")
+        except OSError as exc:
+            log.warning("%s: cannot write the answer cache (%s); answering without it", self.path, exc.strerror)
+            self.path = None
+
+    def get(self, key: str) -> Answer | None:
+        d = self.entries.get(key)
+        return Answer.from_dict(d) if d is not None else None
+
+    def put(self, key: str, answer: Answer) -> None:
+        if answer.error is not None:
+            return  # a failed generation is retried next time
+        d = answer.to_dict()
+        self.entries[key] = d
+        if self._fh is not None:
+            self._fh.write(orjson.dumps({"q": key, "answer": d}) + b"\n")
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+# --- the job ---------------------------------------------------------------------------------------------
+
+def run_batch(answerer: Answerer, input_path: str | Path, output_path: str | Path, *, fmt: str = "full",
+              resume: bool = False, id_column: str = "id", question_column: str = "question",
+              cache_dir: str | Path | None = None, show_progress: bool = False,
+              on_batch: Callable[[int], None] | None = None) -> BatchSummary:
+    """Answer every good row of ``input_path`` into ``output_path``; see the module docstring.
+
+    Raises:
+        InputError: the output exists and ``resume`` is off; the input has no usable row.
+    """
+    from lex_dpr.utils.progress import Bar
+
+    out = Output(output_path, fmt)
+    if out.path.resolve() == Path(input_path).resolve():
+        raise ConfigError(f"--output {out.path} is the input file: write the answers elsewhere")
+    if not resume and out.path.is_file() and out.path.stat().st_size > 0:
+        raise InputError(f"{out.path} exists: pass --resume to continue it, or choose another --output")
+    bad: list[BadLine] = []
+    questions = read_questions(input_path, id_column, question_column, bad)
+    summary = BatchSummary(str(input_path), str(output_path), rows=len(questions), bad_rows=len(bad),
+                           bad=[str(b) for b in bad[:20]])
+    for b in bad:
+        log.warning("skipped %s", b)
+    if not questions:
+        raise InputError(f"{input_path}: no usable question rows ({len(bad)} bad)")
+    done = out.done_ids() if resume else set()
+    todo = [q for q in questions if q.id not in done]
+    summary.already_done = len(questions) - len(todo)
+    cache = AnswerCache(cache_dir, answerer.fingerprint)
+    memo: dict[str, Answer] = {}
+    start = time.perf_counter()
+    out.open(append=resume)
+    size = answerer.cfg.batch_size
+    try:
+        with Bar("answering", total=len(todo), unit="questions", enabled=show_progress) as bar:
+            for lo in range(0, len(todo), size):
+                chunk = todo[lo: lo + size]
+                keys = [normalize_query(q.question) for q in chunk]
+                need: dict[str, str] = {}
+                for q, key in zip(chunk, keys, strict=True):
+                    if key in memo or key in need:
+                        continue
+                    cached = cache.get(key)
+                    if cached is not None:
+                        memo[key] = cached
+                        summary.cache_hits += 1
+                    else:
+                        need[key] = q.question
+                if need:
+                    for key, ans in zip(need, answerer.answer(list(need.values())), strict=True):
+                        memo[key] = ans
+                        cache.put(key, ans)
+                    summary.generated += len(need)
+                for q, key in zip(chunk, keys, strict=True):
+                    ans = memo[key]
+                    if ans.question != q.question:  # the same question written differently keeps its own text
+                        ans = Answer(**{**ans.__dict__, "question": q.question})
+                    out.write(q.id, ans)
+                    summary.answered += 1
+                    summary.errors += ans.error is not None
+                    for flag in ans.flags:
+                        summary.flags[flag] = summary.flags.get(flag, 0) + 1
+                out.sync()
+                cache.flush()
+                bar.advance(len(chunk))
+                if on_batch is not None:
+                    on_batch(summary.answered)
+    finally:
+        out.close()
+        cache.close()
+        summary.seconds = round(time.perf_counter() - start, 3)
+        summary.unique_questions = summary.cache_hits + summary.generated
+        summary.questions_per_s = round(summary.answered / summary.seconds, 1) if summary.seconds > 0 else 0.0
+    return summary

@@ -1,0 +1,79 @@
+"""Settings of ``lex-dpr rag``: how contexts are retrieved and how answers are generated.
+
+An index carries its own retrieval settings in ``retrieval.json`` (written by ``rag tune``); a ``--config``
+file and command-line flags override them, in that order.
+
+Example:
+    >>> cfg = load_rag_config(None, ["retrieval.method=rrf", "retrieval.k=4"])
+    >>> cfg.retrieval.method.value, cfg.retrieval.k, cfg.llm
+    ('rrf', 4, 'none')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from lex_dpr.llm.base import GenerationConfig
+from lex_dpr.utils import config as _config
+from lex_dpr.utils.config import setting
+
+SETTINGS_FILE = "retrieval.json"  # in the index folder, written by `rag tune`
+
+
+class Method(StrEnum):
+    WEIGHTED = "weighted"  # min-max normalised scores, w·dense + (1−w)·bm25
+    RRF = "rrf"  # reciprocal rank fusion, k=60
+    INDEPENDENT = "independent"  # top k_dense from dense, the rest from BM25, no duplicates
+
+
+@dataclass
+class RetrievalConfig:
+    """``retrieval.*``: which contexts an answer gets."""
+
+    method: Method = Method.WEIGHTED
+    weight: float = setting(0.5, ge=0, le=1)  # on the dense scores, for weighted
+    k: int = setting(6, ge=1)  # contexts per question
+    depth: int = setting(100, ge=1)  # how deep each list is read before fusing
+    k_dense: int | None = setting(None, ge=0)  # independent: contexts from dense (None: half of k, rounded up)
+
+
+@dataclass
+class RagConfig:
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    llm: str = "none"  # none | transformers:MODEL | openai:URL
+    templates: str | None = None  # a folder whose prompt files override the bundled ones
+    min_hangul: float = setting(0.5, ge=0, le=1)  # an answer with fewer Hangul letters is flagged not_korean
+    batch_size: int = setting(64, ge=1)  # questions retrieved (and sent to the generator) together in rag batch
+
+    def problems(self) -> list[str]:
+        spec = self.llm.strip()
+        if spec != "none" and not spec.startswith(("transformers:", "openai:")):
+            return [f"'llm': {self.llm!r} is not none, transformers:MODEL or openai:URL"]
+        return []
+
+
+def load_rag_config(path: str | Path | None = None, overrides: Sequence[str] | None = None,
+                    index_settings: dict[str, Any] | None = None) -> RagConfig:
+    """Defaults ← the index's tuned ``retrieval`` settings ← ``path`` ← ``overrides``, checked together."""
+    base = [f"retrieval.{k}={_config._format(v)}" for k, v in (index_settings or {}).items()
+            if k in ("method", "weight", "k_dense")]
+    return _config.load(RagConfig, path, [*base, *(overrides or [])])
+
+
+def read_index_settings(index_dir: str | Path) -> dict[str, Any]:
+    """The index's tuned retrieval settings (empty when ``rag tune`` never ran on it)."""
+    from lex_dpr.errors import InputError
+    from lex_dpr.utils.io import read_json_file
+
+    path = Path(index_dir) / SETTINGS_FILE
+    if not path.is_file():
+        return {}
+    data = read_json_file(path)
+    if not isinstance(data, dict) or not isinstance(data.get("retrieval"), dict):
+        raise InputError(f"{path}: not a retrieval settings file; run `lex-dpr rag tune` again or delete it")
+    return data["retrieval"]

@@ -1,0 +1,78 @@
+"""`rag ask` on the sample index: each retrieval mode finds the article asked about; errors are one line."""
+
+import orjson
+import pytest
+
+from tests._cli import lex_dpr
+
+# 민법 제750조 (불법행위의 내용), asked in everyday words
+QUESTION = "고의나 과실로 남에게 손해를 입히면 배상해야 하나요?"
+ARTICLE = "LAW_001706_제750조"
+
+
+@pytest.mark.parametrize("mode", ["weighted", "rrf", "independent"])
+def test_ask_returns_the_article_in_each_mode(sample_index, mode):
+    done = lex_dpr(["rag", "ask", QUESTION, "--index", str(sample_index), "--retrieval", mode, "--json"])
+    assert done.exit_code == 0, done.output
+    ans = orjson.loads(done.stdout)
+    ids = [c["id"] for c in ans["contexts"]]
+    assert ARTICLE in ids
+    assert len(ids) == 6 == len(set(ids))
+    assert ans["answer"].splitlines()[ids.index(ARTICLE)].endswith(f"({ARTICLE})")
+    assert ans["cited"] == ids and ans["flags"] == [] and ans["error"] is None
+    assert ans["qtype"] in ("정의", "프로세스", "규정", "예시", "비교", "적용")
+    assert mode in ans["settings"]["retrieval"] or (mode == "weighted" and "w=0.50" in ans["settings"]["retrieval"])
+
+
+def test_independent_takes_half_from_each_list(sample_index):
+    from lex_dpr.rag.answer import open_answerer
+
+    answerer = open_answerer(sample_index, overrides=["retrieval.method=independent", "retrieval.k=4"])
+    dense = [pid for pid, _ in answerer.index.dense.rank([QUESTION], 4)[0]]
+    bm25 = [pid for pid, _ in answerer.index.bm25.rank([QUESTION], 50)[0]]
+    got = [c.pid for c in answerer.answer([QUESTION])[0].contexts]
+    assert got[:2] == dense[:2]
+    assert got[2:] == [p for p in bm25 if p not in dense[:2]][:2]
+
+
+def test_k_and_weight_change_the_contexts(sample_index):
+    from lex_dpr.rag.answer import open_answerer
+
+    only_bm25 = open_answerer(sample_index, overrides=["retrieval.weight=0", "retrieval.k=3"])
+    only_dense = open_answerer(sample_index, overrides=["retrieval.weight=1", "retrieval.k=3"])
+    a = [c.pid for c in only_bm25.answer([QUESTION])[0].contexts]
+    b = [c.pid for c in only_dense.answer([QUESTION])[0].contexts]
+    assert a == [pid for pid, _ in only_bm25.index.bm25.rank([QUESTION], 3)[0]]
+    assert b == [pid for pid, _ in only_dense.index.dense.rank([QUESTION], 3)[0]]
+
+
+def test_ask_prints_a_table_with_the_passage_ids(sample_index):
+    done = lex_dpr(["rag", "ask", QUESTION, "--index", str(sample_index)])
+    assert done.exit_code == 0, done.output
+    assert ARTICLE in done.stdout and "contexts" in done.stdout
+
+
+def test_a_bm25_only_index_answers_from_bm25(sample_training_data, tmp_path):
+    from lex_dpr.retrieval.store import build_index
+
+    build_index(sample_training_data["passages"], tmp_path / "bm25", dense=False)
+    done = lex_dpr(["rag", "ask", QUESTION, "--index", str(tmp_path / "bm25"), "--json"])
+    assert done.exit_code == 0, done.output
+    ans = orjson.loads(done.stdout)
+    assert ans["settings"]["retrieval"] == "bm25" and ARTICLE in [c["id"] for c in ans["contexts"]]
+
+
+@pytest.mark.parametrize(("args", "code", "needle"), [
+    (["rag", "ask", "  ", "--index", "IDX"], 2, "the question is empty"),
+    (["rag", "ask", QUESTION, "--index", "IDX", "--retrieval", "hybrid"], 2, "'retrieval.method'"),
+    (["rag", "ask", QUESTION, "--index", "IDX", "--weight", "1.5"], 2, "'retrieval.weight'"),
+    (["rag", "ask", QUESTION, "--index", "IDX", "--llm", "gpt4"], 2, "none, transformers:MODEL or openai:URL"),
+    (["rag", "ask", QUESTION, "--index", "IDX", "--set", "generation.temprature=0.3"], 2, "generation.temperature"),
+    (["rag", "ask", QUESTION, "--index", "NOWHERE"], 1, "not a lex-dpr index"),
+])
+def test_bad_asks_are_one_line(sample_index, tmp_path, args, code, needle):
+    args = [str(sample_index) if a == "IDX" else str(tmp_path / "nowhere") if a == "NOWHERE" else a for a in args]
+    done = lex_dpr(args)
+    assert done.exit_code == code, done.output
+    lines = [x for x in done.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], done.stderr

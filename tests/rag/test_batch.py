@@ -1,0 +1,142 @@
+"""`rag batch`: bad rows, dedupe and cache, input order and ids, CSV and submission, resume after SIGKILL."""
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import orjson
+import pytest
+
+from tests._cli import lex_dpr
+
+QUESTIONS = ["고의나 과실로 남에게 손해를 입히면 배상해야 하나요?", "계약을 해제하면 원상회복을 해야 하나요?",
+             "채권의 소멸시효는 몇 년인가요?", "개인정보를 제3자에게 제공하려면 동의가 필요한가요?",
+             "착오로 한 의사표시는 취소할 수 있나요?", "전세금을 올려 달라고 청구할 수 있나요?"]
+
+
+def _jsonl(path, rows):
+    path.write_bytes(b"".join((r if isinstance(r, bytes) else orjson.dumps(r)) + b"\n" for r in rows))
+    return path
+
+
+def _rows(path):
+    return [orjson.loads(x) for x in path.read_bytes().splitlines() if x.strip()]
+
+
+def test_bad_rows_are_reported_and_skipped_and_duplicates_answered_once(index_copy, tmp_path):
+    inp = _jsonl(tmp_path / "q.jsonl", [
+        {"id": "a", "question": QUESTIONS[0]},
+        {"id": "b", "question": ""},  # empty
+        {"question": QUESTIONS[1]},  # no id
+        b'{"id": "c", "question": ',  # unreadable
+        {"id": "d", "question": "  " + QUESTIONS[0].replace(" ", "  ") + " "},  # the same after normalisation
+        {"id": "a", "question": QUESTIONS[2]},  # duplicate id
+        {"id": 7, "question": QUESTIONS[3]},  # numeric ids are kept as text
+        {"id": "e", "text": QUESTIONS[4]},  # no question key
+    ])
+    out = tmp_path / "answers.jsonl"
+    done = lex_dpr(["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--output", str(out), "--quiet"])
+    assert done.exit_code == 0, done.output
+    rows = _rows(out)
+    assert [r["id"] for r in rows] == ["a", "d", "7"]
+    assert rows[1]["question"] == QUESTIONS[0].replace(" ", "  ") and rows[1]["context_ids"] == rows[0]["context_ids"]
+    assert "LAW_001706_제750조" in rows[0]["context_ids"]
+    assert all(len(r["contexts"]) == 6 and r["contexts"][0]["id"] == r["context_ids"][0] for r in rows)
+    warnings = [x for x in done.stderr.splitlines() if x.startswith("warning:")]
+    assert len(warnings) == 5
+    for line, why in ((2, "empty question"), (3, "no 'id'"), (4, ""), (6, "duplicate id 'a' (first on line 1)"),
+                      (8, "no 'question'")):
+        assert any(f"q.jsonl:{line}:" in w and why in w for w in warnings), (line, warnings)
+    summary = orjson.loads((tmp_path / "answers.jsonl.summary.json").read_bytes())
+    assert (summary["rows"], summary["bad_rows"], summary["answered"], summary["unique_questions"]) == (3, 5, 3, 2)
+
+
+def test_csv_in_submission_out_with_named_columns(index_copy, tmp_path):
+    inp = tmp_path / "test.csv"
+    with inp.open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["qid", "text"])
+        w.writerows([[f"Q{i:03d}", q] for i, q in enumerate(QUESTIONS)])
+    out = tmp_path / "submission.csv"
+    done = lex_dpr(["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--output", str(out),
+                    "--format", "submission", "--id-column", "qid", "--question-column", "text", "--quiet"])
+    assert done.exit_code == 0, done.output
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert rows[0] == ["id", "answer"] and [r[0] for r in rows[1:]] == [f"Q{i:03d}" for i in range(6)]
+    assert "LAW_001706_제750조" in rows[1][1]
+    missing = lex_dpr(["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--output",
+                       str(tmp_path / "x.csv"), "--quiet"])
+    assert missing.exit_code == 1 and "no 'id' or 'question' column (columns: qid, text); name them with --id-column and --question-column" in missing.stderr
+
+
+def test_full_csv_keeps_contexts_and_the_cache_answers_a_second_run(index_copy, tmp_path):
+    inp = _jsonl(tmp_path / "q.jsonl", [{"id": f"q{i}", "question": q} for i, q in enumerate(QUESTIONS)])
+    first = lex_dpr(["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--output",
+                     str(tmp_path / "a.csv"), "--quiet"])
+    assert first.exit_code == 0, first.output
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "a.csv").read_text(encoding="utf-8"))))
+    assert [r["id"] for r in rows] == [f"q{i}" for i in range(6)]
+    assert [c["id"] for c in orjson.loads(rows[0]["contexts"])] == rows[0]["context_ids"].split(";")
+    again = lex_dpr(["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--output",
+                     str(tmp_path / "b.csv"), "--quiet"])
+    assert again.exit_code == 0, again.output
+    s = orjson.loads((tmp_path / "b.csv.summary.json").read_bytes())
+    assert (s["cache_hits"], s["generated"]) == (6, 0)
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    other = lex_dpr(["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--output",
+                     str(tmp_path / "c.csv"), "--k", "3", "--quiet"])  # other settings: not from the cache
+    assert orjson.loads((tmp_path / "c.csv.summary.json").read_bytes())["generated"] == 6, other.output
+
+
+def test_an_existing_output_needs_resume(index_copy, tmp_path):
+    inp = _jsonl(tmp_path / "q.jsonl", [{"id": "a", "question": QUESTIONS[0]}])
+    out = tmp_path / "answers.jsonl"
+    out.write_text('{"id": "old"}\n')
+    done = lex_dpr(["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--output", str(out), "--quiet"])
+    assert done.exit_code == 1 and "exists: pass --resume" in done.stderr
+    assert out.read_text() == '{"id": "old"}\n'
+
+
+def test_resume_drops_a_torn_last_row_and_skips_done_ids(index_copy, tmp_path):
+    inp = _jsonl(tmp_path / "q.jsonl", [{"id": f"q{i}", "question": q} for i, q in enumerate(QUESTIONS)])
+    full = tmp_path / "full.jsonl"
+    assert lex_dpr(["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--output", str(full),
+                    "--no-cache", "--quiet"]).exit_code == 0
+    lines = full.read_bytes().splitlines(keepends=True)
+    part = tmp_path / "part.jsonl"
+    part.write_bytes(b"".join(lines[:2]) + lines[2][:40])  # killed in the middle of the third row
+    done = lex_dpr(["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--output", str(part),
+                    "--resume", "--no-cache", "--quiet"])
+    assert done.exit_code == 0, done.output
+    assert part.read_bytes() == full.read_bytes()
+    s = orjson.loads((tmp_path / "part.jsonl.summary.json").read_bytes())
+    assert (s["already_done"], s["answered"]) == (2, 4)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_batch_then_resume_gives_the_same_file(index_copy, tmp_path):
+    rows = [{"id": f"q{i:04d}", "question": f"{QUESTIONS[i % 6]} 사례 {i}"} for i in range(400)]
+    inp = _jsonl(tmp_path / "q.jsonl", rows)
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    cmd = [sys.executable, "-m", "lex_dpr.cli.main", "rag", "batch", "--index", str(index_copy), "--input", str(inp),
+           "--no-cache", "--quiet", "--set", "batch_size=8"]
+    clean = subprocess.run([*cmd, "--output", str(tmp_path / "clean.jsonl")], env=env, capture_output=True, timeout=300)
+    assert clean.returncode == 0, clean.stderr
+    out = tmp_path / "killed.jsonl"
+    proc = subprocess.Popen([*cmd, "--output", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < 40):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    written = out.read_bytes().count(b"\n")
+    assert 40 <= written < 400, written
+    again = subprocess.run([*cmd, "--output", str(out), "--resume"], env=env, capture_output=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert out.read_bytes() == (tmp_path / "clean.jsonl").read_bytes()
+    s = orjson.loads((tmp_path / "killed.jsonl.summary.json").read_bytes())
+    assert s["already_done"] >= 40 and s["already_done"] + s["answered"] == 400

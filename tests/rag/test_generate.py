@@ -1,0 +1,113 @@
+"""Generated answers end to end: the tiny Qwen2 through `rag ask --llm transformers:...`, and `rag batch` against
+a real OpenAI-compatible HTTP server on 127.0.0.1 that fails some requests (the batch goes on)."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import orjson
+import pytest
+
+from tests._cli import lex_dpr
+
+QUESTION = "고의나 과실로 남에게 손해를 입히면 배상해야 하나요?"
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    from tiny_lm import build_tiny_lm
+
+    return build_tiny_lm(tmp_path_factory.mktemp("tiny_lm") / "model")
+
+
+@pytest.mark.slow
+def test_ask_with_a_local_causal_lm(sample_index, tiny_lm):
+    done = lex_dpr(["rag", "ask", QUESTION, "--index", str(sample_index), "--llm", f"transformers:{tiny_lm}",
+                    "--set", "generation.max_new_tokens=12", "--json"])
+    assert done.exit_code == 0, done.output
+    ans = orjson.loads(done.stdout)
+    ids = [c["id"] for c in ans["contexts"]]
+    assert "LAW_001706_제750조" in ids and ans["error"] is None
+    assert ans["answer"] and not ans["answer"].startswith("[1] ")  # generated, not the contexts list
+    assert set(ans["cited"]) <= set(ids)
+    assert ans["flags"]  # random weights: no citation, and hardly Korean
+    assert set(ans["flags"]) <= {"no_citation", "not_korean", "empty"}
+
+
+class _Chat(BaseHTTPRequestHandler):
+    """/v1/models and /v1/chat/completions: cites [1] in Korean; HTTP 500 when the question says 실패."""
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        self._send(200, {"object": "list", "data": [{"id": "tiny", "object": "model", "created": 0, "owned_by": "t"}]})
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        prompt = body["messages"][-1]["content"]
+        if "실패" in prompt.split("문맥")[0]:
+            self._send(500, {"error": {"message": "boom"}})
+            return
+        self._send(200, {"id": "c", "object": "chat.completion", "created": 0, "model": "tiny",
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": "손해를 배상할 책임이 있습니다 [1]."}}],
+                         "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+
+
+@pytest.fixture
+def chat_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Chat)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_batch_against_a_served_model_keeps_going_past_failed_requests(index_copy, chat_server, tmp_path):
+    questions = [QUESTION, "실패하는 질문: 계약 해제의 효과는?", "채권의 소멸시효는 몇 년인가요?"]
+    inp = tmp_path / "q.jsonl"
+    inp.write_bytes(b"".join(orjson.dumps({"id": f"q{i}", "question": q}) + b"\n" for i, q in enumerate(questions)))
+    out = tmp_path / "a.jsonl"
+    args = ["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--output", str(out), "--quiet",
+            "--llm", f"openai:{chat_server}", "--set", "generation.max_retries=0", "--set", "generation.timeout=5"]
+    done = lex_dpr(args)
+    assert done.exit_code == 1, done.output  # some answers failed: a meaningful exit code, every row written
+    rows = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    assert [r["id"] for r in rows] == ["q0", "q1", "q2"]
+    ok, failed = rows[0], rows[1]
+    assert ok["answer"] == "손해를 배상할 책임이 있습니다 [1]." and ok["cited"] == ok["context_ids"][:1]
+    assert ok["flags"] == [] and ok["error"] is None
+    assert failed["answer"] == "" and failed["flags"] == ["error"] and "500" in failed["error"]
+    assert "\n" not in failed["error"]
+    s = orjson.loads((tmp_path / "a.jsonl.summary.json").read_bytes())
+    assert (s["answered"], s["errors"]) == (3, 1)
+    # the failed answer is not cached: a second run asks the server again, the others come from the cache
+    again = lex_dpr([*args[:7], str(tmp_path / "b.jsonl"), *args[8:]])
+    assert again.exit_code == 1
+    s = orjson.loads((tmp_path / "b.jsonl.summary.json").read_bytes())
+    assert (s["cache_hits"], s["generated"]) == (2, 1)
+
+
+def test_an_unreachable_server_stops_before_any_work(index_copy, tmp_path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    inp = tmp_path / "q.jsonl"
+    inp.write_bytes(orjson.dumps({"id": "a", "question": QUESTION}) + b"\n")
+    done = lex_dpr(["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--output",
+                    str(tmp_path / "a.jsonl"), "--llm", f"openai:http://127.0.0.1:{port}/v1",
+                    "--set", "generation.max_retries=0", "--set", "generation.timeout=2", "--quiet"])
+    assert done.exit_code == 1 and "cannot reach" in done.stderr, done.output
+    assert not (tmp_path / "a.jsonl").exists()

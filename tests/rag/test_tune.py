@@ -1,0 +1,45 @@
+"""`rag tune`: every mode scored on validation pairs, the best stored in the index and used by ask."""
+
+import orjson
+
+from tests._cli import lex_dpr
+
+
+def test_tune_writes_the_index_settings_that_ask_then_uses(index_copy, sample_training_data, tmp_path):
+    valid = sample_training_data["valid_pairs"]
+    done = lex_dpr(["rag", "tune", "--index", str(index_copy), "--pairs", str(valid), "--json",
+                    str(tmp_path / "tune.json"), "--quiet"])
+    assert done.exit_code == 0, done.output
+    result = orjson.loads((tmp_path / "tune.json").read_bytes())
+    labels = [c["method"] for c in result["candidates"]]
+    assert labels.count("weighted") == 11 and labels.count("rrf") == 1 and labels.count("independent") == 5
+    best = result["best"]
+    assert best["recall"] == max(c["recall"] for c in result["candidates"])
+    assert result["seen_queries"] + result["unseen_queries"] == result["queries"] > 0
+    assert result["unseen_queries"] > 0  # the training pairs (the _valid file's sibling) were found
+    stored = orjson.loads((index_copy / "retrieval.json").read_bytes())
+    assert stored["retrieval"]["method"] == best["method"]
+    asked = lex_dpr(["rag", "ask", "불법행위 손해배상", "--index", str(index_copy), "--json"])
+    name = orjson.loads(asked.stdout)["settings"]["retrieval"]
+    expected = {"weighted": f"w={best['weight']:.2f}" if best["weight"] is not None else "", "rrf": "rrf",
+                "independent": "independent"}[best["method"]]
+    assert expected in name
+    # a flag still wins over the tuned mode
+    forced = lex_dpr(["rag", "ask", "불법행위 손해배상", "--index", str(index_copy), "--json", "--retrieval", "rrf"])
+    assert "rrf" in orjson.loads(forced.stdout)["settings"]["retrieval"]
+
+
+def test_tune_needs_both_halves(sample_training_data, tmp_path):
+    from lex_dpr.retrieval.store import build_index
+
+    build_index(sample_training_data["passages"], tmp_path / "bm25", dense=False)
+    done = lex_dpr(["rag", "tune", "--index", str(tmp_path / "bm25"), "--pairs",
+                    str(sample_training_data["valid_pairs"]), "--quiet"])
+    assert done.exit_code == 1 and "this index has only BM25" in done.stderr
+    assert not (tmp_path / "bm25" / "retrieval.json").exists()
+
+
+def test_a_broken_settings_file_is_named(index_copy):
+    (index_copy / "retrieval.json").write_text("[1, 2]")
+    done = lex_dpr(["rag", "ask", "불법행위", "--index", str(index_copy)])
+    assert done.exit_code == 1 and "retrieval.json: not a retrieval settings file" in done.stderr
