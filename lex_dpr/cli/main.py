@@ -12,20 +12,24 @@ import typer
 from lex_dpr.cli import audit_adapter, inspect_cmd
 from lex_dpr.cli import config as config_cmd
 from lex_dpr.cli import sweep as sweep_cmd
+from lex_dpr.cli import rag as rag_cmd
 from lex_dpr.cli import eval as eval_cmd
-from lex_dpr.cli import make_pairs, merge_corpus, parse_refs, preprocess, runs, stats, train, validate
+from lex_dpr.cli import index as index_cmd
+from lex_dpr.cli import make_pairs, merge_corpus, parse_refs, preprocess, runs, stats, synth, train, validate
 
 app = typer.Typer(name="lex-dpr", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="lex-dpr: 한국 법령·행정규칙·판례 검색기 학습 도구 / Korean legal dense retrieval toolchain.")
 
 for name, module in [("preprocess", preprocess), ("make-pairs", make_pairs), ("merge-corpus", merge_corpus),
                      ("validate", validate), ("stats", stats), ("parse-refs", parse_refs), ("train", train),
-                     ("eval", eval_cmd), ("audit-adapter", audit_adapter), ("inspect", inspect_cmd)]:
+                     ("eval", eval_cmd), ("audit-adapter", audit_adapter), ("inspect", inspect_cmd), ("synth", synth)]:
     app.command(name, epilog="Examples:\n\n" + "\n\n".join(f"$ {e}" for e in module.EXAMPLES),
                 context_settings=getattr(module, "CONTEXT_SETTINGS", None))(module.command)
 app.add_typer(runs.app, name="runs")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(sweep_cmd.app, name="sweep")
+app.add_typer(index_cmd.app, name="index")
+app.add_typer(rag_cmd.app, name="rag")
 
 
 def run(entry: Callable[[], object]) -> None:

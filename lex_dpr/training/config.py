@@ -89,6 +89,7 @@ class TrainerConfig:
 @dataclass
 class DataConfig:
     pairs: str | None = None  # required: pairs_train.jsonl from `lex-dpr make-pairs`
+    extra_pairs: list[str] = field(default_factory=list)  # more training pairs (e.g. `lex-dpr synth`); never validation
     valid_pairs: str | None = "auto"  # auto: the `_valid` sibling of `pairs` if it exists; null: no validation
     passages: str | None = None  # required: merged_corpus.jsonl from `lex-dpr merge-corpus`
     hard_negatives: int = setting(2, ge=0)  # negative passages per example (0: in-batch negatives only)
@@ -187,6 +188,9 @@ def resolve_data_paths(cfg: TrainConfig) -> list[str]:
         value = getattr(cfg.data, key)
         if value and not Path(value).is_file():
             problems.append(f"'data.{key}': {value}: file not found")
+    for i, value in enumerate(cfg.data.extra_pairs):
+        if not Path(value).is_file():
+            problems.append(f"'data.extra_pairs[{i}]': {value}: file not found (e.g. from `lex-dpr synth --out {value}`)")
     if problems:
         from lex_dpr.errors import ConfigError
 

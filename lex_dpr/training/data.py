@@ -11,7 +11,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from lex_dpr.data.corpus import Corpus
+from lex_dpr.data.corpus import Corpus, read_pairs
 from lex_dpr.errors import InputError
 
 @dataclass
@@ -63,6 +63,11 @@ def build_examples(pairs: list[dict], corpus: Corpus, n_negatives: int, multiply
         columns[f"negative_{t + 1}"] = [corpus.texts[r[3][t]] for r in rows]
     columns["label"] = [[r[2], *r[3], *r[4], *([-1] * (width - len(r[4])))] for r in rows]
     return Examples(columns, n_negatives)
+
+
+def read_extra_pairs(paths: list[str], corpus: Corpus) -> list[dict]:
+    """The pairs of every ``data.extra_pairs`` file (e.g. from ``lex-dpr synth``): training rows only, never validation."""
+    return [pair for path in paths for pair in read_pairs(path, corpus)]
 
 
 def _top_up(chosen: list[int], n: int, avoid: set[int], corpus_size: int, rng: random.Random) -> list[int]:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from lex_dpr.training.config import TrainConfig
+from lex_dpr.training.data import read_extra_pairs
 from lex_dpr.errors import ConfigError
 from lex_dpr.data.corpus import read_corpus, read_pairs
 from lex_dpr.utils.io import write_json
@@ -70,11 +71,12 @@ def train_kfold(cfg: TrainConfig, k: int, resume: bool = False, show_progress: b
     check_pair_set(cfg.data.pairs)
     corpus = read_corpus(cfg.data.passages)
     pairs = read_pairs(cfg.data.pairs, corpus)
+    extra = read_extra_pairs(cfg.data.extra_pairs, corpus)  # every fold trains on them; no fold validates on them
     out = Path(cfg.out_dir)
     fold_metrics, oof_rows, finals, encoders = [], [], [], []
     for i, held_out in enumerate(group_folds(pairs, k, cfg.trainer.seed)):
         held = set(held_out)
-        train_pairs = [p for j, p in enumerate(pairs) if j not in held]
+        train_pairs = [p for j, p in enumerate(pairs) if j not in held] + extra
         valid_pairs = [pairs[j] for j in held_out]
         fold_cfg = copy.deepcopy(cfg)
         fold_cfg.out_dir = str(out / f"fold-{i}")

@@ -31,7 +31,7 @@ from lex_dpr.runs.record import (
     write_record,
 )
 from lex_dpr.training.config import Precision, TrainConfig, WandbMode, resolve_data_paths
-from lex_dpr.training.data import build_examples, pseudo_queries
+from lex_dpr.training.data import build_examples, pseudo_queries, read_extra_pairs
 from lex_dpr.utils.config import to_overrides
 from lex_dpr.utils.io import atomic_open
 
@@ -81,7 +81,7 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True,
         if path:
             check_pair_set(path)  # a set mixed by a killed make-pairs is refused, not trained on
     corpus = read_corpus(cfg.data.passages)
-    train_pairs = read_pairs(cfg.data.pairs, corpus)
+    train_pairs = read_pairs(cfg.data.pairs, corpus) + read_extra_pairs(cfg.data.extra_pairs, corpus)
     valid_pairs = read_pairs(cfg.data.valid_pairs, corpus) if cfg.data.valid_pairs else []
     return train_model(cfg, corpus, train_pairs, valid_pairs, Path(cfg.out_dir) / RUN_SUBDIR, resume, show_progress,
                        allow_changes)
@@ -110,6 +110,7 @@ def _locked(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pai
             resume: bool, show_progress: bool, allow_changes: bool) -> TrainResult:
     checkpoint = _check_run_dir(run_dir, resume)
     inputs = {"pairs": cfg.data.pairs, "valid_pairs": cfg.data.valid_pairs, "passages": cfg.data.passages}
+    inputs |= {f"extra_pairs[{i}]": path for i, path in enumerate(cfg.data.extra_pairs)}  # hashed for --resume
     extra = None
     if checkpoint is not None:
         changes = resume_changes(run_dir, cfg, inputs)

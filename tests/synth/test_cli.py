@@ -1,0 +1,38 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _cli import lex_dpr  # noqa: E402
+
+
+def test_synth_command_writes_pairs_and_reports_rates(statute_passages, tmp_path):
+    out = tmp_path / "synthetic.jsonl"
+    r = lex_dpr(["synth", "--passages", str(statute_passages), "--out", str(out), "--n", "12", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "12/12 questions" in r.output and "success rate" in r.output and "duplicate rate" in r.output
+    assert len(out.read_bytes().splitlines()) == 12
+    again = lex_dpr(["synth", "--passages", str(statute_passages), "--out", str(out), "--n", "12", "--quiet"])
+    assert again.exit_code == 0 and "resumed:" in again.output  # the same command on a finished run: nothing to do
+    assert len(out.read_bytes().splitlines()) == 12
+
+
+def test_short_types_are_a_warning(statute_passages, tmp_path):
+    r = lex_dpr(["synth", "--passages", str(statute_passages), "--out", str(tmp_path / "s.jsonl"), "--n", "40",
+                 "--types", "예시,규정", "-q"])
+    assert r.exit_code == 0 and "warning: 예시: fewer questions than the target" in r.output
+
+
+def test_bad_flags_exit_2_with_one_line(statute_passages, tmp_path):
+    r = lex_dpr(["synth", "--passages", str(statute_passages), "--out", str(tmp_path / "s.jsonl"),
+                 "--types", "정의,usage", "--temperatures", "0.1,hot"])
+    assert r.exit_code == 2
+    assert r.output.count("error:") == 1 and "--temperatures '0.1,hot'" in r.output
+    r = lex_dpr(["synth", "--passages", str(statute_passages), "--out", str(tmp_path / "s.jsonl"), "--types", "정의,usage"])
+    assert r.exit_code == 2 and "--types '정의,usage': use some of 정의,프로세스,규정,예시,비교,적용" in r.output
+    r = lex_dpr(["synth", "--passages", str(statute_passages), "--out", str(tmp_path / "s.jsonl"), "--llm", "gpt-4"])
+    assert r.exit_code == 2 and "--llm 'gpt-4' is not one of" in r.output
+
+
+def test_missing_passages_exit_1(tmp_path):
+    r = lex_dpr(["synth", "--passages", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "s.jsonl")])
+    assert r.exit_code == 1 and "nope.jsonl: file not found" in r.output
