@@ -12,6 +12,9 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
 
 
 def train_wordpiece(texts: Sequence[str], vocab_size: int):
@@ -87,3 +90,76 @@ def cache_tokenization(model) -> object | None:
     original = module.tokenizer
     module.tokenizer = CachedTokenizer(original)
     return original
+
+
+STATIC_MODULE = "sentence_transformers.sentence_transformer.modules.static_embedding.StaticEmbedding"
+
+
+def is_static_folder(folder) -> bool:
+    """A saved static model: one ``StaticEmbedding`` module (what ``train`` writes for ``model.name=static``)."""
+    import orjson
+
+    path = Path(folder) / "modules.json"
+    try:
+        modules = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return (isinstance(modules, list) and len(modules) == 1 and isinstance(modules[0], dict)
+            and modules[0].get("type") == STATIC_MODULE and modules[0].get("path", "") == ""
+            and (Path(folder) / "model.safetensors").is_file() and (Path(folder) / "tokenizer.json").is_file())
+
+
+class NumpyStaticEncoder:
+    """A saved static model run with numpy and ``tokenizers`` alone: the vectors sentence-transformers gives
+    (the mean of the token embeddings, as ``StaticEmbedding``'s EmbeddingBag computes it), without importing
+    torch or sentence-transformers (about 12 s on a 2-core machine). ``rag`` and ``index`` open static models
+    with it; ``tests/models/test_static_numpy.py`` checks the vectors against sentence-transformers'.
+
+    Example:
+        >>> enc = NumpyStaticEncoder.load("out/sample/run/bi_encoder/final")  # doctest: +SKIP
+        >>> enc.encode_query(["불법행위"]).shape  # doctest: +SKIP
+        (1, 512)
+    """
+
+    def __init__(self, weights: np.ndarray, tokenizer, prompts: dict[str, str] | None = None) -> None:
+        self.weights = np.ascontiguousarray(weights, dtype=np.float32)
+        self.tokenizer = tokenizer
+        self.tokenizer.no_padding()
+        self.prompts = dict(prompts or {})
+
+    @classmethod
+    def load(cls, folder) -> NumpyStaticEncoder:
+        import orjson
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        folder = Path(folder)
+        weights = load_file(str(folder / "model.safetensors"))["embedding.weight"]
+        prompts = {}
+        config = folder / "config_sentence_transformers.json"
+        if config.is_file():
+            prompts = orjson.loads(config.read_bytes()).get("prompts") or {}
+        return cls(weights, Tokenizer.from_file(str(folder / "tokenizer.json")), prompts)
+
+    def get_embedding_dimension(self) -> int:
+        return int(self.weights.shape[1])
+
+    get_sentence_embedding_dimension = get_embedding_dimension  # the name before sentence-transformers 6
+
+    def encode(self, texts: Sequence[str], prompt: str | None = None, normalize_embeddings: bool = False,
+               **_: object) -> np.ndarray:
+        texts = [prompt + t for t in texts] if prompt else list(texts)
+        out = np.zeros((len(texts), self.weights.shape[1]), dtype=np.float32)
+        for i, enc in enumerate(self.tokenizer.encode_batch(texts, add_special_tokens=False)):
+            if enc.ids:
+                out[i] = self.weights[enc.ids].mean(axis=0, dtype=np.float32)
+        if normalize_embeddings:
+            norms = np.linalg.norm(out, axis=1, keepdims=True)
+            out /= np.maximum(norms, 1e-12)  # torch.nn.functional.normalize's eps
+        return out
+
+    def encode_query(self, texts: Sequence[str], **kwargs) -> np.ndarray:
+        return self.encode(texts, prompt=self.prompts.get("query") or None, **kwargs)
+
+    def encode_document(self, texts: Sequence[str], **kwargs) -> np.ndarray:
+        return self.encode(texts, prompt=self.prompts.get("document") or None, **kwargs)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from lex_dpr.rag.config import Method, RagConfig
@@ -39,10 +39,11 @@ class Answer:
     rule: str = ""  # the classifier's cue
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["contexts"] = [{"id": c.pid, "title": c.title, "article": c.article, "score": round(c.score, 6),
-                            "text": c.text} for c in self.contexts]
-        return out
+        return {"question": self.question, "qtype": self.qtype,
+                "contexts": [{"id": c.pid, "title": c.title, "article": c.article, "score": round(c.score, 6),
+                              "text": c.text} for c in self.contexts],
+                "answer": self.answer, "cited": list(self.cited), "flags": list(self.flags), "error": self.error,
+                "rule": self.rule}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Answer:

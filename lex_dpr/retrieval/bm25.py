@@ -82,6 +82,11 @@ class BM25Index:
         except (OSError, ValueError) as exc:
             raise InputError(f"{folder}: cannot read the BM25 index ({exc}); build it again") from None
         index.size = int(index._bm25.scores["num_docs"])
+        if mmap:  # plain ndarray views of the same mapped pages: np.memmap's per-slice bookkeeping cost 30% of a query
+            scores = index._bm25.scores
+            for key, value in scores.items():
+                if isinstance(value, np.memmap):
+                    scores[key] = np.asarray(value)
         return index
 
 

@@ -238,10 +238,11 @@ def _is_hub_id(name: str) -> bool:
 
 
 def _load_encoder(name_or_path: str, device: str | None, trust_remote_code: bool):
-    """``load_encoder`` (a module-level name so that tests can count what gets encoded)."""
-    from lex_dpr.models.loading import load_encoder
+    """``load_query_encoder`` (a module-level name so that tests can count what gets encoded): a static model
+    runs on numpy, so opening an index of one (and updating it) never imports torch."""
+    from lex_dpr.models.loading import load_query_encoder
 
-    return load_encoder(name_or_path, device=device, trust_remote_code=trust_remote_code)
+    return load_query_encoder(name_or_path, device=device, trust_remote_code=trust_remote_code)
 
 
 # ----------------------------------------------------------------------------------------------- build
