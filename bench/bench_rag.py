@@ -92,7 +92,8 @@ def main() -> None:
     seen = {pid for p in read_pairs(args.train_pairs, answerer.index.corpus) for pid in p["positive_passages"]}
     sets = {"valid pairs": [(p["query_text"], set(p["positive_passages"])) for p in valid],
             "valid, never-seen positives": [(p["query_text"], set(p["positive_passages"]) - seen) for p in valid
-                                            if set(p["positive_passages"]) - seen],
+                                            if set(p["positive_passages"]) - seen
+                                            and p.get("meta", {}).get("type") != "fallback"],  # as `eval` counts
             "plain-language questions": [(q["question"], set(q["positive_passages"])) for q in questions
                                          if all(pid in answerer.index.corpus.index for pid in q["positive_passages"])]}
     modes = [("dense only", ["retrieval.weight=1"]), ("BM25 only", ["retrieval.weight=0"]),

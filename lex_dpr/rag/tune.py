@@ -3,9 +3,9 @@
 Every candidate is scored on the same two ranked lists per query (dense and BM25, read 100 deep):
 ``weighted`` for w = 0, 0.1, …, 1 (w on dense), ``rrf``, and ``independent`` with 1 … k−1 contexts from dense.
 The objective is Recall@k, the share of the answering passages among the k contexts an LLM gets, with
-nDCG@10 breaking ties. With training pairs, queries whose positives were all seen in training and queries
-with a never-seen positive count as two equal halves (as ``eval`` chooses its fusion weight): a memorising
-model looks best on the seen half, and choosing on it alone would give the long tail away.
+nDCG@10 breaking ties. With training pairs, queries with a never-seen positive (as ``eval``'s never-seen
+subset counts them: not fallback pairs) and all other queries count as two equal halves: a memorising model
+looks best on the seen half, and choosing on it alone would give the long tail away.
 """
 
 from __future__ import annotations
@@ -76,7 +76,10 @@ def tune(index, pairs: Sequence[dict], train_pairs: Sequence[dict] = (), k: int 
     queries = [p["query_text"] for p in pairs]
     relevant = [set(p["positive_passages"]) for p in pairs]
     seen = {pid for p in train_pairs for pid in p["positive_passages"]}
-    unseen_mask = [bool(seen) and not rel <= seen for rel in relevant]
+    # never-seen as `eval` reports it: a positive training never saw, on a query that is not a fallback pair
+    # (a precedent's own summary passage, which any lexical match finds)
+    unseen_mask = [bool(seen) and not rel <= seen and p.get("meta", {}).get("type") != "fallback"
+                   for p, rel in zip(pairs, relevant, strict=True)]
     dense = index.dense.rank(queries, depth)
     bm25 = index.bm25.rank(queries, depth)
     result = TuneResult(k, len(pairs), sum(not u for u in unseen_mask), sum(unseen_mask))
