@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded sample, end to end: data pipeline → train the static model → evaluate it
-# against BM25, popularity and kNN-label → check the run → a two-trial preset sweep. Outputs under out/sample/.
+# against BM25, popularity and kNN-label → check the run → index it and answer a question (rag ask) →
+# synthetic questions → a two-trial preset sweep. Outputs under out/sample/.
 # Usage: scripts/main_job.sh [SRC_DIR=data/sample] [OUT_DIR=out/sample]
 set -euo pipefail
 SRC=${1:-data/sample}
@@ -17,10 +18,16 @@ $LEX eval --passages "$OUT/merged_corpus.jsonl" --pairs "$OUT/pairs_train_valid.
   --output "$OUT/eval_report.json" --markdown "$OUT/eval_report.md" --quiet
 $LEX runs check "$OUT/run"
 $LEX runs plot "$OUT/run" --out "$OUT/run/curves.png"
+# Put it to work: an index over the corpus, a question answered from it (retrieval only: no LLM needed), and
+# synthetic plain-language questions for the next training run (data.extra_pairs).
+$LEX index build --passages "$OUT/merged_corpus.jsonl" --model "$OUT/run" --out "$OUT/index" --quiet
+$LEX rag ask "고의나 과실로 남에게 손해를 입히면 배상해야 하나요?" --index "$OUT/index"
+$LEX synth --passages "$OUT/merged_corpus.jsonl" --passage-types law,admin --llm none --n 60 \
+  --out "$OUT/synthetic.jsonl" --force --quiet
 # The command users type first: the preset sweep (the static family when no transformer model is at hand),
 # created and run offline on Optuna; two trials here, on the sample.
 rm -rf "$OUT/sweeps" "$OUT/sweep.yaml"
 HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1} $LEX sweep preset --output "$OUT/sweep.yaml" --sweeps-dir "$OUT/sweeps" \
   --count 2 --run-cap 2 --pairs "$OUT/pairs_train.jsonl" --passages "$OUT/merged_corpus.jsonl"
 $LEX sweep best --config "$OUT/sweep.yaml" --sweeps-dir "$OUT/sweeps" --export "$OUT/sweep_best.yaml"
-echo "done: $OUT (model: $OUT/run/bi_encoder/final, report: $OUT/eval_report.md, best sweep trial: $OUT/sweep_best.yaml)"
+echo "done: $OUT (model: $OUT/run/bi_encoder/final, report: $OUT/eval_report.md, index: $OUT/index, best sweep trial: $OUT/sweep_best.yaml)"

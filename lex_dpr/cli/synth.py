@@ -28,7 +28,7 @@ def command(
     passage_types: Annotated[str, typer.Option("--passage-types", help="Only passages of these types (e.g. law,admin); empty: all.")] = "",
     near_duplicate: Annotated[float, typer.Option("--near-duplicate", help="Character 3-gram Jaccard from which a question is a near-duplicate of one kept.")] = 0.8,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="LLM reply length limit.")] = 128,
-    model_name: Annotated[str | None, typer.Option("--model-name", help="openai: the served model (default: the server's first).")] = None,
+    model_name: Annotated[str | None, typer.Option("--llm-model", "--model-name", help="openai: the served model (default: the server's first).")] = None,
     device: Annotated[str | None, typer.Option("--device", help="transformers: cpu, cuda, ... (default: best available).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Start over, replacing --out and its journal.")] = False,
     seed: SeedOpt = 0,
