@@ -22,7 +22,7 @@ $LEX runs plot "$OUT/run" --out "$OUT/run/curves.png"
 # synthetic plain-language questions for the next training run (data.extra_pairs).
 $LEX index build --passages "$OUT/merged_corpus.jsonl" --model "$OUT/run" --out "$OUT/index" --quiet
 $LEX rag ask "고의나 과실로 남에게 손해를 입히면 배상해야 하나요?" --index "$OUT/index"
-$LEX synth --passages "$OUT/merged_corpus.jsonl" --passage-types law,admin --llm none --n 60 \
+$LEX synth --passages "$OUT/merged_corpus.jsonl" --passage-types law,admin --llm none --n 12 \
   --out "$OUT/synthetic.jsonl" --force --quiet
 # The command users type first: the preset sweep (the static family when no transformer model is at hand),
 # created and run offline on Optuna; two trials here, on the sample.
