@@ -71,6 +71,8 @@ def ask(question: Annotated[str, typer.Argument(help="The question, in Korean.")
         d = ans.to_dict()
         d["settings"] = {"retrieval": answerer.retriever.name, "llm": answerer.cfg.llm}
         typer.echo(orjson.dumps(d, option=orjson.OPT_INDENT_2).decode())
+        if ans.error:
+            raise typer.Exit(1)
         return
     _render(ans, answerer)
 
@@ -146,7 +148,7 @@ def tune(index: IndexOpt,
     from lex_dpr.utils.io import write_json
 
     opened = open_index(index, model=model, device=device)
-    valid = read_pairs(pairs, opened.corpus)
+    valid = read_pairs(pairs, opened.corpus, corpus_flag="--index")
     if train_pairs is None and pairs.stem.endswith("_valid"):
         sibling = pairs.with_name(pairs.stem.removesuffix("_valid") + pairs.suffix)
         train_pairs = sibling if sibling.is_file() else None

@@ -52,8 +52,11 @@ def read_corpus(path: str | Path) -> Corpus:
     return Corpus(ids, texts, records)
 
 
-def read_pairs(path: str | Path, corpus: Corpus | None = None) -> list[dict]:
-    """Read pair JSONL; pairs with no query text or no positive in ``corpus`` are skipped and counted."""
+def read_pairs(path: str | Path, corpus: Corpus | None = None, corpus_flag: str = "--passages") -> list[dict]:
+    """Read pair JSONL; pairs with no query text or no positive in ``corpus`` are skipped and counted.
+
+    ``corpus_flag`` names where the corpus came from in the message when no pair is usable.
+    """
     bad: list[BadLine] = []
     pairs, dropped = [], 0
     for rec in iter_jsonl(path, bad):
@@ -70,5 +73,5 @@ def read_pairs(path: str | Path, corpus: Corpus | None = None) -> list[dict]:
     if dropped:
         log.warning("%s: %d pair(s) without query text or a positive in the corpus were skipped", path, dropped)
     if not pairs:
-        raise InputError(f"{path}: no usable pairs (check that --passages is the corpus the pairs were mined on)")
+        raise InputError(f"{path}: no usable pairs (check that {corpus_flag} is the corpus the pairs were mined on)")
     return pairs

@@ -63,8 +63,10 @@ class GenerationConfig:
 
     def fingerprint(self) -> str:
         """A short hash of the settings that change what is generated (cache keys)."""
-        keep = {k: v for k, v in asdict(self).items()
-                if k not in ("api_key", "concurrency", "timeout", "max_retries", "batch_size")}
+        unused = ("api_key", "concurrency", "timeout", "max_retries", "batch_size")
+        if not self.do_sample:  # greedy: the sampling settings change nothing
+            unused += ("temperature", "top_p", "top_k", "seed")
+        keep = {k: v for k, v in asdict(self).items() if k not in unused}
         return hashlib.sha256(orjson.dumps(keep, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 

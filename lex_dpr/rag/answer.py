@@ -93,11 +93,20 @@ class Answerer:
 
         from lex_dpr.utils.config import to_dict
 
+        from lex_dpr import __version__
+
         manifest = self.index.manifest
+        retrieval = to_dict(self.cfg.retrieval)
+        if self.cfg.retrieval.method != Method.WEIGHTED:
+            retrieval.pop("weight")
+        if self.cfg.retrieval.method != Method.INDEPENDENT:
+            retrieval.pop("k_dense")
         parts = {"index": (manifest.get("corpus") or {}).get("sha256", ""),
                  "model": (manifest.get("model") or {}).get("fingerprint", ""),
-                 "parts": [bool(manifest.get("dense")), bool(manifest.get("bm25"))],
-                 "retrieval": to_dict(self.cfg.retrieval),
+                 "dense": manifest.get("dense"), "bm25": manifest.get("bm25"),
+                 "tokenizer": (manifest.get("tokenizer") or {}).get("settings_key"),
+                 "lex_dpr": __version__,  # the classifier's rules and the post-check
+                 "retrieval": retrieval,
                  "llm": self.generator.fingerprint if self.generator is not None else "none",
                  "generation": self.cfg.generation.fingerprint() if self.generator is not None else "",
                  "templates": self.templates_fingerprint(), "min_hangul": self.cfg.min_hangul}

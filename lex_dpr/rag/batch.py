@@ -39,7 +39,7 @@ FULL_CSV_COLUMNS = ("id", "question", "answer", "qtype", "context_ids", "cited",
 @dataclass
 class Question:
     line: int
-    id: str
+    id: str | int  # as given: text, or a whole number in JSONL
     question: str
 
 
@@ -50,6 +50,7 @@ class BatchSummary:
     rows: int = 0  # good input rows
     bad_rows: int = 0
     already_done: int = 0  # rows found in the output on --resume
+    retried: int = 0  # failed rows found on --resume, answered again
     answered: int = 0  # rows written this run
     unique_questions: int = 0  # distinct normalised questions among the rows written
     cache_hits: int = 0  # of those, answered from the cache
@@ -69,8 +70,7 @@ def read_questions(path: str | Path, id_column: str = "id", question_column: str
     """The good rows of a CSV or JSONL question file; bad rows go to ``bad`` with their line and reason."""
     path = Path(path)
     bad = bad if bad is not None else []
-    if not path.is_file():
-        raise InputError(f"{path}: no such question file")
+    _require_file(path)
     kind = _kind(path, "--input")
     rows = _csv_rows(path, id_column, question_column) if kind == "csv" else _jsonl_rows(path, bad)
     out, first_line = [], {}
@@ -81,24 +81,34 @@ def read_questions(path: str | Path, id_column: str = "id", question_column: str
         qid, question = rec.get(id_column), rec.get(question_column)
         if qid is None or (isinstance(qid, str) and not qid.strip()):
             bad.append(BadLine(path, line, f"no {id_column!r}: every row needs an id (or set --id-column)"))
+        elif isinstance(qid, bool) or not isinstance(qid, str | int):
+            bad.append(BadLine(path, line, f"{id_column!r} is {type(qid).__name__} {qid!r}: ids are text or whole numbers"))
         elif question is None:
             bad.append(BadLine(path, line, f"no {question_column!r} (or set --question-column)"))
-        elif not isinstance(question, str) or not question.strip():
+        elif not isinstance(question, str):
+            bad.append(BadLine(path, line, f"{question_column!r} is {type(question).__name__}, not text"))
+        elif not question.strip():
             bad.append(BadLine(path, line, "empty question"))
         elif str(qid).strip() in first_line:
             bad.append(BadLine(path, line, f"duplicate id {str(qid).strip()!r} (first on line {first_line[str(qid).strip()]})"))
         else:
-            qid = str(qid).strip()
-            first_line[qid] = line
+            qid = qid.strip() if isinstance(qid, str) else qid
+            first_line[str(qid)] = line
             out.append(Question(line, qid, question.strip()))
     return out
+
+
+def _require_file(path: Path) -> None:
+    if path.is_dir():
+        raise InputError(f"{path}: a folder, not a question file (.csv or .jsonl)")
+    if not path.is_file():
+        raise InputError(f"{path}: no such question file")
 
 
 def check_input(path: str | Path, id_column: str = "id", question_column: str = "question") -> None:
     """Fail early (before any model loads) on a missing file, a wrong suffix or CSV columns that are not there."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such question file")
+    _require_file(path)
     if _kind(path, "--input") == "csv":
         next(iter(_csv_rows(path, id_column, question_column)), None)
 
@@ -158,51 +168,83 @@ class Output:
         self.columns = ("id", "answer") if fmt == "submission" else FULL_CSV_COLUMNS
         self._fh = None
 
-    def done_ids(self) -> set[str]:
-        """Ids already written; a torn last row (the run was killed mid-write) is removed from the file."""
-        if not self.path.is_file() or self.path.stat().st_size == 0:
-            return set()
+    def _rows(self) -> tuple[list[tuple[str, bytes, bool]], bool]:
+        """The complete rows of the file as (id, bytes as written, failed), and whether the end was torn."""
         raw = self.path.read_bytes()
+        rows: list[tuple[str, bytes, bool]] = []
         if self.kind == "jsonl":
             lines = raw.split(b"\n")
-            complete, ids = [], set()
             for i, line in enumerate(lines):
                 if not line.strip():
                     continue
                 try:
                     rec = orjson.loads(line)
                 except orjson.JSONDecodeError:
-                    if i == len(lines) - 1:  # torn at the end: drop it
-                        break
+                    if i == len(lines) - 1:  # torn at the end
+                        return rows, True
                     raise InputError(f"{self.path}: line {i + 1} is not JSON; this is not an output of rag batch "
                                      "(or it was edited): write to a new --output") from None
                 if not isinstance(rec, dict) or "id" not in rec:
                     raise InputError(f"{self.path}: line {i + 1} has no id; write to a new --output")
-                complete.append(line)
-                ids.add(str(rec["id"]))
-            keep = b"".join(x + b"\n" for x in complete)
-        else:
-            text = raw.decode("utf-8-sig", errors="replace")
-            rows = list(csv.reader(io.StringIO(text, newline="")))
-            if not rows or tuple(rows[0]) != self.columns:
-                raise InputError(f"{self.path}: its columns are not {','.join(self.columns)}: it was written with "
-                                 "another --format; write to a new --output")
-            body = rows[1:]
-            if not raw.endswith(b"\n") and body:
-                body = body[:-1]  # torn at the end
-            body = [r for r in body if len(r) == len(self.columns)]
-            ids = {r[0] for r in body}
-            buf = io.StringIO()
-            writer = csv.writer(buf, lineterminator="\n")
-            writer.writerow(self.columns)
-            writer.writerows(body)
-            keep = buf.getvalue().encode("utf-8")
-        if keep != raw:
+                rows.append((str(rec["id"]), line + b"\n", rec.get("error") is not None))
+            return rows, False
+        text = raw.decode("utf-8-sig", errors="replace")
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        parsed, torn = [], False
+        try:
+            for row in reader:
+                parsed.append(row)
+        except csv.Error:  # an open quote at the end: the last record was cut inside a field
+            torn = True
+        if not parsed or tuple(parsed[0]) != self.columns:
+            raise InputError(f"{self.path}: its columns are not {','.join(self.columns)}: it was written with "
+                             "another --format; write to a new --output")
+        body = parsed[1:]
+        if not torn and body and not raw.endswith(b"\n"):
+            body, torn = body[:-1], True  # cut inside an unquoted field
+        err = self.columns.index("error") if "error" in self.columns else None
+        for row in body:
+            if len(row) != len(self.columns):
+                torn = True
+                continue
+            failed = bool(row[err]) if err is not None else not row[1]
+            rows.append((row[0], self._csv_bytes(row), failed))
+        return rows, torn
+
+    def done_ids(self) -> tuple[set[str], int]:
+        """Ids already answered, and how many rows failed (kept out: they are answered again).
+
+        A torn last row (a kill mid-write) and failed rows are removed from the file before appending.
+        """
+        if not self.path.is_file() or self.path.stat().st_size == 0:
+            return set(), 0
+        rows, _ = self._rows()
+        keep = [r for r in rows if not r[2]]
+        data = (self._csv_bytes(self.columns) if self.kind == "csv" else b"") + b"".join(r[1] for r in keep)
+        if data != self.path.read_bytes():
             from lex_dpr.utils.io import atomic_open
 
             with atomic_open(self.path) as fh:
-                fh.write(keep)
-        return ids
+                fh.write(data)
+        return {r[0] for r in keep}, len(rows) - len(keep)
+
+    def reorder(self, ids: list[str]) -> None:
+        """Rewrite the file with its rows in the order of ``ids`` (after a resume answered some again)."""
+        rows, _ = self._rows()
+        position = {qid: i for i, qid in enumerate(ids)}
+        ordered = sorted(rows, key=lambda r: position.get(r[0], len(position)))
+        if ordered == rows:
+            return
+        from lex_dpr.utils.io import atomic_open
+
+        with atomic_open(self.path) as fh:
+            fh.write((self._csv_bytes(self.columns) if self.kind == "csv" else b"") + b"".join(r[1] for r in ordered))
+
+    @staticmethod
+    def _csv_bytes(values) -> bytes:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow(values)
+        return buf.getvalue().encode("utf-8")
 
     def open(self, append: bool) -> None:
         from lex_dpr.utils.io import ensure_writable
@@ -213,9 +255,9 @@ class Output:
         if fresh and self.kind == "csv":
             self._write_csv(self.columns)
 
-    def write(self, qid: str, answer: Answer) -> None:
+    def write(self, qid: str | int, answer: Answer) -> None:
         if self.fmt == "submission":
-            self._write_csv((qid, answer.answer))
+            self._write_csv((str(qid), answer.answer))
             return
         d = answer.to_dict()
         row = {"id": qid, "question": answer.question, "answer": answer.answer, "qtype": answer.qtype,
@@ -225,14 +267,12 @@ class Output:
         if self.kind == "jsonl":
             self._fh.write(orjson.dumps(row) + b"\n")
         else:
-            self._write_csv((qid, answer.question, answer.answer, answer.qtype, ";".join(row["context_ids"]),
+            self._write_csv((str(qid), answer.question, answer.answer, answer.qtype, ";".join(row["context_ids"]),
                              ";".join(answer.cited), ";".join(answer.flags), answer.error or "",
                              orjson.dumps(row["contexts"]).decode()))
 
     def _write_csv(self, values) -> None:
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerow(values)
-        self._fh.write(buf.getvalue().encode("utf-8"))
+        self._fh.write(self._csv_bytes(values))
 
     def sync(self) -> None:
         self._fh.flush()
@@ -319,10 +359,12 @@ def run_batch(answerer: Answerer, input_path: str | Path, output_path: str | Pat
         log.warning("skipped %s", b)
     if not questions:
         raise InputError(f"{input_path}: no usable question rows ({len(bad)} bad)")
-    done = out.done_ids() if resume else set()
-    todo = [q for q in questions if q.id not in done]
+    fingerprint = answerer.fingerprint
+    _check_settings(out.path, fingerprint, resume)
+    done, summary.retried = out.done_ids() if resume else (set(), 0)
+    todo = [q for q in questions if str(q.id) not in done]
     summary.already_done = len(questions) - len(todo)
-    cache = AnswerCache(cache_dir, answerer.fingerprint)
+    cache = AnswerCache(cache_dir, fingerprint)
     memo: dict[str, Answer] = {}
     start = time.perf_counter()
     out.open(append=resume)
@@ -331,7 +373,7 @@ def run_batch(answerer: Answerer, input_path: str | Path, output_path: str | Pat
         with Bar("answering", total=len(todo), unit="questions", enabled=show_progress) as bar:
             for lo in range(0, len(todo), size):
                 chunk = todo[lo: lo + size]
-                keys = [normalize_query(q.question) for q in chunk]
+                keys = [normalize_query(q.question) or q.question for q in chunk]
                 need: dict[str, str] = {}
                 for q, key in zip(chunk, keys, strict=True):
                     if key in memo or key in need:
@@ -364,7 +406,28 @@ def run_batch(answerer: Answerer, input_path: str | Path, output_path: str | Pat
     finally:
         out.close()
         cache.close()
-        summary.seconds = round(time.perf_counter() - start, 3)
-        summary.unique_questions = summary.cache_hits + summary.generated
-        summary.questions_per_s = round(summary.answered / summary.seconds, 1) if summary.seconds > 0 else 0.0
+    if resume and summary.retried:
+        out.reorder([str(q.id) for q in questions])  # answered again at the end: back in input order
+    summary.seconds = round(time.perf_counter() - start, 3)
+    summary.unique_questions = summary.cache_hits + summary.generated
+    summary.questions_per_s = round(summary.answered / summary.seconds, 1) if summary.seconds > 0 else 0.0
     return summary
+
+
+def settings_path(output: str | Path) -> Path:
+    """Beside the output: the fingerprint of what answered it (``--resume`` refuses other settings)."""
+    output = Path(output)
+    return output.with_name(output.name + ".settings.json")
+
+
+def _check_settings(output: Path, fingerprint: str, resume: bool) -> None:
+    from lex_dpr.utils.io import read_json_file, write_json
+
+    path = settings_path(output)
+    if resume and path.is_file() and output.is_file() and output.stat().st_size > 0:
+        before = read_json_file(path)
+        if isinstance(before, dict) and before.get("fingerprint") not in (None, fingerprint):
+            raise InputError(f"{output} was answered with other settings (index, retrieval, --llm, generation or "
+                             f"templates; fingerprint {before['fingerprint']}, now {fingerprint}): resume with the "
+                             "same flags, or write to a new --output")
+    write_json(path, {"fingerprint": fingerprint})

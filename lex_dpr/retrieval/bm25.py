@@ -39,7 +39,11 @@ class BM25Index:
         self.size = 0
         if doc_tokens is not None:
             self.size = len(doc_tokens)
-            self._bm25.index([list(t) for t in doc_tokens], show_progress=False)
+            # token ids in first-appearance order: bm25s numbers a vocabulary built from a set, whose order
+            # changes with PYTHONHASHSEED, so the saved files would differ from one process to the next
+            vocab: dict[str, int] = {}
+            ids = [[vocab.setdefault(t, len(vocab)) for t in doc] for doc in doc_tokens]
+            self._bm25.index((ids, vocab), show_progress=False)
 
     @classmethod
     def from_texts(cls, texts: Sequence[str], workers: int = 0, **kwargs) -> BM25Index:
@@ -48,15 +52,17 @@ class BM25Index:
     def search(self, query_tokens: Sequence[Sequence[str]], k: int,
                n_threads: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
         """Top-``k`` (doc indices, scores) per query, best first; zero-score hits dropped."""
-        if not query_tokens or self.size == 0:
-            return [(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)) for _ in query_tokens]
+        empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
+        out = [empty] * len(query_tokens)
+        asked = [i for i, q in enumerate(query_tokens) if q]  # no tokens ("???", "ㅋㅋ"): no BM25 hits
+        if not asked or self.size == 0:
+            return out
         k = min(k, self.size)
-        docs, scores = self._bm25.retrieve([list(q) or [""] for q in query_tokens], k=k,
+        docs, scores = self._bm25.retrieve([list(query_tokens[i]) for i in asked], k=k,
                                            show_progress=False, n_threads=n_threads)
-        out = []
-        for d, s in zip(docs, scores, strict=True):
+        for i, d, s in zip(asked, docs, scores, strict=True):
             keep = s > 0
-            out.append((d[keep].astype(np.int64), s[keep]))
+            out[i] = (d[keep].astype(np.int64), s[keep])
         return out
 
     def save(self, folder: str | Path) -> None:

@@ -52,11 +52,24 @@ def rrf(rankings: Sequence[Ranking], k: int = 60) -> Ranking:
 
 
 def independent(a: Ranking, b: Ranking, k_a: int, k_b: int) -> Ranking:
-    """The top ``k_a`` of ``a``, then ``b``'s best not already taken until ``k_b`` more; scores kept."""
+    """The top ``k_a`` of ``a``, then ``b``'s best not already taken until ``k_b`` more; scores kept.
+
+    When one list runs short (BM25 finds nothing for "What is a tort?"), the other fills the gap, so the
+    result has ``k_a + k_b`` passages whenever the two lists hold that many.
+
+    Example:
+        >>> independent([("x", 1.0), ("y", 0.5)], [], 1, 1)
+        [('x', 1.0), ('y', 0.5)]
+    """
     out = list(a[:k_a])
     taken = {pid for pid, _ in out}
     extra = [(pid, s) for pid, s in b if pid not in taken][:k_b]
-    return out + extra
+    out += extra
+    want = k_a + k_b
+    if len(out) < want:
+        taken |= {pid for pid, _ in extra}
+        out += [(pid, s) for pid, s in [*a[k_a:], *b] if pid not in taken and not taken.add(pid)][: want - len(out)]
+    return out
 
 
 class FusionRetriever:
@@ -90,5 +103,5 @@ class FusionRetriever:
             return fuse(a, b, self.weight)[:k]
         if self.method == "rrf":
             return rrf([a, b])[:k]
-        k_a = self.k_first if self.k_first is not None else (k + 1) // 2
+        k_a = min(self.k_first, k) if self.k_first is not None else (k + 1) // 2
         return independent(a, b, k_a, k - k_a)

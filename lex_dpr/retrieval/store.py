@@ -319,6 +319,9 @@ def check_build_options(model: str | None, dense: bool, bm25: bool, faiss_kind: 
     if dense and not model:
         problems.append("the dense part needs a model: pass --model (a run folder such as out/shared/run, an alias "
                         "or a hub id), or --no-dense for a BM25-only index")
+    elif dense and _looks_like_path(model) and not Path(model).expanduser().exists():
+        problems.append(f"--model {model}: no such folder; pass a run folder (out/shared/run), a model folder, an "
+                        "alias or a hub id")
     if faiss_kind not in FAISS_KINDS:
         problems.append(f"--faiss {faiss_kind!r} is not one of {', '.join(FAISS_KINDS)}")
     for flag, value in (("--batch-size", batch_size), ("--shard-size", shard_size), ("--hnsw-m", hnsw_m)):
@@ -328,6 +331,11 @@ def check_build_options(model: str | None, dense: bool, bm25: bool, faiss_kind: 
         problems.append(f"--ivf-lists {ivf_lists!r} must be at least 1")
     if problems:
         raise ConfigError("; ".join(problems))
+
+
+def _looks_like_path(model: str) -> bool:
+    """A local path rather than an alias or a hub id (``org/name``)."""
+    return model.startswith(("/", ".", "~")) or model.count("/") > 1 or "\\" in model
 
 
 def _check_out(out: Path) -> None:

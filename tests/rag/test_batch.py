@@ -37,22 +37,24 @@ def test_bad_rows_are_reported_and_skipped_and_duplicates_answered_once(index_co
         {"id": "a", "question": QUESTIONS[2]},  # duplicate id
         {"id": 7, "question": QUESTIONS[3]},  # numeric ids are kept as text
         {"id": "e", "text": QUESTIONS[4]},  # no question key
+        {"id": ["x"], "question": QUESTIONS[4]},  # not an id
+        {"id": "f", "question": 123},  # not text
     ])
     out = tmp_path / "answers.jsonl"
     done = lex_dpr(["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--output", str(out), "--quiet"])
     assert done.exit_code == 0, done.output
     rows = _rows(out)
-    assert [r["id"] for r in rows] == ["a", "d", "7"]
+    assert [r["id"] for r in rows] == ["a", "d", 7]  # ids kept as given
     assert rows[1]["question"] == QUESTIONS[0].replace(" ", "  ") and rows[1]["context_ids"] == rows[0]["context_ids"]
     assert "LAW_001706_제750조" in rows[0]["context_ids"]
     assert all(len(r["contexts"]) == 6 and r["contexts"][0]["id"] == r["context_ids"][0] for r in rows)
     warnings = [x for x in done.stderr.splitlines() if x.startswith("warning:")]
-    assert len(warnings) == 5
+    assert len(warnings) == 7
     for line, why in ((2, "empty question"), (3, "no 'id'"), (4, ""), (6, "duplicate id 'a' (first on line 1)"),
-                      (8, "no 'question'")):
+                      (8, "no 'question'"), (9, "ids are text or whole numbers"), (10, "'question' is int, not text")):
         assert any(f"q.jsonl:{line}:" in w and why in w for w in warnings), (line, warnings)
     summary = orjson.loads((tmp_path / "answers.jsonl.summary.json").read_bytes())
-    assert (summary["rows"], summary["bad_rows"], summary["answered"], summary["unique_questions"]) == (3, 5, 3, 2)
+    assert (summary["rows"], summary["bad_rows"], summary["answered"], summary["unique_questions"]) == (3, 7, 3, 2)
 
 
 def test_csv_in_submission_out_with_named_columns(index_copy, tmp_path):
@@ -140,3 +142,48 @@ def test_sigkill_mid_batch_then_resume_gives_the_same_file(index_copy, tmp_path)
     assert out.read_bytes() == (tmp_path / "clean.jsonl").read_bytes()
     s = orjson.loads((tmp_path / "killed.jsonl.summary.json").read_bytes())
     assert s["already_done"] >= 40 and s["already_done"] + s["answered"] == 400
+
+
+def test_questions_with_no_bm25_tokens_are_answered_from_dense(index_copy, tmp_path):
+    inp = _jsonl(tmp_path / "q.jsonl", [{"id": "p", "question": "???"}, {"id": "k", "question": "ㅋㅋ"},
+                                        {"id": "e", "question": "What is a tort?"}, {"id": "a", "question": QUESTIONS[0]}])
+    out = tmp_path / "a.jsonl"
+    done = lex_dpr(["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--output", str(out), "--quiet",
+                    "--retrieval", "independent"])
+    assert done.exit_code == 0, done.output
+    rows = _rows(out)
+    assert [r["id"] for r in rows] == ["p", "k", "e", "a"]
+    assert all(len(r["context_ids"]) == 6 for r in rows)  # the dense list fills what BM25 cannot
+    asked = lex_dpr(["rag", "ask", "???", "--index", str(index_copy), "--json"])
+    assert asked.exit_code == 0 and len(orjson.loads(asked.stdout)["contexts"]) == 6
+
+
+def test_resume_refuses_other_settings(index_copy, tmp_path):
+    inp = _jsonl(tmp_path / "q.jsonl", [{"id": f"q{i}", "question": q} for i, q in enumerate(QUESTIONS)])
+    out = tmp_path / "a.jsonl"
+    assert lex_dpr(["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--output", str(out),
+                    "--k", "2", "--quiet"]).exit_code == 0
+    lines = out.read_bytes().splitlines(keepends=True)
+    out.write_bytes(b"".join(lines[:3]))
+    done = lex_dpr(["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--output", str(out),
+                    "--resume", "--quiet"])
+    assert done.exit_code == 1 and "was answered with other settings" in done.stderr
+    assert out.read_bytes() == b"".join(lines[:3])
+    same = lex_dpr(["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--output", str(out),
+                    "--resume", "--k", "2", "--quiet"])
+    assert same.exit_code == 0 and out.read_bytes() == b"".join(lines)
+
+
+def test_submission_resume_drops_an_answer_cut_inside_its_quotes(index_copy, tmp_path):
+    inp = _jsonl(tmp_path / "q.jsonl", [{"id": f"q{i}", "question": q} for i, q in enumerate(QUESTIONS)])
+    full = tmp_path / "full.csv"
+    args = ["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--format", "submission", "--quiet"]
+    assert lex_dpr([*args, "--output", str(full)]).exit_code == 0
+    raw = full.read_bytes()
+    second = raw.index(b"q1,")
+    cut = raw.index(b"\n", second) + 1  # right after the first line break inside q1's quoted answer
+    part = tmp_path / "part.csv"
+    part.write_bytes(raw[:cut])
+    part.with_name("part.csv.settings.json").write_bytes(full.with_name("full.csv.settings.json").read_bytes())
+    assert lex_dpr([*args, "--output", str(part), "--resume"]).exit_code == 0
+    assert part.read_bytes() == raw

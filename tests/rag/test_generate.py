@@ -35,7 +35,10 @@ def test_ask_with_a_local_causal_lm(sample_index, tiny_lm):
 
 
 class _Chat(BaseHTTPRequestHandler):
-    """/v1/models and /v1/chat/completions: cites [1] in Korean; HTTP 500 when the question says 실패."""
+    """/v1/models and /v1/chat/completions: cites [1] in Korean; HTTP 500 when the question says 실패
+    (while ``failing`` is set)."""
+
+    failing = True
 
     def log_message(self, *args):
         pass
@@ -54,7 +57,7 @@ class _Chat(BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         prompt = body["messages"][-1]["content"]
-        if "실패" in prompt.split("문맥")[0]:
+        if _Chat.failing and "실패" in prompt.split("문맥")[0]:
             self._send(500, {"error": {"message": "boom"}})
             return
         self._send(200, {"id": "c", "object": "chat.completion", "created": 0, "model": "tiny",
@@ -65,6 +68,7 @@ class _Chat(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def chat_server():
+    _Chat.failing = True
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Chat)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -111,3 +115,30 @@ def test_an_unreachable_server_stops_before_any_work(index_copy, tmp_path):
                     "--set", "generation.max_retries=0", "--set", "generation.timeout=2", "--quiet"])
     assert done.exit_code == 1 and "cannot reach" in done.stderr, done.output
     assert not (tmp_path / "a.jsonl").exists()
+
+
+def test_resume_answers_failed_rows_again_in_input_order(index_copy, chat_server, tmp_path):
+    questions = [QUESTION, "실패하는 질문: 계약 해제의 효과는?", "채권의 소멸시효는 몇 년인가요?"]
+    inp = tmp_path / "q.jsonl"
+    inp.write_bytes(b"".join(orjson.dumps({"id": f"q{i}", "question": q}) + b"\n" for i, q in enumerate(questions)))
+    args = ["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--quiet", "--no-cache",
+            "--llm", f"openai:{chat_server}", "--set", "generation.max_retries=0"]
+    out = tmp_path / "a.jsonl"
+    assert lex_dpr([*args, "--output", str(out)]).exit_code == 1
+    _Chat.failing = False  # the server is fixed
+    done = lex_dpr([*args, "--output", str(out), "--resume"])
+    assert done.exit_code == 0, done.output
+    rows = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    assert [r["id"] for r in rows] == ["q0", "q1", "q2"] and all(r["error"] is None for r in rows)
+    s = orjson.loads((tmp_path / "a.jsonl.summary.json").read_bytes())
+    assert (s["already_done"], s["retried"], s["answered"]) == (2, 1, 1)
+    clean = tmp_path / "clean.jsonl"
+    assert lex_dpr([*args, "--output", str(clean)]).exit_code == 0
+    assert out.read_bytes() == clean.read_bytes()
+
+
+def test_ask_json_exits_1_when_generation_fails(index_copy, chat_server):
+    done = lex_dpr(["rag", "ask", "실패하는 질문", "--index", str(index_copy), "--llm", f"openai:{chat_server}",
+                    "--set", "generation.max_retries=0", "--json"])
+    assert done.exit_code == 1
+    assert "500" in orjson.loads(done.stdout)["error"]

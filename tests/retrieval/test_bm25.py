@@ -23,3 +23,29 @@ def test_bm25s_matches_rank_bm25_reference(sample_passages):
         expected = np.argsort(-reference.get_scores(q), kind="stable")[:3]
         assert idx[0] == expected[0] and set(idx) == set(expected)
 
+
+
+def test_saved_index_bytes_do_not_depend_on_the_hash_seed(tmp_path):
+    """bm25s numbers its vocabulary from a set; lex-dpr numbers tokens in order of appearance, so the same
+    documents give the same files in every process."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from lex_dpr.retrieval.bm25 import BM25Index; "
+            "BM25Index([['민법', '손해', '배상'], ['형법', '사기', '민법'], [], ['채권', '소멸시효', '손해']]).save(sys.argv[1])")
+    for seed in ("1", "2"):
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / seed)], check=True,
+                       env=dict(os.environ, PYTHONHASHSEED=seed))
+    files = sorted(p.name for p in (tmp_path / "1").iterdir())
+    assert files and files == sorted(p.name for p in (tmp_path / "2").iterdir())
+    for name in files:
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name
+
+
+def test_a_query_with_no_tokens_has_no_hits():
+    from lex_dpr.retrieval.bm25 import BM25Index
+
+    index = BM25Index([["민법", "손해"], ["형법", "사기"]])
+    hits = index.search([[], ["민법"], ["없는말"]], k=2)
+    assert [d.tolist() for d, _ in hits] == [[], [0], []]

@@ -40,8 +40,9 @@ def test_independent_takes_the_top_of_each_without_duplicates():
     assert independent(A, B, 1, 1) == [("p", 0.9), ("q", 3.0)]
     assert independent(A, B, 0, 2) == [("q", 3.0), ("s", 2.0)]
     assert independent(A, B, 2, 0) == [("p", 0.9), ("q", 0.5)]
-    assert independent(A, B, 5, 1) == [*A, ("s", 2.0)]  # fewer than k_a in A: all of A
-    assert independent(A, B, 3, 5) == [*A, ("s", 2.0), ("t", 1.0)]  # B runs out
+    assert independent(A, B, 5, 1) == [*A, ("s", 2.0), ("t", 1.0)]  # A runs short: B fills the gap
+    assert independent(A, B, 3, 5) == [*A, ("s", 2.0), ("t", 1.0)]  # both run out
+    assert independent(A, [], 1, 2) == A  # BM25 found nothing: dense fills all k
 
 
 class _Fixed:
