@@ -135,10 +135,10 @@ def _csv_rows(path: Path, id_column: str, question_column: str) -> Iterator[tupl
         raise InputError(f"{path}: no {' or '.join(repr(n) for n, _ in missing)} column (columns: "
                          f"{', '.join(columns) or 'none'}); name {'them' if len(missing) > 1 else 'it'} with "
                          f"{' and '.join(f for _, f in missing)}")
-    line = 1
+    end = 1  # the header's last line
     try:
         for row in reader:
-            line = reader.line_num
+            line, end = end + 1, reader.line_num  # a quoted field may span lines: report where the row starts
             if None in row:
                 yield line, BadLine(path, line, f"{len(row[None])} more field(s) than the header has")
                 continue
@@ -358,7 +358,8 @@ def run_batch(answerer: Answerer, input_path: str | Path, output_path: str | Pat
     for b in bad:
         log.warning("skipped %s", b)
     if not questions:
-        raise InputError(f"{input_path}: no usable question rows ({len(bad)} bad)")
+        raise InputError(f"{input_path}: " + (f"no usable question rows ({len(bad)} bad; see the warnings above)"
+                                              if bad else "no question rows (an empty file?)"))
     fingerprint = answerer.fingerprint
     _check_settings(out.path, fingerprint, resume)
     done, summary.retried = out.done_ids() if resume else (set(), 0)
