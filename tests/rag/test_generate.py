@@ -1,13 +1,10 @@
 """Generated answers end to end: the tiny Qwen2 through `rag ask --llm transformers:...`, and `rag batch` against
 a real OpenAI-compatible HTTP server on 127.0.0.1 that fails some requests (the batch goes on)."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import orjson
 import pytest
 
+from tests._cli import chat_server as _chat_server
 from tests._cli import lex_dpr
 
 QUESTION = "고의나 과실로 남에게 손해를 입히면 배상해야 하나요?"
@@ -34,47 +31,20 @@ def test_ask_with_a_local_causal_lm(sample_index, tiny_lm):
     assert set(ans["flags"]) <= {"no_citation", "not_korean", "empty"}
 
 
-class _Chat(BaseHTTPRequestHandler):
-    """/v1/models and /v1/chat/completions: cites [1] in Korean; HTTP 500 when the question says 실패
-    (while ``failing`` is set)."""
+FAILING = {"on": True}  # the server fails questions that say 실패 while this is on
 
-    failing = True
 
-    def log_message(self, *args):
-        pass
-
-    def _send(self, code, body):
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self):
-        self._send(200, {"object": "list", "data": [{"id": "tiny", "object": "model", "created": 0, "owned_by": "t"}]})
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        prompt = body["messages"][-1]["content"]
-        if _Chat.failing and "실패" in prompt.split("문맥")[0]:
-            self._send(500, {"error": {"message": "boom"}})
-            return
-        self._send(200, {"id": "c", "object": "chat.completion", "created": 0, "model": "tiny",
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": "손해를 배상할 책임이 있습니다 [1]."}}],
-                         "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+def _reply(messages):
+    if FAILING["on"] and "실패" in messages[-1]["content"].split("문맥")[0]:
+        return 500, "boom"
+    return 200, "손해를 배상할 책임이 있습니다 [1]."
 
 
 @pytest.fixture
 def chat_server():
-    _Chat.failing = True
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Chat)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    FAILING["on"] = True
+    with _chat_server(_reply) as url:
+        yield url
 
 
 def test_batch_against_a_served_model_keeps_going_past_failed_requests(index_copy, chat_server, tmp_path):
@@ -125,7 +95,7 @@ def test_resume_answers_failed_rows_again_in_input_order(index_copy, chat_server
             "--llm", f"openai:{chat_server}", "--set", "generation.max_retries=0"]
     out = tmp_path / "a.jsonl"
     assert lex_dpr([*args, "--output", str(out)]).exit_code == 1
-    _Chat.failing = False  # the server is fixed
+    FAILING["on"] = False  # the server is fixed
     done = lex_dpr([*args, "--output", str(out), "--resume"])
     assert done.exit_code == 0, done.output
     rows = [orjson.loads(x) for x in out.read_bytes().splitlines()]

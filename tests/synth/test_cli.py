@@ -40,40 +40,11 @@ def test_missing_passages_exit_1(tmp_path):
 
 def test_a_model_that_never_asks_a_question_is_an_error_not_an_empty_success(statute_passages, tmp_path):
     """A real OpenAI-compatible HTTP server on 127.0.0.1 that answers every prompt with a statement."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from _cli import chat_server
 
-    class Statements(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def _send(self, body):
-            data = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self):
-            self._send({"object": "list", "data": [{"id": "m", "object": "model", "created": 0, "owned_by": "t"}]})
-
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            self._send({"id": "c", "object": "chat.completion", "created": 0, "model": "m",
-                        "choices": [{"index": 0, "finish_reason": "stop",
-                                     "message": {"role": "assistant", "content": "이 조문은 손해배상에 관한 규정입니다."}}]})
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Statements)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        done = lex_dpr(["synth", "--passages", str(statute_passages), "--llm",
-                        f"openai:http://127.0.0.1:{server.server_address[1]}/v1", "--n", "6", "--types", "정의,규정",
-                        "--out", str(tmp_path / "s.jsonl"), "--quiet"])
-    finally:
-        server.shutdown()
-        server.server_close()
+    with chat_server(lambda messages: (200, "이 조문은 손해배상에 관한 규정입니다.")) as url:
+        done = lex_dpr(["synth", "--passages", str(statute_passages), "--llm", f"openai:{url}", "--n", "6",
+                        "--types", "정의,규정", "--out", str(tmp_path / "s.jsonl"), "--quiet"])
     assert done.exit_code == 1, done.output
     errors = [x for x in done.stderr.splitlines() if x.startswith("error:")]
     assert len(errors) == 1 and "no question kept" in errors[0] and "unparsed" in errors[0]
