@@ -59,9 +59,9 @@ class RagConfig:
 
 def load_rag_config(path: str | Path | None = None, overrides: Sequence[str] | None = None,
                     index_settings: dict[str, Any] | None = None) -> RagConfig:
-    """Defaults ← the index's tuned ``retrieval`` settings ← ``path`` ← ``overrides``, checked together."""
+    """Defaults ← the index's tuned ``retrieval`` settings (mode, weight, k) ← ``path`` ← ``overrides``, checked together."""
     base = [f"retrieval.{k}={_config._format(v)}" for k, v in (index_settings or {}).items()
-            if k in ("method", "weight", "k_dense")]
+            if k in ("method", "weight", "k_dense", "k") and v is not None]
     return _config.load(RagConfig, path, [*base, *(overrides or [])])
 
 
@@ -76,4 +76,5 @@ def read_index_settings(index_dir: str | Path) -> dict[str, Any]:
     data = read_json_file(path)
     if not isinstance(data, dict) or not isinstance(data.get("retrieval"), dict):
         raise InputError(f"{path}: not a retrieval settings file; run `lex-dpr rag tune` again or delete it")
-    return data["retrieval"]
+    k = data.get("k")  # the number of contexts the mode was chosen for
+    return {**data["retrieval"], **({"k": k} if isinstance(k, int) and not isinstance(k, bool) else {})}

@@ -43,3 +43,13 @@ def test_a_broken_settings_file_is_named(index_copy):
     (index_copy / "retrieval.json").write_text("[1, 2]")
     done = lex_dpr(["rag", "ask", "불법행위", "--index", str(index_copy)])
     assert done.exit_code == 1 and "retrieval.json: not a retrieval settings file" in done.stderr
+
+
+def test_the_k_tuned_for_is_the_default_and_a_flag_still_wins(index_copy, sample_training_data):
+    done = lex_dpr(["rag", "tune", "--index", str(index_copy), "--pairs", str(sample_training_data["valid_pairs"]),
+                    "--k", "4", "--quiet"])
+    assert done.exit_code == 0, done.output
+    asked = lex_dpr(["rag", "ask", "불법행위 손해배상", "--index", str(index_copy), "--json"])
+    assert len(orjson.loads(asked.stdout)["contexts"]) == 4
+    wider = lex_dpr(["rag", "ask", "불법행위 손해배상", "--index", str(index_copy), "--json", "--k", "6"])
+    assert len(orjson.loads(wider.stdout)["contexts"]) == 6
