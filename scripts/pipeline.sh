@@ -10,10 +10,8 @@ OUT=${2:-out/$(basename "$SRC")}
 shift $(( $# > 2 ? 2 : $# )) || true
 LEX=${LEX_DPR:-lex-dpr}
 
-$LEX preprocess --src-dir "$SRC" --glob "laws/**/*.json" --out-law "$OUT/law_passages.jsonl" \
-  --out-admin "$OUT/.unused_admin.jsonl" --out-prec "$OUT/.unused_prec.jsonl" --workers 2
-$LEX preprocess --src-dir "$SRC" --glob "admin_rules/**/*.json" --out-law "$OUT/.unused_law.jsonl" \
-  --out-admin "$OUT/admin_passages.jsonl" --out-prec "$OUT/.unused_prec.jsonl" --workers 2
+$LEX preprocess --src-dir "$SRC" --glob "laws/**/*.json" --out-law "$OUT/law_passages.jsonl" --workers 2
+$LEX preprocess --src-dir "$SRC" --glob "admin_rules/**/*.json" --out-admin "$OUT/admin_passages.jsonl" --workers 2
 $LEX make-pairs --law "$OUT/law_passages.jsonl" --admin "$OUT/admin_passages.jsonl" --use-admin-for-prec \
   --prec-json-dir "$SRC/precedents" --out "$OUT/pairs_train.jsonl" "$@"
 $LEX merge-corpus --law "$OUT/law_passages.jsonl" --admin "$OUT/admin_passages.jsonl" \
@@ -21,5 +19,4 @@ $LEX merge-corpus --law "$OUT/law_passages.jsonl" --admin "$OUT/admin_passages.j
 $LEX validate --pairs "$OUT/pairs_train.jsonl" --pairs "$OUT/pairs_train_valid.jsonl" \
   --passages "$OUT/merged_corpus.jsonl" --json "$OUT/validate.json"
 $LEX stats --passages "$OUT/merged_corpus.jsonl" --pairs "$OUT/pairs_train.jsonl" --out-dir "$OUT/stats"
-rm -f "$OUT"/.unused_*.jsonl
 echo "done: $OUT"
