@@ -72,6 +72,7 @@ _IGNORED_OFFLINE = {"program": "trials run lex-dpr's own training", "command": "
 TOP_KEYS = (*_USED_KEYS, "program", "command", "name", "description", *_legacy.TOP_LEVEL)
 _METRIC_KEYS = ("name", "goal", "target", "impute", "impute_while_running")
 _HYPERBAND_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
+_ALWAYS = "always"  # _window_problem's answer for 0-24 (LexDPR's agent and lex-dpr's: every hour)
 _WINDOW = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*-\s*(\d{1,2})(?::(\d{2}))?$")
 TRAINING_KEYS = tuple(_config.all_keys(TrainConfig))
 
@@ -107,6 +108,7 @@ class HyperbandSpec:
     max_iter: int | None = None
     eta: int | float = 3
     s: int | None = None
+    strict: bool = False  # W&B's strict mode: a run is compared with every run's value at the band, not only finished ones
 
     def bands(self, up_to: int | None = None) -> list[int]:
         out: list[int] = []
@@ -312,8 +314,10 @@ def _window_problem(text: str) -> str | None:
     for h, mi in ((h1, m1), (h2, m2)):
         if not (0 <= h <= 23 and 0 <= mi <= 59) and (h, mi) != (24, 0):
             return "has an hour outside 0-24 or minutes outside 00-59 (e.g. 17-7 or 17:30-07:00)"
+    if (h1, m1, h2, m2) == (0, 0, 24, 0):
+        return _ALWAYS
     if (h1 * 60 + m1) % 1440 == (h2 * 60 + m2) % 1440:
-        return "starts and ends at the same time: remove time_window to run at any hour"
+        return "starts and ends at the same time: write 0-24 to run at any hour, or remove time_window"
     return None
 
 
@@ -326,6 +330,8 @@ class _Parser:
         self.baseline: dict[str, Any] = {}
         self.base: list[str] = []
         self.origin: dict[str, str] = {}  # parameter key → the key the file used
+        self.ctx: dict[str, Any] = {}  # the file's predecessor keys and values, for rules that read each other
+        self.predecessor = False  # written for LexDPR: its meaning of shared keys (data.multiply) applies
 
     def parse(self) -> SweepSpec:
         raw = self.raw
@@ -333,6 +339,10 @@ class _Parser:
             if key not in TOP_KEYS:
                 self.problems.append(f"unknown key '{key}'" + (_closest(key, TOP_KEYS) or " (a sweep file takes "
                                      f"{', '.join(TOP_KEYS[:-2])})"))
+        self._predecessor_context()
+        for key in ("name", "description"):
+            if key in raw and (not isinstance(raw[key], str) or not raw[key].strip()):
+                self.problems.append(f"'{key}': {raw[key]!r} must be text (quote it: {key}: \"{raw[key]}\")")
         method = self._method(raw.get("method"))
         fixed, fixed_keys = self._fixed(raw.get("fixed"))
         for key in _legacy.TOP_LEVEL:
@@ -345,6 +355,7 @@ class _Parser:
                 via = [f" ({k})" if k != key else "" for k in (fixed_keys[key], self.origin[key])]
                 self.problems.append(f"'{key}' is set in both fixed{via[0]} and parameters{via[1]}: keep one")
         metric, goal, target = self._metric(raw.get("metric"), parameters)
+        self._check_stopping_metric(metric, fixed, parameters)
         spec = SweepSpec(method=method, metric=metric, goal=goal, target=target, parameters=parameters, fixed=fixed,
                          early_terminate=self._hyperband(raw.get("early_terminate")),
                          run_cap=self._int("run_cap", 1), initial_runs=self._int("initial_runs", 0),
@@ -359,6 +370,35 @@ class _Parser:
         spec.notes = list(dict.fromkeys(self.notes))
         spec.legacy = list(self.legacy.values())
         return spec
+
+    def _predecessor_context(self) -> None:
+        raw, fixed = self.raw, self.raw.get("fixed")
+        items: dict[str, Any] = {}
+        if isinstance(fixed, dict):
+            items = _config.flatten(fixed)
+        elif isinstance(fixed, list):
+            for item in fixed:
+                if isinstance(item, str) and "=" in item:
+                    key, text = (part.strip() for part in item.split("=", 1))
+                    try:
+                        items[key] = _config.parse_yaml(text, f"'fixed': {key}") if text else ""
+                    except ConfigError:
+                        items[key] = text  # _fixed reports it
+        flat: list[tuple[str, Any]] = []
+        if isinstance(raw.get("parameters"), dict):
+            self._flatten(raw["parameters"], "", flat)
+        self.ctx = _legacy.context(raw, items, flat)
+        self.predecessor = _legacy.is_predecessor(raw, self.ctx, TRAINING_KEYS)
+
+    def _reinterpreted(self, key: str) -> bool:
+        """A key lex-dpr shares with LexDPR under another meaning, in a LexDPR file: read the LexDPR way."""
+        return self.predecessor and key in _legacy.REINTERPRETED
+
+    def _check_stopping_metric(self, metric: str, fixed: list[str], parameters: dict[str, ParamSpec]) -> None:
+        chosen = [item.split("=", 1)[1] for item in fixed if item.startswith("eval.metric=")]
+        if chosen and metric.startswith("eval/") and chosen[-1] != metric.removeprefix("eval/"):
+            self.notes.append(f"eval.metric={chosen[-1]} in fixed: trials pick their best checkpoint and stop early "
+                              f"by the sweep's metric {metric} instead")
 
     # --- top-level scalars
 
@@ -394,6 +434,9 @@ class _Parser:
         if value is None:
             return None
         problem = _window_problem(value) if isinstance(value, str) else "is not START-END hours, e.g. 17-7"
+        if problem == _ALWAYS:
+            self.notes.append(f"time_window {value!r} is every hour: trials run at any time")
+            return None
         if problem:
             self.problems.append(f"'time_window': {value!r} {problem}")
             return None
@@ -498,12 +541,16 @@ class _Parser:
         eta = _number(eta)
         if isinstance(eta, float) and eta.is_integer():
             eta = int(eta)
-        if "strict" in et:
-            self.notes.append("ignored offline: early_terminate.strict (Optuna's hyperband pruner decides)")
+        strict = et.get("strict", False)
+        if not isinstance(strict, bool):
+            self.problems.append(f"'early_terminate.strict': {strict!r} must be true or false")
+            strict = False
         min_iter, max_iter, s = values["min_iter"], values["max_iter"], values["s"]
-        if min_iter is not None and max_iter is not None:
-            self.problems.append("'early_terminate': give min_iter, or max_iter with s, not both")
-        elif max_iter is not None and s is None and "s" not in et:
+        if min_iter is not None and max_iter is not None and s is not None:
+            self.notes.append(f"early_terminate: min_iter {min_iter} is not used with max_iter and s (W&B's rule "
+                              f"cuts at max_iter/eta^i: {HyperbandSpec(max_iter=max_iter, eta=eta, s=s).bands()})")
+            min_iter = None
+        if max_iter is not None and s is None and "s" not in et:
             self.problems.append("'early_terminate.s' is required with max_iter (the number of bands counted back "
                                  "from max_iter, e.g. s: 2), or give min_iter instead")
         elif min_iter is None and max_iter is None and "min_iter" not in et and "max_iter" not in et:
@@ -515,7 +562,7 @@ class _Parser:
         if min_iter is not None and s is not None:
             self.notes.append("early_terminate.s is ignored with min_iter (W&B's rule)")
             s = None
-        return HyperbandSpec(min_iter=min_iter, max_iter=max_iter, eta=eta, s=s)
+        return HyperbandSpec(min_iter=min_iter, max_iter=max_iter, eta=eta, s=s, strict=strict)
 
     # --- fixed overrides
 
@@ -555,7 +602,7 @@ class _Parser:
 
     def _fixed_item(self, key: str, value: Any, text: str | None, where: str, out: list[str]) -> dict[str, str]:
         """Append the override for one fixed entry (mapping a predecessor key); returns {key it sets: key written}."""
-        if key in TRAINING_KEYS:
+        if key in TRAINING_KEYS and not self._reinterpreted(key):
             out.append(f"{key}={text if text is not None else _space.format_value(value)}")
             return {key: key}
         mapping = _legacy.lookup(key)
@@ -564,12 +611,12 @@ class _Parser:
             return {}
         self.legacy.setdefault(key, mapping)
         try:
-            pair = _legacy.map_value(key, value)
+            pair = _legacy.map_value(key, value, self.ctx)
         except ValueError as exc:
             self.problems.append(str(exc))
             return {}
-        if pair is None:
-            self._noop(key, value)
+        if pair is None or isinstance(pair, _legacy.Skip):
+            self._noop(key, value, pair)
             return {}
         new, new_value = pair
         if _legacy.converts_values(key):
@@ -584,7 +631,10 @@ class _Parser:
                 self.problems.append(f"'{key}' is set twice in fixed (by {both}): keep one")
             keys[key] = via
 
-    def _noop(self, key: str, value: Any) -> None:
+    def _noop(self, key: str, value: Any, skip: _legacy.Skip | None = None) -> None:
+        if skip is not None:
+            self.notes.append(f"{key}: {_space.format_value(value)} changes nothing ({skip.why})")
+            return
         mapping = self.legacy[key]
         why = f" (not applicable: {mapping.reason.split(':')[0]})" if mapping.new is None else ""
         self.notes.append(f"{key}: {_space.format_value(value)} changes nothing{why}")
@@ -620,7 +670,7 @@ class _Parser:
                                      f"{{min: ..., max: ...}}, not {raw!r} (constants can also go in fixed)")
                 continue
             new: str | None = key
-            if key not in TRAINING_KEYS:
+            if key not in TRAINING_KEYS or self._reinterpreted(key):
                 mapping = _legacy.lookup(key)
                 if mapping is None:
                     self.problems.append(f"{where}: unknown training key{self._did_you_mean(key)}")
@@ -660,9 +710,9 @@ class _Parser:
             return None, None
         try:
             if "value" in raw:
-                pair = _legacy.map_value(key, raw["value"])
-                if pair is None:
-                    self._noop(key, raw["value"])
+                pair = _legacy.map_value(key, raw["value"], self.ctx)
+                if pair is None or isinstance(pair, _legacy.Skip):
+                    self._noop(key, raw["value"], pair)
                     return None, None
                 self.notes.append(f"{key}: {_space.format_value(raw['value'])} → {pair[0]}="
                                   f"{_space.format_value(pair[1])}")
@@ -671,16 +721,17 @@ class _Parser:
             if not isinstance(values, list) or not values:
                 self.problems.append(f"{where}: values must be a non-empty list, e.g. [true, false]")
                 return None, None
-            pairs = [_legacy.map_value(key, v) for v in values]
+            pairs = [_legacy.map_value(key, v, self.ctx) for v in values]
         except ValueError as exc:
             self.problems.append(str(exc))
             return None, None
-        if mapping.new is None:
-            self._noop(key, values)
+        skips = [p for p in pairs if isinstance(p, _legacy.Skip)]
+        if mapping.new is None or len(skips) == len(pairs):
+            self._noop(key, values, skips[0] if skips else None)
             return None, None
         mapped = []
         for v, pair in zip(values, pairs, strict=True):
-            new_value = self.baseline.get(mapping.new) if pair is None else pair[1]
+            new_value = self.baseline.get(mapping.new) if pair is None or isinstance(pair, _legacy.Skip) else pair[1]
             self.notes.append(f"{key}: {_space.format_value(v)} → {mapping.new}={_space.format_value(new_value)}")
             mapped.append(new_value)
         return {"values": mapped}, mapping.new

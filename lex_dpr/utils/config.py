@@ -149,11 +149,21 @@ def all_keys(cls: type, prefix: str = "") -> list[str]:
     return keys
 
 
+MAX_YAML_BYTES = 4 << 20  # a config or sweep file is a few KB; past this it is not one
+MAX_YAML_NODES = 100_000  # values after aliases are expanded: an alias bomb is refused before it is built
+MAX_YAML_DEPTH = 100  # nesting levels; a config has a handful
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file; a missing file or a syntax error is a one-line ConfigError with the line."""
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise ConfigError(f"{path}: {size:,} bytes is more than a config file holds (at most "
+                              f"{MAX_YAML_BYTES:,}): is it the right file?")
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
@@ -163,16 +173,114 @@ def read_yaml(path: Path) -> Any:
 
 
 def parse_yaml(text: str, where: str) -> Any:
-    """Parse YAML text; a syntax error is a one-line ConfigError naming ``where`` and the line."""
+    """Parse YAML text safely and within bounds; every problem is a one-line ConfigError naming ``where``.
+
+    libyaml's parser is used where PyYAML has it. A key written twice in one mapping is refused (YAML
+    forbids it; PyYAML would keep the last), and so is a document that expands past ``MAX_YAML_NODES``
+    values through aliases.
+
+    Example:
+        >>> parse_yaml("a: 1\\nb: [x, y]", "demo")
+        {'a': 1, 'b': ['x', 'y']}
+        >>> parse_yaml("run_cap: 2\\nrun_cap: 5", "demo")
+        Traceback (most recent call last):
+        ...
+        lex_dpr.errors.ConfigError: demo: line 2: 'run_cap' is written twice (first on line 1): keep one
+    """
     import yaml
 
+    if len(text) > MAX_YAML_BYTES:
+        raise ConfigError(f"{where}: {len(text):,} characters is more than a config file holds (at most "
+                          f"{MAX_YAML_BYTES:,})")
+    loader = _loader_class()(text)
+    loader.where = where
     try:
-        data = yaml.safe_load(text)
+        _check_depth(_loader_class()(text), where)
+        node = loader.get_single_node()
+        if node is None:
+            return {}
+        _expanded_size(node, where)
+        data = loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{where}:{line} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: nested too deeply to be a config file") from None
+    finally:
+        loader.dispose()
     return {} if data is None else data
+
+
+def _loader_class() -> type:
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[misc, valid-type]
+        where = "yaml"
+
+        def construct_mapping(self, node, deep=False):
+            seen: dict[tuple[str, str], int] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+                    continue
+                ident, line = (key_node.tag, key_node.value), key_node.start_mark.line + 1
+                if ident in seen:
+                    raise ConfigError(f"{self.where}: line {line}: '{key_node.value}' is written twice (first on "
+                                      f"line {seen[ident]}): keep one")
+                seen[ident] = line
+            return super().construct_mapping(node, deep=deep)
+
+    return Loader
+
+
+def _check_depth(loader: Any, where: str) -> None:
+    """Refuse nesting deeper than ``MAX_YAML_DEPTH`` from the event stream (libyaml's composer recurses in C)."""
+    import yaml
+
+    depth = 0
+    try:
+        while (event := loader.get_event()) is not None:
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise ConfigError(f"{where}: line {event.start_mark.line + 1}: nested more than "
+                                      f"{MAX_YAML_DEPTH} levels deep: not a config file")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(root: Any, where: str) -> int:
+    """How many values ``root`` stands for once its aliases are expanded; ConfigError past the bound."""
+    import yaml
+
+    sizes: dict[int, int | None] = {}
+
+    def size(node: Any) -> int:
+        key = id(node)
+        if key in sizes:
+            if sizes[key] is None:
+                raise ConfigError(f"{where}: line {node.start_mark.line + 1}: an alias refers to the value that "
+                                  "contains it: a config cannot be recursive")
+            return sizes[key]  # type: ignore[return-value]
+        sizes[key] = None
+        if isinstance(node, yaml.SequenceNode):
+            n = 1 + sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            n = 1 + sum(size(k) + size(v) for k, v in node.value)
+        else:
+            n = 1
+        if n > MAX_YAML_NODES:
+            raise ConfigError(f"{where}: line {node.start_mark.line + 1}: this value expands to more than "
+                              f"{MAX_YAML_NODES:,} values through aliases (&anchor/*alias): write it out, or "
+                              "check the file is what you meant")
+        sizes[key] = n
+        return n
+
+    return size(root)
 
 
 # --- internals -------------------------------------------------------------------------------------------

@@ -27,31 +27,42 @@ parameters:
   trainer.gradient_clip_norm: {min: 0.5, max: 2.0}
   model.max_len: {values: [128, 256]}
   trainer.use_amp: {values: [true, false]}
-  trainer.num_negatives_per_query: {values: [1, 3]}
+  trainer.num_negatives_per_query: {values: [16, 32]}
   trainer.early_stopping.patience: {values: [2, 4]}
   model.use_bge_template: {value: true}
-  model.bi_model: {value: true}
+  model.bi_model: {values: [ko-simcse, bge-m3-ko]}
+  data.multiply: {values: [0, 1, 2]}
 fixed:
   model.peft.enabled: true
   data.use_hard_negatives: true
-  trainer.use_full_corpus_negatives: false
+  trainer.use_full_corpus_negatives: true
   trainer.early_stopping.min_delta: 0.001
   trainer.early_stopping.metric: eval_recall@10
   trainer.early_stopping.enabled: true
   trainer.gradient_checkpointing: true
+  trainer.early_stopping.mode: max
+  trainer.early_stopping.restore_best_weights: true
+  trainer.k: 20
+  trainer.k_values: [1, 3, 5, 10]
 """
 
 TABLE = [
     ("model.peft.enabled", "lora.enabled", "LoRA settings live in the lora section"),
     ("data.use_hard_negatives", "data.hard_negatives", "false → data.hard_negatives=0 (in-batch negatives only), "
                                                        "true changes nothing"),
-    ("trainer.use_full_corpus_negatives", "—", "lex-dpr scores in-batch + mined negatives, full-corpus negatives are "
-                                               "not implemented: false changes nothing, true is an error"),
+    ("trainer.use_full_corpus_negatives", "data.val_negatives", "true → data.val_negatives = "
+     "trainer.num_negatives_per_query (LexDPR's default 1000); false changes nothing (validation ranks the whole "
+     "corpus)"),
     ("trainer.early_stopping.min_delta", "trainer.early_stopping_threshold", "renamed"),
-    ("trainer.early_stopping.metric", "eval.metric", "eval_ndcg@10 style names → ndcg_at_10 (eval.metric also picks "
+    ("trainer.early_stopping.metric", "eval.metric", "cosine_ndcg@10 / eval_ndcg@10 style names → ndcg_at_10 (eval.metric also picks "
                                                      "the best checkpoint)"),
     ("trainer.early_stopping.enabled", "trainer.early_stopping_patience", "false → trainer.early_stopping_patience=0 "
                                                                           "(off), true changes nothing"),
+    ("trainer.early_stopping.mode", "—", "must agree with the metric's direction (max for ndcg, recall, mrr, map; "
+                                         "min for a loss)"),
+    ("trainer.early_stopping.restore_best_weights", "—", "final/ is always the best checkpoint"),
+    ("trainer.k", "eval.k_values", "the evaluation cut-off, added to eval.k_values"),
+    ("trainer.k_values", "eval.k_values", "the evaluation cut-offs"),
     ("seed", "trainer.seed", "the seed is trainer.seed"),
     ("test_run", "trainer.max_steps", "true → trainer.max_steps=10 (a smoke run), false changes nothing"),
     ("model.peft.r", "lora.r", "LoRA settings live in the lora section"),
@@ -62,11 +73,13 @@ TABLE = [
     ("trainer.gradient_clip_norm", "trainer.max_grad_norm", "renamed (0 turns clipping off)"),
     ("model.max_len", "model.max_seq_length", "renamed"),
     ("trainer.use_amp", "trainer.precision", "true → auto (bf16/fp16 on CUDA), false → fp32"),
-    ("trainer.num_negatives_per_query", "data.hard_negatives", "negatives per example are data.hard_negatives"),
+    ("trainer.num_negatives_per_query", "data.val_negatives", "negatives per validation query (LexDPR's validation "
+     "loss, with trainer.use_full_corpus_negatives); lex-dpr takes each validation pair's first N mined negatives"),
     ("trainer.early_stopping.patience", "trainer.early_stopping_patience", "renamed"),
     ("model.use_bge_template", "model.query_prompt", "true → the BGE query instruction as model.query_prompt, false "
                                                      "changes nothing"),
-    ("model.bi_model", "—", "lex-dpr always trains a bi-encoder: true changes nothing, false is an error"),
+    ("model.bi_model", "model.name", "the base model's name (LexDPR logs it as the run's model)"),
+    ("data.multiply", "data.multiply", "LexDPR counts extra copies: its 0 (each pair once) is 1, n is n+1"),
 ]
 
 
@@ -90,23 +103,28 @@ def test_a_predecessor_file_is_accepted(predecessor):
         "trainer.max_grad_norm": ("uniform", None),
         "model.max_seq_length": ("categorical", [128, 256]),
         "trainer.precision": ("categorical", ["auto", "fp32"]),
-        "data.hard_negatives": ("categorical", [1, 3]),
+        "data.val_negatives": ("categorical", [16, 32]),
         "trainer.early_stopping_patience": ("categorical", [2, 4]),
         "model.query_prompt": ("constant", BGE_QUERY_PROMPT),
+        "model.name": ("categorical", ["ko-simcse", "bge-m3-ko"]),
+        "data.multiply": ("categorical", [1, 2, 3]),
     }
     assert spec.fixed == ["lora.enabled=true", "trainer.early_stopping_threshold=0.001", "eval.metric=recall_at_10",
-                          "trainer.gradient_checkpointing=true", "trainer.seed=7", "trainer.max_steps=10"]
+                          "trainer.gradient_checkpointing=true", "eval.k_values=[1, 3, 5, 10, 20]", "trainer.seed=7",
+                          "trainer.max_steps=10"]
     cfg = load_config(None, spec.fixed)
     assert (cfg.trainer.seed, cfg.trainer.max_steps, cfg.eval.metric.value) == (7, 10, "recall_at_10")
+    assert cfg.eval.k_values == [1, 3, 5, 10, 20]
     notes = "\n".join(spec.notes)
     assert "test_run: true → trainer.max_steps=10" in notes
-    assert "trainer.use_full_corpus_negatives: false changes nothing (not applicable: lex-dpr scores" in notes
-    assert "model.bi_model: true changes nothing (not applicable: lex-dpr always trains a bi-encoder)" in notes
+    assert ("trainer.use_full_corpus_negatives: true changes nothing (the negatives per query come from "
+            "trainer.num_negatives_per_query)") in notes
     assert "data.use_hard_negatives: true changes nothing" in notes
     # a trial's values become overrides of the new keys
     trial = {"lora.r": 16, "lora.alpha": 9, "lora.dropout": 0.1, "lora.target_modules": "[query, key, value]",
              "trainer.batch_size": 64, "trainer.max_grad_norm": 1.0, "model.max_seq_length": 256,
-             "trainer.precision": "fp32", "data.hard_negatives": 3, "trainer.early_stopping_patience": 4}
+             "trainer.precision": "fp32", "data.val_negatives": 32, "trainer.early_stopping_patience": 4,
+             "model.name": "bge-m3-ko", "data.multiply": 2}
     values = resolved_values(trial, spec.parameters)
     assert values["lora.target_modules"] == ["query", "key", "value"]
     assert values["model.query_prompt"] == BGE_QUERY_PROMPT
@@ -122,6 +140,11 @@ def test_nothing_that_changes_training_is_dropped_silently(predecessor):
     listed = {old for old, _, _ in legacy_table(spec.legacy)}
     # every predecessor key is in the table, except gradient_checkpointing: the same key in lex-dpr
     assert listed == set(LEGACY_KEYS) - {"trainer.gradient_checkpointing"}
+    notes = "\n".join(spec.notes)
+    assert "trainer.k_values: [1, 3, 5, 10] changes nothing (joined with trainer.k into eval.k_values)" in notes
+    assert "trainer.early_stopping.mode: max changes nothing (eval_recall@10 is better larger" in notes
+    assert "trainer.early_stopping.restore_best_weights: true changes nothing (final/ is already the best" in notes
+    assert "data.multiply: 0 → data.multiply=1" in notes
     assert "trainer.gradient_checkpointing=true" in spec.fixed
     assert lookup("trainer.gradient_checkpointing").new == "trainer.gradient_checkpointing"
     # flags swept as values: each value mapped; true (no change) is the value the key has without the flag
@@ -133,14 +156,20 @@ def test_nothing_that_changes_training_is_dropped_silently(predecessor):
 
 
 @pytest.mark.parametrize(("where", "reason"), [
-    ({"fixed": {"trainer.use_full_corpus_negatives": True}},
-     "'trainer.use_full_corpus_negatives': true cannot be honoured: lex-dpr scores in-batch + mined negatives, "
-     "full-corpus negatives are not implemented"),
     ({"parameters": {"model.bi_model": {"value": False}}},
-     "'model.bi_model': false cannot be honoured: lex-dpr always trains a bi-encoder"),
-    ({"parameters": {"trainer.use_full_corpus_negatives": {"values": [False, True]}}},
-     "'trainer.use_full_corpus_negatives': true cannot be honoured"),
-    ({"fixed": ["model.bi_model=false"]}, "'model.bi_model': false cannot be honoured"),
+     "'model.bi_model': False is not a model name: it is LexDPR's base model"),
+    ({"parameters": {"trainer.use_full_corpus_negatives": {"values": [False, True]},
+                     "trainer.num_negatives_per_query": {"values": [16, 32]}}},
+     "'trainer.num_negatives_per_query' with trainer.use_full_corpus_negatives swept over true and false: sweep "
+     "data.val_negatives instead"),
+    ({"fixed": ["model.bi_model=true"]}, "'model.bi_model': True is not a model name"),
+    ({"fixed": {"trainer.early_stopping.metric": "cosine_recall@10", "trainer.early_stopping.mode": "min"}},
+     "'trainer.early_stopping.mode': min disagrees with the metric cosine_recall@10, which is better larger: use max"),
+    ({"fixed": {"trainer.early_stopping.mode": "min"}},
+     "'trainer.early_stopping.mode': min disagrees with the metric cosine_ndcg@10"),  # LexDPR's default metric
+    ({"fixed": {"trainer.early_stopping.mode": "maximum"}}, "'trainer.early_stopping.mode': 'maximum' must be max or min"),
+    ({"fixed": {"data.batches.bi": 8, "data.multiply": -1}},
+     "'data.multiply': -1 must be a whole number >= 0 (LexDPR's extra copies of each pair)"),
 ])
 def test_values_lex_dpr_cannot_honour_are_errors(where, reason):
     raw = {"method": "random", "parameters": {"lora.r": {"values": [8]}}, **where}
@@ -157,12 +186,12 @@ def test_legacy_problems_are_specific():
             "trainer.use_amp": {"min": 0, "max": 1},
             "model.peft.r": {"values": [0, 8]},
             "data.use_hard_negatives": {"values": [True, False]},
-            "trainer.num_negatives_per_query": {"values": [2, 4]},
+            "data.hard_negatives": {"values": [2, 4]},
             "model.use_bge_template": {"value": "yes"}}})
     message = str(err.value)
     assert "'parameters.trainer.use_amp': this predecessor key takes value or values, not a distribution" in message
     assert "'parameters.model.peft.r': value 0 is rejected by training: 'lora.r': 0 must be >= 1" in message
-    assert ("'parameters.trainer.num_negatives_per_query' and 'parameters.data.use_hard_negatives' both set "
+    assert ("'parameters.data.hard_negatives' and 'parameters.data.use_hard_negatives' both set "
             "'data.hard_negatives': keep one") in message
     assert "'model.use_bge_template' takes true or false, not 'yes'" in message
 
