@@ -50,6 +50,8 @@ MIN_MAX = ("int_uniform", "uniform", "q_uniform", "log_uniform", "log_uniform_va
 NORMAL_FAMILY = _space.NORMAL_FAMILY
 GRID_DISTRIBUTIONS = _space.GRID_DISTRIBUTIONS
 GRID_LIMIT = 100_000  # grid combinations; GridSampler lists them all in memory
+MAX_VALUES = 1_000  # values of one categorical parameter
+MAX_PROBLEMS_SHOWN = 20
 METRIC_EXAMPLES = "eval/ndcg_at_10, eval/recall_at_10, eval/mrr_at_10, eval/map_at_100, eval/loss or train/loss"
 
 # W&B distributions lex-dpr does not sample, with what to write instead
@@ -179,7 +181,9 @@ def parse_sweep(raw: dict[str, Any], where: str = "sweep") -> SweepSpec:
     problems = list(dict.fromkeys(parser.problems))
     if problems:
         count = f"{len(problems)} problems" if len(problems) > 1 else "1 problem"
-        raise ConfigError(f"{where}: {count}: " + "; ".join(problems))
+        more = len(problems) - MAX_PROBLEMS_SHOWN
+        raise ConfigError(f"{where}: {count}: " + "; ".join(problems[:MAX_PROBLEMS_SHOWN])
+                          + (f"; and {more} more" if more > 0 else ""))
     return spec
 
 
@@ -797,6 +801,10 @@ class _Parser:
         values = raw.get("values")
         if not isinstance(values, list) or not values:
             self.problems.append(f"{where}: values must be a non-empty list, e.g. [8, 16, 32]")
+            return None
+        if len(values) > MAX_VALUES:
+            self.problems.append(f"{where}: {len(values):,} values (at most {MAX_VALUES:,}): use a distribution "
+                                 "with min and max instead")
             return None
         values = [_number(v) if numeric and isinstance(v, str) and _number(v) is not None else v for v in values]
         kinds = sorted({k for k in map(_kind, values) if k is not None})

@@ -109,9 +109,12 @@ def build_preset(family: str | None = None, pairs: str | None = None, passages: 
 
 def missing_data(preset_text: str) -> list[str]:
     """The data files a preset points at that do not exist, each with the command that makes it."""
-    import yaml
+    from lex_dpr.utils.config import parse_yaml
 
-    fixed = (yaml.safe_load(preset_text) or {}).get("fixed") or {}
+    raw = parse_yaml(preset_text, "sweep")
+    fixed = raw.get("fixed") if isinstance(raw, dict) else None
+    if not isinstance(fixed, dict):
+        return []
     makers = {"data.pairs": "lex-dpr make-pairs ... --out {path} (or: bash scripts/pipeline.sh SRC_DIR {dir})",
               "data.valid_pairs": "lex-dpr make-pairs ... --out {sibling} (it writes the _valid split beside it)",
               "data.passages": "lex-dpr merge-corpus ... --out {path} (or: bash scripts/pipeline.sh SRC_DIR {dir})"}
