@@ -50,6 +50,7 @@ MIN_MAX = ("int_uniform", "uniform", "q_uniform", "log_uniform", "log_uniform_va
 NORMAL_FAMILY = _space.NORMAL_FAMILY
 GRID_DISTRIBUTIONS = _space.GRID_DISTRIBUTIONS
 GRID_LIMIT = 100_000  # grid combinations; GridSampler lists them all in memory
+MAX_BANDS = 100  # W&B's min_iter form: `for i in range(100)` in sweeps' hyperband_stopping.py
 MAX_VALUES = 1_000  # values of one categorical parameter
 MAX_PROBLEMS_SHOWN = 20
 METRIC_EXAMPLES = "eval/ndcg_at_10, eval/recall_at_10, eval/mrr_at_10, eval/map_at_100, eval/loss or train/loss"
@@ -98,19 +99,22 @@ class ParamSpec:
 class HyperbandSpec:
     """``early_terminate: {type: hyperband, ...}``; an iteration is one evaluation of the metric (a metrics.jsonl row).
 
-    W&B's bands (the evaluations at which runs are cut): with ``max_iter`` and ``s``, ``max_iter / eta^i`` for
-    i = 1..s (those ≥ 1); with ``min_iter``, ``min_iter * eta^i`` for i = 0, 1, ...
+    W&B's bands, as ``sweeps.hyperband_stop_runs`` computes them: with ``max_iter`` and ``s``,
+    ``max_iter / eta^i`` for i = 1..s (those >= 1); with ``min_iter``, ``min_iter * eta^i`` for i = 0..99;
+    each truncated to a whole number. A band b is an index into a run's history: a run is judged at b once
+    it has logged more than b evaluations, so never at its first (:mod:`lex_dpr.sweep.pruner`).
 
     Example:
         >>> HyperbandSpec(min_iter=None, max_iter=27, eta=3, s=2).bands(), HyperbandSpec(min_iter=2).bands(up_to=20)
         ([3, 9], [2, 6, 18])
+        >>> HyperbandSpec(min_iter=1, eta=1.01).bands()[-1]  # 100 bands at most, as W&B
+        2
     """
 
     min_iter: int | None = None
     max_iter: int | None = None
     eta: int | float = 3
     s: int | None = None
-    strict: bool = False  # W&B's strict mode: a run is compared with every run's value at the band, not only finished ones
 
     def bands(self, up_to: int | None = None) -> list[int]:
         out: list[int] = []
@@ -122,8 +126,8 @@ class HyperbandSpec:
                     break
                 out.append(int(band))
         elif self.min_iter is not None:
-            band, limit = float(self.min_iter), up_to if up_to is not None else self.min_iter * self.eta ** 20
-            while band <= limit:
+            band = self.min_iter  # int times an int eta stays exact, as in sweeps
+            while len(out) < MAX_BANDS and band < math.inf:
                 out.append(int(band))
                 band *= self.eta
         return sorted(b for b in out if up_to is None or b <= up_to)
@@ -545,10 +549,9 @@ class _Parser:
         eta = _number(eta)
         if isinstance(eta, float) and eta.is_integer():
             eta = int(eta)
-        strict = et.get("strict", False)
-        if not isinstance(strict, bool):
-            self.problems.append(f"'early_terminate.strict': {strict!r} must be true or false")
-            strict = False
+        if "strict" in et:
+            self.notes.append("ignored: early_terminate.strict (W&B's hyperband rule has no strict mode: its "
+                              "controller deletes the key)")
         min_iter, max_iter, s = values["min_iter"], values["max_iter"], values["s"]
         if min_iter is not None and max_iter is not None and s is not None:
             self.notes.append(f"early_terminate: min_iter {min_iter} is not used with max_iter and s (W&B's rule "
@@ -566,7 +569,7 @@ class _Parser:
         if min_iter is not None and s is not None:
             self.notes.append("early_terminate.s is ignored with min_iter (W&B's rule)")
             s = None
-        return HyperbandSpec(min_iter=min_iter, max_iter=max_iter, eta=eta, s=s, strict=strict)
+        return HyperbandSpec(min_iter=min_iter, max_iter=max_iter, eta=eta, s=s)
 
     # --- fixed overrides
 
