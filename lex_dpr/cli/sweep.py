@@ -1,4 +1,4 @@
-"""lex-dpr sweep preset | create | agent | status | best | stop"""
+"""lex-dpr sweep preset | create | agent | status | best | stop | repair"""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ EXAMPLES = [
     "lex-dpr sweep status --config configs/sweep.yaml",
     "lex-dpr sweep best --config configs/sweep.yaml --export configs/best.yaml",
     "lex-dpr sweep stop --config configs/sweep.yaml",
+    "lex-dpr sweep agent --config configs/sweep.yaml --resume   # clear the stop and run trials again",
+    "lex-dpr sweep status SWEEP_ID --json - --no-plots | jq '.[].value'",
+    "lex-dpr sweep repair SWEEP_ID                          # a damaged journal: keep every record before the damage",
     "lex-dpr sweep create --config configs/sweep.yaml --online   # the same file on the W&B server",
 ]
 
@@ -81,7 +84,7 @@ def create(config: Annotated[Path, typer.Option("--config", "-c", help="The swee
     sweep_id = create_sweep(spec, root, storage)
     console.out.print(f"sweep {sweep_id} (folder {root / sweep_id}; id written into {config})", highlight=False)
     if not no_run_agent:
-        agent(sweep_id, None, count, None, None, storage, root, "gp")
+        agent(sweep_id, None, count, None, None, storage, root, "gp", False, False)
 
 
 @app.command("preset")
@@ -116,9 +119,14 @@ def preset(output: Annotated[Path, typer.Option("--output", "-o", help="Where to
 @app.command("agent")
 def agent(sweep_id: SweepIdArg = None, config: ConfigOpt = None, count: CountOpt = None, time_window: WindowOpt = None,
           timezone: TzOpt = None, storage: StorageOpt = None, root: RootOpt = Path("sweeps"),
-          sampler: SamplerOpt = "gp", online: OnlineOpt = False) -> None:
-    """Run trials until --count, the sweep's run_cap, an exhausted grid, a stop or the metric's target."""
-    from lex_dpr.sweep.agent import AgentOptions, open_sweep, run_agent
+          sampler: SamplerOpt = "gp", online: OnlineOpt = False,
+          resume: Annotated[bool, typer.Option("--resume", help="Clear a stop (`sweep stop`, a reached target) "
+                                                                 "and run trials again.")] = False) -> None:
+    """Run trials until --count, the sweep's run_cap, an exhausted grid, a stop or the metric's target.
+
+    On a stopped sweep the agent runs nothing and says when it was stopped; --resume clears the stop first.
+    """
+    from lex_dpr.sweep.agent import AgentOptions, clear_stop, open_sweep, run_agent, stopped_because
     from lex_dpr.sweep.online import online_requested
     from lex_dpr.sweep.window import TimeWindow
 
@@ -142,6 +150,12 @@ def agent(sweep_id: SweepIdArg = None, config: ConfigOpt = None, count: CountOpt
         raise ConfigError(f"--sampler {sampler!r} is not one of gp, tpe")
     options = AgentOptions(count=count, root=root, storage=storage, sampler=sampler)
     sweep = open_sweep(sweep_id, config, options)
+    if resume:
+        clear_stop(sweep)
+    elif (why := stopped_because(sweep)) is not None:
+        console.problem(f"sweep {sweep.sweep_id} was stopped {why}; no trial run; to continue: "
+                        f"lex-dpr sweep agent {sweep.sweep_id} --resume", "warning")
+        return
     text = time_window or sweep.spec.time_window
     if text:
         options.window = TimeWindow.parse(text, timezone or sweep.spec.timezone)
@@ -157,17 +171,36 @@ def agent(sweep_id: SweepIdArg = None, config: ConfigOpt = None, count: CountOpt
 @app.command("status")
 def status(sweep_id: SweepIdArg = None, config: ConfigOpt = None, storage: StorageOpt = None,
            root: RootOpt = Path("sweeps"),
-           json_out: Annotated[Path | None, typer.Option("--json", help="Write the trials as JSON.")] = None) -> None:
-    """A table of trials and the best so far; PNG plots (history, importances, slice) beside the study."""
+           json_out: Annotated[str | None, typer.Option("--json", help="Write the trials as JSON to this file; "
+                                                                       "- prints only the JSON.")] = None,
+           no_plots: Annotated[bool, typer.Option("--no-plots", help="Do not write the PNG plots.")] = False) -> None:
+    """A table of trials and the best so far; PNG plots (history, importances, slice) in sweeps/ID/plots/.
+
+    Read-only: a trial whose agent is gone shows as dead; the next agent re-queues it.
+    """
+    import sys
+
+    import orjson
+
     from lex_dpr.sweep.agent import AgentOptions, open_sweep
     from lex_dpr.sweep.status import trial_rows, write_plots
-    from lex_dpr.utils.io import write_json
+    from lex_dpr.utils.io import WriteError, write_json
 
     sweep = open_sweep(sweep_id, config, AgentOptions(root=root, storage=storage))
-    _status_table(sweep)
-    for path in write_plots(sweep):
-        console.out.print(f"wrote {path}", highlight=False)
-    if json_out:
+    to_stdout = json_out == "-"
+    if to_stdout:
+        sys.stdout.buffer.write(orjson.dumps([r.to_dict() for r in trial_rows(sweep)],
+                                             option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
+        sys.stdout.flush()
+    else:
+        _status_table(sweep)
+    if not no_plots:
+        try:
+            for path in write_plots(sweep):
+                (console.err if to_stdout else console.out).print(f"wrote {path}", highlight=False, markup=False)
+        except WriteError as exc:
+            console.problem(exc, "warning")
+    if json_out and not to_stdout:
         write_json(json_out, [r.to_dict() for r in trial_rows(sweep)])
 
 
@@ -205,6 +238,30 @@ def stop(sweep_id: SweepIdArg = None, config: ConfigOpt = None, storage: Storage
     sweep = open_sweep(sweep_id, config, AgentOptions(root=root, storage=storage))
     request_stop(sweep)
     console.out.print(f"sweep {sweep.sweep_id}: agents stop after their current trial", highlight=False)
+
+
+@app.command("repair")
+def repair(sweep_id: SweepIdArg = None, config: ConfigOpt = None, storage: StorageOpt = None,
+           root: RootOpt = Path("sweeps")) -> None:
+    """Make a damaged journal readable: keep every record before the first damaged line (the file as it was
+    is kept as journal.log.bad-TIME). Stop the agents first."""
+    from lex_dpr.errors import ConfigError
+    from lex_dpr.sweep.storage import find_sweep, repair_journal, storage_url, sweep_dir
+
+    url = storage or storage_url(sweep_dir(find_sweep(sweep_id, config, root), root))
+    if "://" in url:
+        raise ConfigError("sweep repair mends journal files; this sweep is in a database")
+    done = repair_journal(url)
+    if not done.changed:
+        console.out.print(f"{url}: every line is a readable record; nothing to repair", highlight=False)
+        return
+    for line in done.unglued:
+        console.err.print(f"line {line}: dropped a torn record glued to the start of a whole one", highlight=False)
+    if done.dropped_from is not None:
+        console.err.print(f"line {done.dropped_from}: {done.reason}; set aside with every line after it",
+                          highlight=False)
+    console.out.print(f"repaired {url}: {done.kept} records kept; the old file is {done.backup}", highlight=False,
+                      soft_wrap=True)
 
 
 def _online_agent(path: str, spec, count: int | None, root: Path) -> None:
@@ -249,15 +306,38 @@ def _printer():
 
 
 def _status_table(sweep) -> None:
-    from lex_dpr.sweep.status import best_trial, trial_rows, varying_keys
+    """Trial, state, value and wall time always whole; parameters as columns when they fit the width, else
+    one column of ``name=value`` pairs (names: their shortest unique tails, e.g. ``lr`` for ``trainer.lr``)."""
+    from rich.measure import Measurement
+    from rich.table import Table
+    from rich.text import Text
+
+    from lex_dpr.sweep.status import best_trial, short_names, trial_rows, varying_keys
 
     rows = trial_rows(sweep)
     keys = varying_keys(rows)
-    console.table(f"sweep {sweep.sweep_id} ({sweep.spec.metric}, {sweep.spec.goal})",
-                  [(r.number, r.state + (" (re-queued)" if r.requeued_as_new_trial else ""),
-                    "" if r.value is None else f"{r.value:.4f}", "" if r.wall_s is None else r.wall_s,
-                    *(str(r.values.get(k, "")) for k in keys)) for r in rows],
-                  ("trial", "state", sweep.spec.metric, "wall (s)", *keys))
+    names = short_names(keys)
+    fixed = [(str(r.number), {"dead": "dead (agent gone)"}.get(r.state, r.state)
+              + (" (re-queued)" if r.requeued_as_new_trial else ""), "" if r.value is None else f"{r.value:.4f}",
+              "" if r.wall_s is None else str(r.wall_s)) for r in rows]
+    params = [[f"{v:.4g}" if isinstance(v, float) else str(v) for v in (r.values.get(k, "") for k in keys)] for r in rows]
+
+    def build(folded: bool) -> Table:
+        t = Table(show_lines=folded)
+        for i, col in enumerate(("trial", "state", "value", "wall (s)")):
+            t.add_column(col, justify="left" if i == 1 else "right", no_wrap=True)
+        for name in ["parameters"] if folded else names:
+            t.add_column(name, justify="left" if folded else "right", overflow="fold")
+        for cells, vals in zip(fixed, params, strict=True):
+            more = ["  ".join(f"{n}={v}" for n, v in zip(names, vals, strict=True))] if folded else vals
+            t.add_row(*(Text(c) for c in (*cells, *more)))
+        return t
+
+    table = build(False)
+    if keys and Measurement.get(console.out, console.out.options.update_width(10**5), table).maximum > console.out.width:
+        table = build(True)
+    console.out.print(f"sweep {sweep.sweep_id} ({sweep.spec.metric}, {sweep.spec.goal})", highlight=False, soft_wrap=True)
+    console.out.print(table)
     best = best_trial(sweep)
     if best is not None:
         console.out.print(f"best: trial {best.number}, {sweep.spec.metric} = {best.value:.4f}", highlight=False)

@@ -28,6 +28,7 @@ from typing import Any
 
 from lex_dpr.errors import InputError, LexDprError
 from lex_dpr.runs.record import read_metrics
+from lex_dpr.sweep.pruner import make_pruner
 from lex_dpr.sweep.storage import SPEC_FILE, STOP_FILE, find_sweep, open_storage, storage_url, sweep_dir
 
 log = logging.getLogger(__name__)
@@ -135,25 +136,41 @@ def make_sampler(spec, name: str = "gp", finished: int = 0):
     return optuna.samplers.GPSampler(n_startup_trials=startup)
 
 
-def make_pruner(spec):
-    """``early_terminate: hyperband`` → Optuna's HyperbandPruner fed by each evaluation; else none."""
-    import optuna
-
-    et = spec.early_terminate
-    if et is None:
-        return optuna.pruners.NopPruner()
-    return optuna.pruners.HyperbandPruner(min_resource=et.min_iter or 1, max_resource=et.max_iter or "auto",
-                                          reduction_factor=et.eta)
-
-
 def stop_requested(sweep: Sweep) -> bool:
     return (sweep.folder / STOP_FILE).exists() or bool(sweep.study.user_attrs.get("stop"))
 
 
-def request_stop(sweep: Sweep) -> None:
-    """Agents finish their current trial and exit (a file for shared folders, a study attribute for databases)."""
-    (sweep.folder / STOP_FILE).write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"), encoding="utf-8")
-    sweep.study.set_user_attr("stop", True)
+def request_stop(sweep: Sweep, why: str = "lex-dpr sweep stop") -> None:
+    """Agents finish their current trial and exit (a file for shared folders, a study attribute for databases).
+
+    Both record when and why, for the agent that starts on the stopped sweep (:func:`stopped_because`).
+    """
+    from datetime import datetime
+
+    mark = {"at": datetime.now().astimezone().isoformat(timespec="seconds"), "why": why}
+    (sweep.folder / STOP_FILE).write_text(f"{mark['at']}\n{why}\n", encoding="utf-8")
+    sweep.study.set_user_attr("stop", mark)
+
+
+def stopped_because(sweep: Sweep) -> str | None:
+    """``"at TIME (WHY)"`` when the sweep is stopped, else None (older marks carry less: then what is known)."""
+    mark = sweep.study.user_attrs.get("stop")
+    stop_file = sweep.folder / STOP_FILE
+    if stop_file.exists():
+        lines = stop_file.read_text(encoding="utf-8", errors="replace").splitlines() + ["", ""]
+        mark = {"at": lines[0].strip(), "why": lines[1].strip() or "lex-dpr sweep stop"}
+    if not mark:
+        return None
+    if not isinstance(mark, dict):  # `True` from a lex-dpr that did not record when
+        return "(lex-dpr sweep stop)"
+    return " ".join(part for part in (f"at {mark['at']}" if mark.get("at") else "", f"({mark.get('why')})") if part)
+
+
+def clear_stop(sweep: Sweep) -> None:
+    """Undo :func:`request_stop`: agents run trials again."""
+    (sweep.folder / STOP_FILE).unlink(missing_ok=True)
+    if sweep.study.user_attrs.get("stop"):
+        sweep.study.set_user_attr("stop", False)
 
 
 def run_agent(sweep: Sweep, options: AgentOptions, on_event: Callable[[str, dict], None] | None = None) -> AgentResult:
@@ -193,8 +210,8 @@ def run_agent(sweep: Sweep, options: AgentOptions, on_event: Callable[[str, dict
             same.clear()
             target = sweep.spec.target
             if target is not None and (value >= target if sweep.spec.goal == "maximize" else value <= target):
-                request_stop(sweep)
                 result.stopped = f"target {target} reached by trial {trial.number} ({value:.4f})"
+                request_stop(sweep, result.stopped)
                 break
         elif state == "pruned":
             result.pruned += 1
@@ -306,26 +323,31 @@ def recover_dead_trials(sweep: Sweep, options: AgentOptions) -> list[int]:
     """Mark RUNNING trials whose agent is gone as failed and re-queue their parameters; returns their numbers."""
     from optuna.trial import TrialState
 
-    now, host = options.clock(), socket.gethostname()
+    now = options.clock()
     trials = sweep.study.get_trials(deepcopy=False)
     already = {t.user_attrs.get("requeued_from") for t in trials}
     dead = []
     with _recovery_lock(sweep):
         for t in sweep.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            beat = t.user_attrs.get("heartbeat") or {}
-            last = beat.get("time") or (t.datetime_start.timestamp() if t.datetime_start else now)
-            if beat.get("host") == host and beat.get("pid") not in (None, os.getpid()):
-                gone = not _alive(beat["pid"]) or now - last > options.stale_s
-            else:
-                gone = now - last > options.stale_s
-            if not gone or t.number in already:
+            if t.number in already or not agent_gone(t, now, options.stale_s, own_pid=os.getpid()):
                 continue
+            beat = t.user_attrs.get("heartbeat") or {}
             sweep.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
             sweep.study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
             dead.append(t.number)
             log.warning("trial %d: its agent (%s pid %s) is gone; marked failed and re-queued", t.number,
                         beat.get("host", "?"), beat.get("pid", "?"))
     return dead
+
+
+def agent_gone(trial, now: float, stale_s: float, own_pid: int | None = None) -> bool:
+    """Whether a RUNNING trial's agent is gone: on this host its pid is dead, or its heartbeat is older than
+    ``stale_s`` (a trial with no heartbeat yet counts from its start; ``own_pid``'s trials only by their age)."""
+    beat = trial.user_attrs.get("heartbeat") or {}
+    last = beat.get("time") or (trial.datetime_start.timestamp() if trial.datetime_start else now)
+    if beat.get("host") == socket.gethostname() and beat.get("pid") not in (None, own_pid):
+        return not _alive(beat["pid"]) or now - last > stale_s
+    return now - last > stale_s
 
 
 def _requeue(sweep: Sweep, trial, values, why: str) -> None:

@@ -1,14 +1,19 @@
-"""What a sweep has done: one row per trial, the best trial, Optuna's plots, and the best config exported."""
+"""What a sweep has done: one row per trial, the best trial, Optuna's plots, and the best config exported.
+
+Reading a sweep's status never changes the study: a trial whose agent is gone (killed, its machine off)
+shows as ``dead`` here, and the next agent that starts marks it failed and re-queues its parameters.
+"""
 
 from __future__ import annotations
 
+import errno
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lex_dpr.errors import InputError
-from lex_dpr.utils.io import atomic_open
+from lex_dpr.utils.io import WriteError, atomic_open
 
 PLOTS_DIR = "plots"
 
@@ -16,7 +21,7 @@ PLOTS_DIR = "plots"
 @dataclass
 class TrialRow:
     number: int
-    state: str  # complete, running, failed, pruned, waiting
+    state: str  # complete, running, failed, pruned, waiting; dead: running, but its agent is gone
     value: float | None
     wall_s: float | None
     values: dict[str, Any] = field(default_factory=dict)  # the trial's parameters, as training keys
@@ -27,8 +32,18 @@ class TrialRow:
         return dict(self.__dict__)
 
 
-def trial_rows(sweep) -> list[TrialRow]:
-    """Every trial of the sweep but surplus ones (asked past ``run_cap`` and never run)."""
+def trial_rows(sweep, stale_s: float | None = None, now: float | None = None) -> list[TrialRow]:
+    """Every trial of the sweep but surplus ones (asked past ``run_cap`` and never run).
+
+    A running trial whose agent is gone (:func:`lex_dpr.sweep.agent.agent_gone`; ``stale_s`` defaults to the
+    agents' own) is ``dead``.
+    """
+    import time
+
+    from lex_dpr.sweep.agent import AgentOptions, agent_gone
+
+    now = time.time() if now is None else now
+    stale_s = AgentOptions.stale_s if stale_s is None else stale_s
     trials = sweep.study.get_trials(deepcopy=False)
     requeued = {t.user_attrs.get("requeued_from") for t in trials} - {None}
     rows = []
@@ -37,6 +52,8 @@ def trial_rows(sweep) -> list[TrialRow]:
             continue
         wall = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
         state = {"FAIL": "failed"}.get(t.state.name, t.state.name.lower())
+        if state == "running" and agent_gone(t, now, stale_s):
+            state = "dead"
         rows.append(TrialRow(t.number, state, t.value, None if wall is None else round(wall, 1),
                              dict(t.user_attrs.get("values") or {}), t.user_attrs.get("error"), t.number in requeued))
     return rows
@@ -48,6 +65,23 @@ def varying_keys(rows: list[TrialRow]) -> list[str]:
     for row in rows:
         keys += [k for k in row.values if k not in keys]
     return [k for k in keys if len({repr(r.values.get(k)) for r in rows if r.values}) > 1]
+
+
+def short_names(keys: list[str]) -> list[str]:
+    """Each dotted key by its shortest unique tail: ``trainer.lr`` → ``lr``, unless another key ends the same.
+
+    Example:
+        >>> short_names(["trainer.lr", "model.lr", "data.multiply", "trainer.epochs"])
+        ['trainer.lr', 'model.lr', 'multiply', 'epochs']
+    """
+    parts = [k.split(".") for k in keys]
+    out = []
+    for p in parts:
+        n = 1
+        while n < len(p) and sum(q[-n:] == p[-n:] for q in parts) > 1:
+            n += 1
+        out.append(".".join(p[-n:]))
+    return out
 
 
 def best_trial(sweep):
@@ -70,7 +104,6 @@ def write_plots(sweep) -> list[Path]:
     import optuna.visualization.matplotlib as vis
 
     out = sweep.folder / PLOTS_DIR
-    out.mkdir(parents=True, exist_ok=True)
     complete = [t for t in sweep.study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if not complete:
         return []
@@ -78,23 +111,31 @@ def write_plots(sweep) -> list[Path]:
     if len(complete) >= 2 and any(len({repr(t.params.get(p)) for t in complete}) > 1 for p in complete[0].params):
         plots += [("importances", vis.plot_param_importances), ("slice", vis.plot_slice)]
     written = []
-    for name, plot in plots:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # optuna marks its matplotlib backend experimental on every call
-            try:
-                axes = plot(sweep.study)
-            except (ValueError, RuntimeError) as exc:  # e.g. importances with a single distinct value
-                import logging
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, plot in plots:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # optuna marks its matplotlib backend experimental on every call
+                try:
+                    axes = plot(sweep.study)
+                except (ValueError, RuntimeError) as exc:  # e.g. importances with a single distinct value
+                    import logging
 
-                logging.getLogger(__name__).warning("plot %s skipped: %s", name, exc)
-                continue
-        figure = (axes.flat[0] if hasattr(axes, "flat") else axes).get_figure()
-        path = out / f"{name}.png"
-        tmp = path.with_name(f".{path.name}.tmp.png")
-        figure.savefig(tmp, dpi=110, bbox_inches="tight")
-        plt.close(figure)
-        tmp.replace(path)
-        written.append(path)
+                    logging.getLogger(__name__).warning("plot %s skipped: %s", name, exc)
+                    continue
+            figure = (axes.flat[0] if hasattr(axes, "flat") else axes).get_figure()
+            path = out / f"{name}.png"
+            tmp = path.with_name(f".{path.name}.tmp.png")
+            try:
+                figure.savefig(tmp, dpi=110, bbox_inches="tight")
+            finally:
+                plt.close(figure)
+            tmp.replace(path)
+            written.append(path)
+    except OSError as exc:  # no permission, read-only, `plots` is a file, disk full
+        if isinstance(exc, FileExistsError) or (out.exists() and not out.is_dir()):
+            exc = OSError(errno.ENOTDIR, "Not a directory")
+        raise WriteError(out, exc, "the plots were not written; skip them with --no-plots") from None
     return written
 
 

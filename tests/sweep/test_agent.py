@@ -107,8 +107,9 @@ def test_killed_agents_restart_and_finish_without_repeating(sample_training_data
         orphans = subprocess.run(["pgrep", "-f", str(metrics.parent.parent)], capture_output=True, text=True).stdout
         assert orphans.strip() == ""
         trials = _trials(tmp_path, path)
-        running_or_failed = [t for t in trials if t["state"] in ("running", "failed")]
-        assert len(running_or_failed) == n  # SIGTERM: failed at once; SIGKILL: still "running", its agent gone
+        running_or_failed = [t for t in trials if t["state"] in ("running", "failed", "dead")]
+        assert len(running_or_failed) == n  # SIGTERM: failed at once; SIGKILL: "dead" (running, its agent gone)
+        assert running_or_failed[-1]["state"] == ("failed" if sig == signal.SIGTERM else "dead")
         killed.append(running_or_failed[-1]["number"])
     # restart with short trials: the SIGKILLed trial is found dead by its heartbeat's pid and re-queued
     path.write_text(path.read_text().replace("  trainer.max_steps: 400\n", "  trainer.max_steps: 3\n"))
@@ -133,29 +134,32 @@ def test_two_agents_on_one_journal_share_the_run_cap(sample_training_data, tmp_p
     assert sorted(t["number"] for t in trials) == [0, 1, 2]  # no number twice, none lost
 
 
-def test_hyperband_prunes_a_real_trial_that_falls_behind_at_the_first_evaluation(sample_training_data, tmp_path):
-    """Hyperband (max_iter 2, s 1, eta 2: W&B's band at the 1st evaluation; Optuna: two brackets; Optuna places trial n of study "hb-0" by
-    crc32("hb-0_n"): trials 0 and 2 share the bracket that cuts at the first evaluation). Trial 2 cannot
-    learn (lr 1e-9) and is cut there, against trial 0 which learned: the pruner sees what the child logs."""
+def test_hyperband_prunes_a_real_trial_that_falls_behind_at_the_fourth_evaluation(sample_training_data, tmp_path):
+    """Hyperband as W&B runs it (max_iter 9, s 1, eta 3: one band, history index 3, the 4th evaluation; with two
+    trials the threshold is the better value there). Trial 1 cannot learn (lr 1e-9; no early stopping) and is cut
+    at its 4th evaluation, against trial 0 which learned: the pruner sees what the child logs."""
     import optuna
 
-    extra = "early_terminate:\n  type: hyperband\n  max_iter: 2\n  s: 1\n  eta: 2\nsweep_id: hb-0\n"
-    config = _sweep_file(tmp_path, sample_training_data, run_cap=3, extra=extra)
+    extra = "early_terminate:\n  type: hyperband\n  max_iter: 9\n  s: 1\n  eta: 3\nsweep_id: hb-0\n"
+    config = _sweep_file(tmp_path, sample_training_data, run_cap=2, extra=extra)
     text = config.read_text().replace("  trainer.lr:\n    distribution: log_uniform_values\n    min: 0.02\n    max: 0.3\n",
                                       "  trainer.lr:\n    values: [0.3, 0.000000001]\n")
-    config.write_text(text.replace("values: [1, 2, 3]", "values: [4, 30]"))
+    text = text.replace("values: [1, 2, 3]", "values: [4, 30]")
+    config.write_text(text.replace("fixed:\n", "fixed:\n  trainer.early_stopping_patience: 0\n"))
     assert _cli("sweep", "create", "--config", config, "--no-run-agent", cwd=tmp_path).returncode == 0
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
         str(tmp_path / "sweeps" / "hb-0" / "journal.log")))
     study = optuna.load_study(study_name="hb-0", storage=storage)
-    for lr, epochs in ((0.3, 4), (0.3, 4), (1e-9, 30)):
+    for lr, epochs in ((0.3, 4), (1e-9, 30)):
         study.enqueue_trial({"trainer.lr": lr, "trainer.epochs": epochs})
     ran = _cli("sweep", "agent", "--config", config, cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     trials = _trials(tmp_path, config)
-    assert [(t["state"], t["values"]["trainer.lr"]) for t in trials][::2] == [("complete", 0.3), ("pruned", 1e-9)]
-    assert "trial 2: prune" in ran.stderr
-    rows = [orjson.loads(x) for x in (tmp_path / "sweeps" / "hb-0" / "runs" / "trial-0002" / "bi_encoder" /
+    assert [(t["state"], t["values"]["trainer.lr"]) for t in trials] == [("complete", 0.3), ("pruned", 1e-9)]
+    assert "trial 1: prune" in ran.stderr
+    learned, stuck = (t.intermediate_values for t in optuna.load_study(study_name="hb-0", storage=storage).trials[:2])
+    assert len(learned) == 4 and sorted(stuck) == [1, 2, 3, 4] and max(stuck.values()) < learned[4]
+    rows = [orjson.loads(x) for x in (tmp_path / "sweeps" / "hb-0" / "runs" / "trial-0001" / "bi_encoder" /
                                       "metrics.jsonl").read_bytes().splitlines() if x.strip()]
     evals = [r for r in rows if "eval/ndcg_at_10" in r]
-    assert 1 <= len(evals) < 30  # stopped long before its last epoch
+    assert 4 <= len(evals) < 30  # stopped long before its last epoch
