@@ -18,14 +18,28 @@ def labelled() -> list[dict]:
     return load_questions(QUESTIONS)
 
 
-def test_accuracy_on_the_labelled_set(labelled):
-    # Measured 169/169 with bench/bench_classify.py; the batches written before each rule revision scored lower
-    # (see the bench docstring), so these floors guard against regressions, not a claim about unseen questions.
-    right = Counter(r["type"] for r in labelled if classify(r["question"]) == r["type"])
-    total = Counter(r["type"] for r in labelled)
-    assert sum(right.values()) / len(labelled) >= 0.95
+def test_accuracy_on_the_questions_the_rules_were_written_against(labelled):
+    # The rules were revised while looking at every dev question (Q001-Q169); bench/bench_classify.py measured
+    # 169/169 there. These floors guard against regressions; they say nothing about unseen questions.
+    dev = [r for r in labelled if r["split"] == "dev"]
+    right = Counter(r["type"] for r in dev if classify(r["question"]) == r["type"])
+    total = Counter(r["type"] for r in dev)
+    assert sum(right.values()) / len(dev) >= 0.95
     for qtype in QUESTION_TYPES:
         assert right[qtype] / total[qtype] >= 0.85, qtype
+
+
+def test_accuracy_on_the_unseen_test_split_is_reported(labelled, capsys):
+    # The test split was written after the rules and no rule was changed for it. Measured 162/203 (79.8%) with
+    # bench/bench_classify.py; the floor is a conservative guard, not the figure (a wrong type only changes
+    # the answer's layout, not retrieval).
+    test = [r for r in labelled if r["split"] == "test"]
+    right = Counter(r["type"] for r in test if classify(r["question"]) == r["type"])
+    total = Counter(r["type"] for r in test)
+    with capsys.disabled():
+        print(f"\nclassifier on the test split: {sum(right.values())}/{len(test)} "
+              + " ".join(f"{t} {right[t]}/{total[t]}" for t in QUESTION_TYPES))
+    assert sum(right.values()) / len(test) >= 0.70
 
 
 @pytest.mark.parametrize(("question", "qtype", "rule"), [
