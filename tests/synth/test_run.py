@@ -133,13 +133,11 @@ def test_passage_types_filter_and_empty_selection(statute_passages, tmp_path):
 def test_shared_corpus_gives_3000_balanced_questions(shared_dir, tmp_path):
     from lex_dpr.data.preprocess import preprocess
 
-    out = {k: tmp_path / f"{k}.jsonl" for k in ("law", "admin", "prec")}
-    corpus = tmp_path / "statutes.jsonl"
-    parts = b""
-    for pattern in ("laws/**/*.json", "admin_rules/**/*.json"):  # the statutes only: precedents ask nothing here
-        preprocess(shared_dir, out["law"], out["admin"], out["prec"], pattern=pattern)
-        parts += out["law"].read_bytes() + out["admin"].read_bytes()
-    corpus.write_bytes(parts)
+    law, admin, corpus = tmp_path / "law.jsonl", tmp_path / "admin.jsonl", tmp_path / "statutes.jsonl"
+    # the statutes only: precedents ask nothing here
+    preprocess(shared_dir, out_law=law, pattern="laws/**/*.json")
+    preprocess(shared_dir, out_admin=admin, pattern="admin_rules/**/*.json")
+    corpus.write_bytes(law.read_bytes() + admin.read_bytes())
     r = run_synth(_job(corpus, tmp_path / "s.jsonl", n=3000, passage_types=["law", "admin"]), show_progress=False)
     assert r.written == 3000 and r.summary["short_types"] == []
     assert r.summary["success_rate"] > 0.95
