@@ -1,7 +1,7 @@
 """``lex-dpr make-pairs``: precedents → (query, cited article passages, hard negatives) pairs.
 
 Read top to bottom: load the corpus, read precedents, build queries and positives from
-their 참조조문, add fallback pairs, mine negatives, split, write.
+their 참조조문, add fallback pairs, mine negatives, hold out articles (``--heldout-articles``), split, write.
 
 The outputs are one set (:mod:`lex_dpr.mining.pairset`): committed together with a manifest that
 readers check, under a lock on the output folder that a second run at the same time fails on.
@@ -24,7 +24,7 @@ from lex_dpr.mining.queries import Query, precedent_queries
 from lex_dpr.utils.text import normalize_query
 from lex_dpr.mining.refs import Reference, parse_references
 from lex_dpr.mining.resolve import LawCatalog, Resolution
-from lex_dpr.mining.split import grouped_split
+from lex_dpr.mining.split import article_heldout_split, grouped_split
 from lex_dpr.retrieval.bm25 import BM25Index
 from lex_dpr.retrieval.tokenize import tokenize_many
 from lex_dpr.utils.io import BadLine, ensure_writable, iter_passages, read_json_file
@@ -49,6 +49,7 @@ class MakePairsConfig:
     max_workers: int = 0
     valid_ratio: float = 0.1
     test_ratio: float = 0.0
+    heldout_articles: float = 0.0  # share of positive articles whose pairs go to the _heldout split; 0: none
     seed: int = 42
     negatives: Negatives = "bm25"
     model: str | None = None
@@ -66,6 +67,8 @@ class MakePairsConfig:
             problems.append("--negatives dense needs --model NAME_OR_PATH")
         if not 0 <= self.valid_ratio < 1 or not 0 <= self.test_ratio < 1 or self.valid_ratio + self.test_ratio >= 1:
             problems.append(f"--valid-ratio {self.valid_ratio} / --test-ratio {self.test_ratio}: each in [0, 1), sum < 1")
+        if not 0 <= self.heldout_articles < 1:
+            problems.append(f"--heldout-articles {self.heldout_articles}: a fraction in [0, 1)")
         if self.hn_per_q < 0 or self.max_positives_per_prec < 1:
             problems.append("--hn-per-q must be >= 0 and --max-positives-per-prec >= 1")
         if self.old_law not in ("drop", "same-number"):
@@ -96,19 +99,23 @@ class MakePairsReport:
     flagged_positives: Counter = field(default_factory=Counter)
     skipped_files: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
+    heldout: dict = field(default_factory=dict)  # --heldout-articles: articles and pairs held out (empty when off)
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        if not self.heldout:
+            del d["heldout"]  # a run without --heldout-articles writes the summary it always wrote
         for k in ("references", "dropped_queries", "flagged_positives"):
             d[k] = dict(sorted(getattr(self, k).items(), key=lambda kv: -kv[1]))
         return d
 
 
 def split_paths(out: str | Path) -> dict[str, Path]:
-    """pairs_train.jsonl → its _valid/_test siblings, fallback passages, summary and manifest."""
+    """pairs_train.jsonl → its _valid/_test/_heldout siblings, fallback passages, summary and manifest."""
     out = Path(out)
     stem = out.name.removesuffix(".jsonl")
     return {"train": out, "valid": out.with_name(f"{stem}_valid.jsonl"), "test": out.with_name(f"{stem}_test.jsonl"),
+            "heldout": out.with_name(f"{stem}_heldout.jsonl"),
             "fallback": out.with_name("prec_fallback_passages.jsonl"), "summary": out.with_name(f"{stem}_summary.json"),
             "manifest": manifest_path(out)}
 
@@ -163,7 +170,15 @@ def _article_key(p: dict) -> str:
 
 
 def make_pairs(cfg: MakePairsConfig, show_progress: bool = False) -> MakePairsReport:
-    """Mine training pairs from precedents and write train/valid(/test) JSONL files.
+    """Mine training pairs from precedents and write train/valid(/test)(/heldout) JSONL files.
+
+    With ``heldout_articles`` R > 0, a share R of the law/admin articles among the positives is held out
+    (chosen per article by a stable hash of seed and article id, see :func:`~lex_dpr.mining.split.is_heldout_article`):
+    every pair with one of them among its positives goes to ``{stem}_heldout.jsonl``, pairs sharing a
+    precedent or query with those are dropped, and train/valid/test are split from the rest, so no held-out
+    article is a positive of a train/valid/test pair. A held-out pair keeps only its held-out articles as
+    positives (the others, which training sees, move to ``meta.trained_positives``), so Recall@k on the
+    held-out file is recall of articles no training pair cited. Hard negatives may still be held-out articles.
 
     Example:
         >>> cfg = MakePairsConfig(law="out/law.jsonl", prec_json_dir="data/sample/precedents",
@@ -226,9 +241,64 @@ def _make_pairs(cfg: MakePairsConfig, show_progress: bool) -> MakePairsReport:
 
     pool = corpus + fallback_passages
     _mine_negatives(cfg, pairs, excluded, pool, show_progress)
+    heldout: list[dict] = []
+    held: set[str] = set()
+    if cfg.heldout_articles > 0:
+        pairs, heldout, held = _hold_out_articles(cfg, report, pairs, by_id)
     train, valid, test = grouped_split(pairs, cfg.valid_ratio, cfg.test_ratio, cfg.seed)
-    _write(cfg, report, train, valid, test, fallback_passages)
+    if cfg.heldout_articles > 0:
+        splits = {"train": train, "valid": valid, **({"test": test} if cfg.test_ratio > 0 else {}), "heldout": heldout}
+        _count_split_articles(report, splits, held, by_id)
+    _write(cfg, report, train, valid, test, heldout, fallback_passages)
     return report
+
+
+def _positive_articles(pair: dict, by_id: dict[str, dict]) -> set[str]:
+    """The law/admin article ids among a pair's positives (none for a fallback pair: precedents, not articles)."""
+    if pair["meta"]["type"] == "fallback":
+        return set()
+    return {_article_key(by_id[pid]) for pid in pair["positive_passages"]}
+
+
+def _hold_out_articles(cfg: MakePairsConfig, report: MakePairsReport, pairs: list[dict],
+                       by_id: dict[str, dict]) -> tuple[list[dict], list[dict], set[str]]:
+    """(pairs left for train/valid/test, held-out pairs, held-out articles); the counts go to ``report.heldout``."""
+    articles = [_positive_articles(p, by_id) for p in pairs]
+    split = article_heldout_split(pairs, articles, cfg.heldout_articles, cfg.seed)
+    mixed = sum(bool(arts & split.held) and not arts <= split.held for arts in articles)
+    if split.dropped:
+        report.dropped_queries["shares a precedent or query with a held-out pair"] += len(split.dropped)
+    if not split.heldout:
+        log.warning("--heldout-articles %s: no article held out of %d; the heldout split is empty",
+                    cfg.heldout_articles, len(split.articles))
+    report.heldout = {"ratio": cfg.heldout_articles, "articles": len(split.articles),
+                      "articles_held_out": len(split.held),
+                      "share": round(len(split.held) / len(split.articles), 4) if split.articles else 0.0,
+                      "pairs_held_out": len(split.heldout), "pairs_held_out_with_a_kept_article": mixed,
+                      "pairs_dropped": len(split.dropped)}
+    return split.kept, [_only_held(p, split.held, by_id) for p in split.heldout], split.held
+
+
+def _only_held(pair: dict, held: set[str], by_id: dict[str, dict]) -> dict:
+    """A held-out pair scored on its held-out articles only; its other positives (trained on) go to its meta."""
+    trained = [pid for pid in pair["positive_passages"] if _article_key(by_id[pid]) not in held]
+    if not trained:
+        return pair
+    return {**pair, "positive_passages": [pid for pid in pair["positive_passages"] if pid not in trained],
+            "meta": {**pair["meta"], "trained_positives": trained}}
+
+
+def _count_split_articles(report: MakePairsReport, splits: dict[str, list[dict]], held: set[str],
+                          by_id: dict[str, dict]) -> None:
+    """Distinct positive articles per split, and a last check that no held-out article is in another split.
+
+    The heldout split's count includes kept articles cited beside a held-out one in the same pair.
+    """
+    per_split = {name: set().union(*(_positive_articles(p, by_id) for p in rows)) for name, rows in splits.items()}
+    for name, articles in per_split.items():
+        if name != "heldout" and articles & held:  # cannot happen by construction: a guard for later edits
+            raise AssertionError(f"held-out articles among {name} positives: {sorted(articles & held)[:5]}")
+    report.heldout["articles_by_split"] = {k: len(v) for k, v in per_split.items()}
 
 
 def _pair(q: Query, prec: Precedent, positives: list[str], kind: str, cited: list[str]) -> dict:
@@ -287,19 +357,29 @@ def _token_cache(cfg: MakePairsConfig):
     return TokenCache(cfg.cache_dir or Path(cfg.out).parent / ".lexdpr_cache")
 
 
+def _settings(cfg: MakePairsConfig) -> dict:
+    """The config as written to the summary and manifest; without --heldout-articles, exactly as before it existed."""
+    d = asdict(cfg)
+    if not cfg.heldout_articles:
+        del d["heldout_articles"]
+    return d
+
+
 def _write(cfg: MakePairsConfig, report: MakePairsReport, train: list[dict], valid: list[dict], test: list[dict],
-           fallback_passages: list[dict]) -> None:
+           heldout: list[dict], fallback_passages: list[dict]) -> None:
     """Every output into a temporary folder, then renamed into place as one set (see lex_dpr.mining.pairset)."""
     paths = split_paths(cfg.out)
     splits = {"train": train, "valid": valid}
     if cfg.test_ratio > 0:
         splits["test"] = test
-    all_pairs = train + valid + test
+    if cfg.heldout_articles > 0:
+        splits["heldout"] = heldout
+    all_pairs = train + valid + test + heldout
     report.positives_total = sum(len(p["positive_passages"]) for p in all_pairs)
     if all_pairs:
         report.positives_per_query = round(report.positives_total / len(all_pairs), 3)
         report.negatives_per_query = round(sum(len(p["hard_negatives"]) for p in all_pairs) / len(all_pairs), 3)
-    with PairSetWriter(cfg.out, settings=asdict(cfg)) as out:
+    with PairSetWriter(cfg.out, settings=_settings(cfg)) as out:
         for name, rows in splits.items():
             report.pairs[name] = out.write_jsonl(paths[name].name, rows)
             report.outputs[name] = str(paths[name])
@@ -308,4 +388,4 @@ def _write(cfg: MakePairsConfig, report: MakePairsReport, train: list[dict], val
         report.outputs["fallback_passages"] = str(paths["fallback"])
         report.outputs["summary"] = str(paths["summary"])
         report.outputs["manifest"] = str(paths["manifest"])
-        out.write_json(paths["summary"].name, {"config": asdict(cfg), **report.to_dict()})
+        out.write_json(paths["summary"].name, {"config": _settings(cfg), **report.to_dict()})

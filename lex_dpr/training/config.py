@@ -188,6 +188,11 @@ def resolve_data_paths(cfg: TrainConfig) -> list[str]:
         value = getattr(cfg.data, key)
         if value and not Path(value).is_file():
             problems.append(f"'data.{key}': {value}: file not found")
+    for key, value in (("pairs", cfg.data.pairs), ("valid_pairs", cfg.data.valid_pairs),
+                       *((f"extra_pairs[{i}]", v) for i, v in enumerate(cfg.data.extra_pairs))):
+        if value and Path(value).stem.endswith("_heldout"):
+            problems.append(f"'data.{key}': {value} is make-pairs' held-out split (articles no training pair "
+                            "cites): never train or pick checkpoints on it; score it with `lex-dpr eval` instead")
     for i, value in enumerate(cfg.data.extra_pairs):
         if not Path(value).is_file():
             problems.append(f"'data.extra_pairs[{i}]': {value}: file not found (e.g. from `lex-dpr synth --out {value}`)")
