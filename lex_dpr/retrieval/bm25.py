@@ -14,6 +14,25 @@ from lex_dpr.errors import InputError
 from lex_dpr.retrieval.base import Ranking
 from lex_dpr.retrieval.tokenize import tokenize_many
 
+# What BM25 indexes besides a passage's text: its law or rule name, chapter and section. Measured on the shared
+# corpus (bench/bench_quality.py), these lift every query set: plain questions R@6 0.441 → 0.458 (test),
+# 0.573 → 0.605 (dev), held-out articles R@10 0.359 → 0.375.
+SEARCH_FIELDS = ("title", "chapter", "section")
+
+
+def search_text(record: dict, fields: Sequence[str] = SEARCH_FIELDS) -> str:
+    """A passage as BM25 sees it: the ``fields`` it has (top level, or in ``meta``), one line, then its text.
+
+    Example:
+        >>> search_text({"title": "민법", "text": "제750조(불법행위의 내용) ...", "meta": {"chapter": "제5장 불법행위"}})
+        '민법 제5장 불법행위\n제750조(불법행위의 내용) ...'
+        >>> search_text({"text": "본문"}, fields=())
+        '본문'
+    """
+    meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+    head = " ".join(v.strip() for f in fields for v in (record.get(f, meta.get(f)),) if isinstance(v, str) and v.strip())
+    return f"{head}\n{record['text']}" if head else record["text"]
+
 
 class BM25Index:
     """A BM25 index over pre-tokenised documents.
@@ -107,9 +126,13 @@ class BM25Retriever:
 
     name = "bm25"
 
-    def __init__(self, corpus: Corpus, workers: int = 0, index: BM25Index | None = None) -> None:
+    def __init__(self, corpus: Corpus, workers: int = 0, index: BM25Index | None = None,
+                 fields: Sequence[str] = SEARCH_FIELDS) -> None:
         self.corpus, self.workers = corpus, workers
-        self.index = index if index is not None else BM25Index.from_texts(corpus.texts, workers=workers)
+        if index is None:
+            texts = [search_text({**r, "text": t}, fields) for r, t in zip(corpus.records, corpus.texts, strict=True)]
+            index = BM25Index.from_texts(texts, workers=workers)
+        self.index = index
         if self.index.size != len(corpus):
             raise InputError(f"the BM25 index has {self.index.size} passages, the corpus {len(corpus)}: "
                              "build the index again from this corpus")

@@ -69,7 +69,7 @@ import orjson
 
 from lex_dpr.data.corpus import Corpus, read_corpus
 from lex_dpr.errors import ConfigError, InputError
-from lex_dpr.retrieval.bm25 import BM25Index, BM25Retriever
+from lex_dpr.retrieval.bm25 import SEARCH_FIELDS, BM25Index, BM25Retriever, search_text
 from lex_dpr.retrieval.dense import FAISS_KINDS, DenseIndex, DenseRetriever, encode_passages
 from lex_dpr.retrieval.token_cache import TokenCache
 from lex_dpr.retrieval.tokenize import tokenize_many
@@ -294,8 +294,9 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
         tokens = None
         if bm25:
             with _timer(seconds, "tokenize"):  # an index being rebuilt lends its morphemes (same Kiwi settings only)
-                tokens, stats["tokenized"] = _tokens_for_update(out, staging, source.texts, show_progress)
-        manifest = _assemble(out, source, tokens, embeddings, model_info, dense_info, seconds)
+                tokens, stats["tokenized"] = _tokens_for_update(out, staging, source.for_bm25(SEARCH_FIELDS),
+                                                                show_progress)
+        manifest = _assemble(out, source, tokens, embeddings, model_info, dense_info, seconds, SEARCH_FIELDS)
         manifest["build"].update({**stats, "shard_size": shard_size, "batch_size": batch_size,
                                   "seconds_total": round(time.perf_counter() - started, 3)})
         manifest["built_at"] = manifest["build"]["at"]
@@ -357,6 +358,12 @@ class _Passages:
     sha256: str
     path: str
     skipped: int
+    search_texts: list[str] | None = None  # what BM25 indexes (search_text of each record); None: the texts
+
+    def for_bm25(self, fields: Sequence[str]) -> list[str]:
+        """The records' searchable texts with ``fields`` (remembered for the manifest's tokens)."""
+        self.search_texts = [search_text(r, fields) for r in self.records]
+        return self.search_texts
 
 
 def _read_passages(path: str | Path) -> _Passages:
@@ -526,7 +533,7 @@ def _progress(description: str, total: int, completed: int, enabled: bool):
 
 
 def _assemble(out: Path, source: _Passages, tokens: list[list[str]] | None, embeddings, model_info: dict | None,
-              dense_info: dict | None, seconds: dict[str, float]) -> dict:
+              dense_info: dict | None, seconds: dict[str, float], search_fields: Sequence[str] = ()) -> dict:
     """Write the new index into ``.{out}.tmp`` (not yet in place); returns its manifest."""
     tmp = _tmp(out)
     shutil.rmtree(tmp, ignore_errors=True)
@@ -560,8 +567,8 @@ def _assemble(out: Path, source: _Passages, tokens: list[list[str]] | None, embe
             index = BM25Index(tokens, k1=BM25_PARAMS["k1"], b=BM25_PARAMS["b"], method=BM25_PARAMS["method"])
             index.save(tmp / BM25_DIR)
         with _timer(seconds, "write_tokens"):
-            TokenCache(tmp / TOKENS_DIR).add(source.texts, tokens)
-        bm25_manifest = {"library": "bm25s", "version": _version("bm25s"), **BM25_PARAMS,
+            TokenCache(tmp / TOKENS_DIR).add(source.search_texts or source.texts, tokens)
+        bm25_manifest = {"library": "bm25s", "version": _version("bm25s"), **BM25_PARAMS, "fields": list(search_fields),
                          "vocabulary": len(index._bm25.vocab_dict), "mmap": True}
         tokenizer = tokenizer_settings()
         files["bm25"] = {"path": BM25_DIR}
@@ -786,8 +793,11 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
         tokens = None
         if manifest.get("bm25"):
             with _timer(seconds, "tokenize"):
-                tokens, summary["tokenized"] = _tokens_for_update(out, staging, source.texts, show_progress)
-        new = _assemble(out, source, tokens, embeddings, model_info, dense_info, seconds)
+                fields = manifest["bm25"].get("fields", [])  # an index built before fields keeps plain texts
+                tokens, summary["tokenized"] = _tokens_for_update(out, staging, source.for_bm25(fields),
+                                                                  show_progress)
+        new = _assemble(out, source, tokens, embeddings, model_info, dense_info, seconds,
+                        manifest["bm25"].get("fields", []) if manifest.get("bm25") else ())
         summary["seconds"] = round(time.perf_counter() - started, 3)
         new["built_at"] = manifest.get("built_at")
         new["build"] = manifest.get("build")
