@@ -9,8 +9,9 @@ Query sets (each skipped when its file is absent):
   training pair cites, each pair scored on those only);
 - plain-language questions, Recall@6, on the dev split, the test split and its hard part (no content word
   shared with the answering article) (`data/questions/questions.jsonl`).
-Systems per index: BM25 only, the model only, and the index's tuned retrieval (`index/retrieval.json`, what
-`rag ask|batch` use by default). Prints a table, writes JSON with `--output`; asserts nothing.
+Systems per index: BM25 only, the model only, the index's tuned retrieval with one weight for every query
+(what `rag` did before `retrieval.question_weight`), and as `rag ask|batch` use it by default
+(`index/retrieval.json`, with the question weight for queries asked as questions). Prints a table, writes JSON with `--output`; asserts nothing.
 """
 
 from __future__ import annotations
@@ -71,12 +72,12 @@ def main() -> None:
         tuned = open_answerer(index)
         if sets is None:
             sets = query_sets(Path(args.pairs_dir), Path(args.questions), tuned.index.corpus)
-        systems = {"BM25": ["retrieval.method=weighted", "retrieval.weight=0"],
+        systems = {f"{label}, BM25 only": ["retrieval.method=weighted", "retrieval.weight=0"],
                    f"{label}, model only": ["retrieval.method=weighted", "retrieval.weight=1"],
-                   f"{label}, tuned ({tuned.cfg.retrieval.method})": []}
+                   f"{label}, tuned, one weight for all": ["retrieval.question_weight=null"],
+                   f"{label}, tuned ({tuned.cfg.retrieval.method} {tuned.cfg.retrieval.weight}, questions "
+                   f"{tuned.cfg.retrieval.question_weight})": []}
         for name, overrides in systems.items():
-            if name == "BM25" and name in table:
-                continue
             answerer = open_answerer(index, overrides=overrides) if overrides else tuned
             table[name] = {s: score(answerer.retriever, items, metric, k) for s, (metric, k, items) in sets.items()}
     names = list(sets)

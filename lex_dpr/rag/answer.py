@@ -68,7 +68,7 @@ def build_retriever(index, cfg: RagConfig) -> Retriever:
         return index.dense or index.bm25
     k_first = r.k_dense if r.method == Method.INDEPENDENT else None
     return FusionRetriever(index.dense, index.bm25, weight=r.weight, depth=r.depth, method=str(r.method),
-                           k_first=k_first)
+                           k_first=k_first, question_weight=r.question_weight)
 
 
 class Answerer:
@@ -99,6 +99,7 @@ class Answerer:
         retrieval = to_dict(self.cfg.retrieval)
         if self.cfg.retrieval.method != Method.WEIGHTED:
             retrieval.pop("weight")
+            retrieval.pop("question_weight")
         if self.cfg.retrieval.method != Method.INDEPENDENT:
             retrieval.pop("k_dense")
         parts = {"index": (manifest.get("corpus") or {}).get("sha256", ""),

@@ -36,6 +36,10 @@ class RetrievalConfig:
 
     method: Method = Method.WEIGHTED
     weight: float = setting(0.5, ge=0, le=1)  # on the dense scores, for weighted
+    # weighted, for a query asked as a question (utils.text.is_question: plain-language questions): the weight on
+    # dense then; null: `weight` for every query. 0.3 is the best of 0.1–0.5 on the dev questions
+    # (bench/bench_quality.py; shared corpus, the default static model); `rag tune --questions` tunes it.
+    question_weight: float | None = setting(0.3, ge=0, le=1)
     k: int = setting(6, ge=1)  # contexts per question
     depth: int = setting(100, ge=1)  # how deep each list is read before fusing
     k_dense: int | None = setting(None, ge=0)  # independent: contexts from dense (None: half of k, rounded up)
@@ -61,8 +65,20 @@ def load_rag_config(path: str | Path | None = None, overrides: Sequence[str] | N
                     index_settings: dict[str, Any] | None = None) -> RagConfig:
     """Defaults ← the index's tuned ``retrieval`` settings (mode, weight, k) ← ``path`` ← ``overrides``, checked together."""
     base = [f"retrieval.{k}={_config._format(v)}" for k, v in (index_settings or {}).items()
-            if k in ("method", "weight", "k_dense", "k") and v is not None]
+            if k in ("method", "weight", "question_weight", "k_dense", "k") and v is not None]
+    given = _given_retrieval_keys(path, overrides or [])
+    if "weight" in given and "question_weight" not in given:
+        base.append("retrieval.question_weight=null")  # a weight the user gives applies to every query
     return _config.load(RagConfig, path, [*base, *(overrides or [])])
+
+
+def _given_retrieval_keys(path: str | Path | None, overrides: Sequence[str]) -> set[str]:
+    keys = {o.split("=", 1)[0].strip().removeprefix("retrieval.") for o in overrides if o.startswith("retrieval.")}
+    if path is not None and Path(path).is_file():
+        raw = _config.read_yaml(Path(path))
+        section = raw.get("retrieval") if isinstance(raw, dict) else None
+        keys |= set(section) if isinstance(section, dict) else set()
+    return keys
 
 
 def read_index_settings(index_dir: str | Path) -> dict[str, Any]:

@@ -25,7 +25,7 @@ def search_text(record: dict, fields: Sequence[str] = SEARCH_FIELDS) -> str:
 
     Example:
         >>> search_text({"title": "민법", "text": "제750조(불법행위의 내용) ...", "meta": {"chapter": "제5장 불법행위"}})
-        '민법 제5장 불법행위\n제750조(불법행위의 내용) ...'
+        '민법 제5장 불법행위\\n제750조(불법행위의 내용) ...'
         >>> search_text({"text": "본문"}, fields=())
         '본문'
     """

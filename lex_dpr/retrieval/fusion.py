@@ -84,23 +84,35 @@ class FusionRetriever:
     """
 
     def __init__(self, first: Retriever, second: Retriever, weight: float = 0.5, depth: int = 100,
-                 method: str = "weighted", k_first: int | None = None) -> None:
+                 method: str = "weighted", k_first: int | None = None, question_weight: float | None = None) -> None:
         if method not in FUSION_METHODS:
             raise ConfigError(f"fusion method {method!r} is not one of {', '.join(FUSION_METHODS)}")
         self.first, self.second, self.weight, self.depth = first, second, weight, depth
-        self.method, self.k_first = method, k_first
+        self.method, self.k_first, self.question_weight = method, k_first, question_weight
         detail = f"w={weight:.2f}" if method == "weighted" else method
+        if method == "weighted" and question_weight is not None:
+            detail += f", questions w={question_weight:.2f}"
         self.name = f"{first.name}+{second.name} ({detail})"
 
     def rank(self, queries: Sequence[str], k: int) -> list[Ranking]:
         depth = max(self.depth, k)
         a = self.first.rank(queries, depth)
         b = self.second.rank(queries, depth)
-        return [self.combine(x, y, k) for x, y in zip(a, b, strict=True)]
+        weights = [self.weight_for(q) for q in queries]
+        return [self.combine(x, y, k, w) for x, y, w in zip(a, b, weights, strict=True)]
 
-    def combine(self, a: Ranking, b: Ranking, k: int) -> Ranking:
+    def weight_for(self, query: str) -> float:
+        """``question_weight`` for a query asked as a question (when set), else ``weight``."""
+        if self.question_weight is not None:
+            from lex_dpr.utils.text import is_question
+
+            if is_question(query):
+                return self.question_weight
+        return self.weight
+
+    def combine(self, a: Ranking, b: Ranking, k: int, weight: float | None = None) -> Ranking:
         if self.method == "weighted":
-            return fuse(a, b, self.weight)[:k]
+            return fuse(a, b, self.weight if weight is None else weight)[:k]
         if self.method == "rrf":
             return rrf([a, b])[:k]
         k_a = min(self.k_first, k) if self.k_first is not None else (k + 1) // 2

@@ -122,3 +122,19 @@ def normalize_query(text: str) -> str:
         True
     """
     return re.sub(r"[\s\W_]+", "", text).lower()
+
+
+_QUESTION = re.compile(r"[?？]\s*$|(?:요|까|죠|나|니|냐|래|가)[.!~…\s]*$")
+
+
+def is_question(text: str) -> bool:
+    """Whether ``text`` is asked as a question (a ``?`` or a spoken question ending), as people write to a
+    legal assistant, rather than stated as a 판시사항 issue ("...의 의미", "...인지 여부(적극)").
+
+    Example:
+        >>> is_question("길에서 지갑을 주웠는데 주인이 안 나타나면 제 거예요?"), is_question("통장 빌려줘도 되나요")
+        (True, True)
+        >>> is_question("불법행위로 인한 손해배상청구권의 단기소멸시효 기산점인 '손해 및 가해자를 안 날'의 의미")
+        False
+    """
+    return bool(_QUESTION.search(text.strip()))

@@ -76,3 +76,23 @@ def test_bad_asks_are_one_line(sample_index, tmp_path, args, code, needle):
     assert done.exit_code == code, done.output
     lines = [x for x in done.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], done.stderr
+
+
+def test_a_question_gets_the_question_weight_and_a_statement_the_weight(sample_index):
+    from lex_dpr.rag.answer import open_answerer
+    from lex_dpr.retrieval.fusion import fuse
+
+    answerer = open_answerer(sample_index, overrides=["retrieval.method=weighted", "retrieval.k=5"])
+    r = answerer.cfg.retrieval
+    assert (r.weight, r.question_weight) == (0.5, 0.3)  # the defaults: 0.3 measured on the dev questions
+    statement = "불법행위로 인한 손해배상청구권의 소멸시효 기산점"
+    for query, weight in ((QUESTION, 0.3), (statement, 0.5)):
+        dense = answerer.index.dense.rank([query], r.depth)[0]
+        bm25 = answerer.index.bm25.rank([query], r.depth)[0]
+        want = [pid for pid, _ in fuse(dense, bm25, weight)[:5]]
+        assert [c.pid for c in answerer.answer([query])[0].contexts] == want, query
+    # a weight the user gives applies to every query, questions too
+    given = open_answerer(sample_index, overrides=["retrieval.method=weighted", "retrieval.weight=0.8"])
+    assert given.cfg.retrieval.question_weight is None
+    both = open_answerer(sample_index, overrides=["retrieval.weight=0.8", "retrieval.question_weight=0.1"])
+    assert (both.cfg.retrieval.weight, both.cfg.retrieval.question_weight) == (0.8, 0.1)
