@@ -138,12 +138,13 @@ def tune(index: IndexOpt,
          k: KOpt = None, model: ModelOpt = None, device: DeviceOpt = None,
          dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the table; do not write the index's settings.")] = False,
          json_out: Annotated[Path | None, typer.Option("--json", help="Write every candidate's scores as JSON.")] = None,
+         questions: Annotated[Path | None, typer.Option("--questions", help="Labelled plain-language questions (question, positive_passages; a test split is skipped), to tune the weight of queries asked as questions.")] = None,
          quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Choose the retrieval mode and weight on validation pairs; store them in the index for ask and batch."""
     from lex_dpr.data.corpus import read_pairs
     from lex_dpr.evaluation.report import fingerprint
+    from lex_dpr.rag.tune import read_questions, tune_question_weight, write_settings
     from lex_dpr.rag.tune import tune as run_tune
-    from lex_dpr.rag.tune import write_settings
     from lex_dpr.retrieval.store import open_index
     from lex_dpr.utils.io import write_json
 
@@ -153,6 +154,7 @@ def tune(index: IndexOpt,
         sibling = pairs.with_name(pairs.stem.removesuffix("_valid") + pairs.suffix)
         train_pairs = sibling if sibling.is_file() else None
     train = read_pairs(train_pairs) if train_pairs is not None else []
+    asked = read_questions(questions, opened.corpus) if questions is not None else None
     result = run_tune(opened, valid, train, k=k or 6, show_progress=not quiet)
     best = result.best
     console.table(f"rag tune on {pairs} ({result.queries} queries: {result.seen_queries} seen, "
@@ -161,9 +163,16 @@ def tune(index: IndexOpt,
                     "" if c.recall_unseen is None else f"{c.recall_unseen:.4f}", f"{c.ndcg:.4f}",
                     "◀ best" if c is best else "") for c in result.candidates],
                   ("mode", f"recall@{result.k}", "seen", "never-seen", "ndcg@10", ""))
+    if asked is not None:
+        chosen = tune_question_weight(opened, asked, result)
+        console.table(f"queries asked as questions: {questions} ({len(asked)} questions)",
+                      [(c.label, f"{c.recall:.4f}", f"{c.ndcg:.4f}", "◀ best" if c is chosen else "")
+                       for c in result.questions], ("mode", f"recall@{result.k}", "ndcg@10", ""))
     if json_out:
         write_json(json_out, result.to_dict())
     if dry_run:
         return
     path = write_settings(index, result, pairs, fingerprint(valid))
-    console.out.print(f"wrote {path}: rag ask and rag batch now use {best.label}", highlight=False)
+    questions_note = (f", questions w={result.question_best.weight:.1f}"
+                      if result.question_best is not None and best.method == "weighted" else "")
+    console.out.print(f"wrote {path}: rag ask and rag batch now use {best.label}{questions_note}", highlight=False)

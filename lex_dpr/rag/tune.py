@@ -6,6 +6,10 @@ The objective is Recall@k, the share of the answering passages among the k conte
 nDCG@10 breaking ties. With training pairs, queries with a never-seen positive (as ``eval``'s never-seen
 subset counts them: not fallback pairs) and all other queries count as two equal halves: a memorising model
 looks best on the seen half, and choosing on it alone would give the long tail away.
+
+Queries asked as questions (plain-language questions, :func:`lex_dpr.utils.text.is_question`) get their own
+weight, ``retrieval.question_weight``: :func:`tune_question_weight` picks it on labelled questions (their dev
+split; a test split is never read), by Recall@k then nDCG@10.
 """
 
 from __future__ import annotations
@@ -60,11 +64,15 @@ class TuneResult:
     unseen_queries: int
     candidates: list[Candidate] = field(default_factory=list)
     best: Candidate | None = None
+    questions: list[Candidate] = field(default_factory=list)  # question_weight candidates, when tuned
+    question_best: Candidate | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"k": self.k, "queries": self.queries, "seen_queries": self.seen_queries,
                 "unseen_queries": self.unseen_queries, "best": self.best.__dict__ if self.best else None,
-                "candidates": [c.__dict__ for c in self.candidates]}
+                "candidates": [c.__dict__ for c in self.candidates],
+                "question_best": self.question_best.__dict__ if self.question_best else None,
+                "questions": [c.__dict__ for c in self.questions]}
 
 
 def tune(index, pairs: Sequence[dict], train_pairs: Sequence[dict] = (), k: int = 6, depth: int = 100,
@@ -107,6 +115,53 @@ def tune(index, pairs: Sequence[dict], train_pairs: Sequence[dict] = (), k: int 
     return result
 
 
+def read_questions(path: str | Path, corpus) -> list[tuple[str, set[str]]]:
+    """Labelled questions (``question``, ``positive_passages``; ``data/questions/questions.jsonl``) to tune on:
+    asked as questions, answered inside the index, not in a ``test`` split.
+
+    Raises:
+        InputError: the file is unreadable, or no row is usable (each reason counted).
+    """
+    from lex_dpr.utils.io import BadLine, iter_jsonl
+    from lex_dpr.utils.text import is_question
+
+    out, skipped = [], {"test split": 0, "not asked as a question": 0, "answer not in the index": 0, "malformed": 0}
+    bad: list[BadLine] = []
+    for row in iter_jsonl(path, bad):
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str) or \
+                not isinstance(row.get("positive_passages"), list):
+            skipped["malformed"] += 1
+        elif row.get("split") == "test":
+            skipped["test split"] += 1
+        elif not is_question(row["question"]):
+            skipped["not asked as a question"] += 1
+        elif not all(pid in corpus.index for pid in row["positive_passages"]):
+            skipped["answer not in the index"] += 1
+        else:
+            out.append((row["question"], set(row["positive_passages"])))
+    skipped["malformed"] += len(bad)
+    if not out:
+        why = ", ".join(f"{n} {k}" for k, n in skipped.items() if n)
+        raise InputError(f"{path}: no question to tune on ({why or 'empty file'}); give labelled questions with "
+                         "question and positive_passages, e.g. data/questions/questions.jsonl")
+    return out
+
+
+def tune_question_weight(index, questions: Sequence[tuple[str, set[str]]], result: TuneResult,
+                         depth: int = 100) -> Candidate:
+    """Score ``weighted`` at every weight on the questions; the best goes to ``result.question_best``."""
+    texts = [q for q, _ in questions]
+    dense, bm25 = index.dense.rank(texts, depth), index.bm25.rank(texts, depth)
+    for w in WEIGHTS:
+        c = Candidate(Method.WEIGHTED.value, weight=w)
+        ranked = [[pid for pid, _ in fuse(a, b, w)] for a, b in zip(dense, bm25, strict=True)]
+        c.recall = float(np.mean([recall_at_k(r, rel, result.k) for r, (_, rel) in zip(ranked, questions, strict=True)]))
+        c.ndcg = float(np.mean([ndcg_at_k(r, rel, 10) for r, (_, rel) in zip(ranked, questions, strict=True)]))
+        result.questions.append(c)
+    result.question_best = max(result.questions, key=lambda c: (round(c.recall, 10), round(c.ndcg, 10)))
+    return result.question_best
+
+
 def _halves(values: list[float], unseen: list[bool]) -> tuple[float, float | None, float | None]:
     """(the mean of the seen and unseen halves' means, the seen mean, the unseen mean); one half: its mean."""
     s = [v for v, u in zip(values, unseen, strict=True) if not u]
@@ -122,7 +177,10 @@ def write_settings(index_dir: str | Path, result: TuneResult, pairs_path: str | 
     from lex_dpr.utils.io import write_json
 
     path = Path(index_dir) / SETTINGS_FILE
-    write_json(path, {"retrieval": result.best.settings(), "k": result.k,
+    settings = result.best.settings()
+    if result.question_best is not None and settings["method"] == Method.WEIGHTED:
+        settings["question_weight"] = result.question_best.weight
+    write_json(path, {"retrieval": settings, "k": result.k,
                       "tuned_on": {"pairs": str(pairs_path), "fingerprint": fingerprint, "queries": result.queries},
                       "scores": {"recall_at_k": result.best.recall, "ndcg_at_10": result.best.ndcg}})
     return path

@@ -53,3 +53,45 @@ def test_the_k_tuned_for_is_the_default_and_a_flag_still_wins(index_copy, sample
     assert len(orjson.loads(asked.stdout)["contexts"]) == 4
     wider = lex_dpr(["rag", "ask", "불법행위 손해배상", "--index", str(index_copy), "--json", "--k", "6"])
     assert len(orjson.loads(wider.stdout)["contexts"]) == 6
+
+
+def test_questions_tune_the_question_weight_on_their_dev_split_only(index_copy, sample_training_data, tmp_path):
+    from pathlib import Path
+
+    from lex_dpr.rag.answer import open_answerer
+    from lex_dpr.retrieval.fusion import fuse
+
+    rows = [orjson.loads(x) for x in (Path(__file__).parents[2] / "data" / "questions" / "questions.jsonl")
+            .read_bytes().splitlines()]
+    sample = [r for r in rows if r.get("in_sample")]
+    assert {r["split"] for r in sample} == {"dev", "test"}
+    questions = tmp_path / "questions.jsonl"
+    questions.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in sample) + b"not json\n")
+    done = lex_dpr(["rag", "tune", "--index", str(index_copy), "--pairs", str(sample_training_data["valid_pairs"]),
+                    "--questions", str(questions), "--json", str(tmp_path / "tune.json"), "--quiet"])
+    assert done.exit_code == 0, done.output
+    result = orjson.loads((tmp_path / "tune.json").read_bytes())
+    assert len(result["questions"]) == 11 and result["question_best"]["recall"] == max(
+        c["recall"] for c in result["questions"])
+    # the chosen weight is the best on the dev questions, computed here independently
+    answerer = open_answerer(index_copy)
+    dev = [(r["question"], set(r["positive_passages"])) for r in sample if r["split"] == "dev"]
+    dense = answerer.index.dense.rank([q for q, _ in dev], 100)
+    bm25 = answerer.index.bm25.rank([q for q, _ in dev], 100)
+    k = result["k"]
+
+    def recall(w):
+        hits = [len(rel & {p for p, _ in fuse(a, b, w)[:k]}) / len(rel) for a, b, (_, rel) in zip(dense, bm25, dev)]
+        return sum(hits) / len(hits)
+
+    assert abs(recall(result["question_best"]["weight"]) - result["question_best"]["recall"]) < 1e-9
+    stored = orjson.loads((index_copy / "retrieval.json").read_bytes())["retrieval"]
+    if stored["method"] == "weighted":
+        assert stored["question_weight"] == result["question_best"]["weight"]
+        assert answerer.cfg.retrieval.question_weight == stored["question_weight"]
+    # a file with nothing to tune on is one line
+    only_test = tmp_path / "test_only.jsonl"
+    only_test.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in sample if r["split"] == "test"))
+    done = lex_dpr(["rag", "tune", "--index", str(index_copy), "--pairs", str(sample_training_data["valid_pairs"]),
+                    "--questions", str(only_test), "--quiet"])
+    assert done.exit_code == 1 and "no question to tune on (3 test split)" in done.stderr
