@@ -81,7 +81,7 @@ def test_questions_tune_the_question_weight_on_their_dev_split_only(index_copy, 
     k = result["k"]
 
     def recall(w):
-        hits = [len(rel & {p for p, _ in fuse(a, b, w)[:k]}) / len(rel) for a, b, (_, rel) in zip(dense, bm25, dev)]
+        hits = [len(rel & {p for p, _ in fuse(a, b, w)[:k]}) / len(rel) for a, b, (_, rel) in zip(dense, bm25, dev, strict=True)]
         return sum(hits) / len(hits)
 
     assert abs(recall(result["question_best"]["weight"]) - result["question_best"]["recall"]) < 1e-9
