@@ -6,7 +6,8 @@
   filesystem), before old checkpoints are rotated away.
 - The NO_DUPLICATES_HASHED sampler hashes the dataset with a pool of up to 8 processes (``datasets.map``);
   each forks the whole trainer (~650 MB), and a SIGTERM during hashing could leave them behind or hang
-  the exit. Hashing runs in-process here: same hashes, same batches.
+  the exit (`datasets.map` forks a pool even for ``num_proc=1``). Hashing runs in-process here: same hashes,
+  same batches.
 """
 
 from __future__ import annotations
@@ -39,9 +40,13 @@ class LexDprTrainer(SentenceTransformerTrainer):
     def get_batch_sampler(self, dataset, batch_size, drop_last, valid_label_columns=None, generator=None, seed=0):
         if self.args.batch_sampler != BatchSamplers.NO_DUPLICATES_HASHED:
             return super().get_batch_sampler(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
-        return NoDuplicatesBatchSampler(dataset, batch_size=batch_size, drop_last=drop_last,
-                                        valid_label_columns=valid_label_columns, generator=generator, seed=seed,
-                                        precompute_hashes=True, precompute_num_proc=1)
+        sampler = NoDuplicatesBatchSampler(dataset, batch_size=batch_size, drop_last=drop_last,
+                                           valid_label_columns=valid_label_columns, generator=generator, seed=seed,
+                                           precompute_hashes=True, precompute_num_proc=1)
+        # datasets' map forks a pool for any num_proc >= 1, even 1 (a SIGTERM while the parent waits on it hung
+        # the exit: the evaluation loop hashes the eval set every time); None hashes in this process
+        sampler.precompute_num_proc = None
+        return sampler
 
     def _save_checkpoint(self, model, trial) -> None:
         run_dir = Path(self._get_output_dir(trial=trial))
