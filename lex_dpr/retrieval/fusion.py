@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 from lex_dpr.errors import ConfigError
 from lex_dpr.retrieval.base import Ranking, Retriever
+from lex_dpr.utils.text import is_question
 
 FUSION_METHODS = ("weighted", "rrf", "independent")
 
@@ -103,11 +104,8 @@ class FusionRetriever:
 
     def weight_for(self, query: str) -> float:
         """``question_weight`` for a query asked as a question (when set), else ``weight``."""
-        if self.question_weight is not None:
-            from lex_dpr.utils.text import is_question
-
-            if is_question(query):
-                return self.question_weight
+        if self.question_weight is not None and is_question(query):
+            return self.question_weight
         return self.weight
 
     def combine(self, a: Ranking, b: Ranking, k: int, weight: float | None = None) -> Ranking:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import enum
+import functools
 import math
 import types
 import typing
@@ -212,6 +213,7 @@ def parse_yaml(text: str, where: str) -> Any:
     return {} if data is None else data
 
 
+@functools.lru_cache(maxsize=1)
 def _loader_class() -> type:
     import yaml
 
