@@ -7,6 +7,7 @@ script that greps ``error:`` gets the whole message.
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from collections.abc import Iterable, Mapping
 
@@ -31,9 +32,23 @@ def one_line(text: object) -> str:
     return "; ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: object) -> str:
+    r"""``text`` with its C0/C1 control characters (ESC, BEL, CR, ...; not newline or tab) written as ``\xNN``,
+    so that text from a file (a passage title, an answer) cannot clear, move or retitle the terminal.
+
+    Example:
+        >>> printable("\x1b[2J민법\t제750조")
+        '\\x1b[2J민법\t제750조'
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
 def problem(message: object, label: str = "error") -> None:
     """Print ``label: message`` as one line on stderr (no markup, emoji or highlighting inside the message)."""
-    err.print(Text.assemble((f"{label}:", _COLOURS.get(label, "red")), " ", one_line(message)))
+    err.print(Text.assemble((f"{label}:", _COLOURS.get(label, "red")), " ", one_line(printable(message))))
 
 
 class OneLineHandler(logging.Handler):
@@ -63,7 +78,7 @@ def table(title: str, rows: Iterable[tuple], columns: tuple[str, ...] = ("", "co
     for i, col in enumerate(columns):
         t.add_column(col, justify="right" if i else "left")
     for row in rows:
-        t.add_row(*(escape(str(c)) for c in row))
+        t.add_row(*(escape(printable(c)) for c in row))
     out.print(t)
 
 

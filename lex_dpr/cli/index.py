@@ -44,9 +44,10 @@ def build(
     quiet: QuietOpt = False,
 ) -> None:
     """Build an index: the model's passage embeddings in FAISS and BM25 over Kiwi morphemes, with a manifest."""
-    from lex_dpr.retrieval.store import check_build_options, build_index
+    from lex_dpr.retrieval.store import build_index, check_build_options, check_device
 
     check_build_options(model, not no_dense, not no_bm25, faiss, batch_size, shard_size, hnsw_m, ivf_lists)  # before torch
+    check_device(device)
     manifest = build_index(passages, out, model, faiss_kind=faiss, dense=not no_dense, bm25=not no_bm25,
                            batch_size=batch_size, shard_size=shard_size, device=device,
                            trust_remote_code=trust_remote_code, show_progress=not quiet, hnsw_m=hnsw_m,
@@ -98,17 +99,22 @@ def update(
             ids = s["ids"][kind]
             if ids:
                 more = " …" if s["ids_truncated"] and len(ids) >= 100 else ""
-                console.err.print(f"{kind}: {', '.join(ids[:10])}{' …' if len(ids) > 10 else more}",
+                console.err.print(console.printable(f"{kind}: {', '.join(ids[:10])}{' …' if len(ids) > 10 else more}"),
                                   markup=False, highlight=False)
 
 
 @app.command("info")
 def info(index: Annotated[Path, typer.Argument(help="The index folder.")],
-         json_out: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False) -> None:
+         json_out: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
+         verify: Annotated[bool, typer.Option("--verify", help="Hash every file and compare with the manifest (opening checks sizes and samples only).")] = False) -> None:
     """The manifest: model and fingerprint, FAISS kind, passages, corpus sha256, tokeniser, build and updates."""
-    from lex_dpr.retrieval.store import read_manifest
+    from lex_dpr.retrieval.store import read_manifest, verify_index
 
     manifest = read_manifest(index)
+    if verify:
+        checked = verify_index(index)
+        console.err.print(f"verified: {checked['files']} files ({checked['bytes']:,} bytes) match the manifest's "
+                          "sha256", markup=False, highlight=False)
     if json_out:
         import orjson
 
@@ -122,8 +128,8 @@ def info(index: Annotated[Path, typer.Argument(help="The index folder.")],
     table.add_column("key")
     table.add_column("value", overflow="fold")  # hashes whole, never cut with an ellipsis
     for key, value in _flatten(manifest):
-        if not key.startswith("updates"):
-            table.add_row(escape(key), escape(str(value)))
+        if not key.startswith("updates") and not key.endswith(".sample_sha256"):  # --json shows them
+            table.add_row(escape(console.printable(key)), escape(console.printable(value)))
     console.out.print(table)
     updates = manifest.get("updates") or []
     if updates:

@@ -28,6 +28,8 @@ WeightOpt = Annotated[float | None, typer.Option("--weight", help="weighted: the
 KOpt = Annotated[int | None, typer.Option("--k", min=1, help="Contexts per question (default 6).")]
 LlmOpt = Annotated[str | None, typer.Option("--llm", help="none, transformers:MODEL or openai:URL (default none).")]
 LlmModelOpt = Annotated[str | None, typer.Option("--llm-model", help="openai: the served model's name (default: the server's first).")]
+LlmTimeoutOpt = Annotated[float | None, typer.Option("--llm-timeout", help="openai: seconds to wait for one answer (default 60; not retried).")]
+ConnectTimeoutOpt = Annotated[float | None, typer.Option("--connect-timeout", help="openai: seconds to connect, and for the model list at start (default 5).")]
 Int8Opt = Annotated[bool, typer.Option("--load-in-8bit", help="transformers on CUDA: 8-bit weights (bitsandbytes).")]
 Int4Opt = Annotated[bool, typer.Option("--load-in-4bit", help="transformers on CUDA: 4-bit weights (bitsandbytes).")]
 TemplatesOpt = Annotated[Path | None, typer.Option("--templates", help="Folder of prompt files overriding the bundled ones.")]
@@ -36,12 +38,16 @@ ModelOpt = Annotated[str | None, typer.Option("--model", help="Query encoder; mu
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 ... (default: best available).")]
 
 
-def _overrides(retrieval, weight, k, llm, llm_model, int8, int4, templates, more) -> list[str]:
+def _overrides(retrieval, weight, k, llm, llm_model, int8, int4, templates, more, llm_timeout=None,
+               connect_timeout=None) -> list[str]:
+    import json
+
     out = []
     for key, value in (("retrieval.method", retrieval), ("retrieval.weight", weight), ("retrieval.k", k),
-                       ("llm", llm), ("generation.model", llm_model), ("templates", templates)):
-        if value is not None:
-            out.append(f"{key}={value}")
+                       ("llm", llm), ("generation.model", llm_model), ("templates", templates),
+                       ("generation.timeout", llm_timeout), ("generation.connect_timeout", connect_timeout)):
+        if value is not None:  # --llm and --llm-model quoted: YAML would read `openai:` or `qwen:7b` as a mapping
+            out.append(f"{key}={json.dumps(value, ensure_ascii=False) if key in ('llm', 'generation.model') else value}")
     if int8:
         out.append("generation.load_in_8bit=true")
     if int4:
@@ -49,12 +55,20 @@ def _overrides(retrieval, weight, k, llm, llm_model, int8, int4, templates, more
     return out + list(more or [])
 
 
+def _check_llm(llm: str | None) -> None:
+    """A bad --llm fails before the index opens."""
+    if llm is not None:
+        from lex_dpr.llm.open import check_spec
+
+        check_spec(llm)
+
+
 @app.command("ask")
 def ask(question: Annotated[str, typer.Argument(help="The question, in Korean.")], index: IndexOpt,
         retrieval: RetrievalOpt = None, weight: WeightOpt = None, k: KOpt = None, llm: LlmOpt = None,
         llm_model: LlmModelOpt = None, load_in_8bit: Int8Opt = False, load_in_4bit: Int4Opt = False,
         templates: TemplatesOpt = None, config: ConfigOpt = None, set_: SetOpt = None, model: ModelOpt = None,
-        device: DeviceOpt = None,
+        device: DeviceOpt = None, llm_timeout: LlmTimeoutOpt = None, connect_timeout: ConnectTimeoutOpt = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False) -> None:
     """Answer one question: the contexts (law, article, passage id) and, with an LLM, a cited answer."""
     from lex_dpr.errors import ConfigError
@@ -62,8 +76,10 @@ def ask(question: Annotated[str, typer.Argument(help="The question, in Korean.")
 
     if not question.strip():
         raise ConfigError("the question is empty: ask it in quotes, e.g. lex-dpr rag ask \"불법행위란?\" --index index/")
+    _check_llm(llm)
     answerer = open_answerer(index, config, _overrides(retrieval, weight, k, llm, llm_model, load_in_8bit,
-                                                       load_in_4bit, templates, set_), model, device)
+                                                       load_in_4bit, templates, set_, llm_timeout, connect_timeout),
+                             model, device)
     ans = answerer.answer([question.strip()])[0]
     if json_out:
         import orjson
@@ -87,7 +103,7 @@ def _render(ans, answerer) -> None:
                   ("#", "law", "article", "passage id", "score", "cited"))
     if answerer.generator is not None:
         title = "answer" + (f" [yellow]({', '.join(ans.flags)})[/yellow]" if ans.flags else "")
-        console.out.print(Panel(escape(ans.answer or "(empty)"), title=title, title_align="left"))
+        console.out.print(Panel(escape(console.printable(ans.answer or "(empty)")), title=title, title_align="left"))
     if ans.error:
         console.problem(ans.error)
         raise typer.Exit(1)
@@ -107,7 +123,7 @@ def batch(index: IndexOpt,
           retrieval: RetrievalOpt = None, weight: WeightOpt = None, k: KOpt = None, llm: LlmOpt = None,
           llm_model: LlmModelOpt = None, load_in_8bit: Int8Opt = False, load_in_4bit: Int4Opt = False,
           templates: TemplatesOpt = None, config: ConfigOpt = None, set_: SetOpt = None, model: ModelOpt = None,
-          device: DeviceOpt = None,
+          device: DeviceOpt = None, llm_timeout: LlmTimeoutOpt = None, connect_timeout: ConnectTimeoutOpt = None,
           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Answer every question of a file, in batches; resumable; bad rows reported with their line and skipped."""
     from lex_dpr.rag.answer import open_answerer
@@ -116,8 +132,10 @@ def batch(index: IndexOpt,
 
     Output(output, fmt)  # a bad --format, suffix or input file fails before the index and model load
     check_input(input_path, id_column, question_column)
+    _check_llm(llm)
     answerer = open_answerer(index, config, _overrides(retrieval, weight, k, llm, llm_model, load_in_8bit,
-                                                       load_in_4bit, templates, set_), model, device)
+                                                       load_in_4bit, templates, set_, llm_timeout, connect_timeout),
+                             model, device)
     s = run_batch(answerer, input_path, output, fmt=fmt, resume=resume, id_column=id_column,
                   question_column=question_column, cache_dir=None if no_cache else (cache or index / "rag_cache"),
                   show_progress=not quiet)

@@ -64,13 +64,6 @@ def command(
         console.table("temperatures", [(t, v["attempted"], v["written"]) for t, v in s["per_temperature"].items()],
                       ("temperature", "attempted", "written"))
     console.out.print(f"pairs: {r.out}\nsummary: {r.summary_path}", highlight=False, markup=False)
-    attempted = sum(v["attempted"] for v in s["per_type"].values())
-    if s["written"] == 0:
-        reasons = ", ".join(f"{v} {k}" for k, v in s["rejected"].items() if v) or "no passage gives these types"
-        console.problem(f"no question kept ({attempted} attempts: {reasons}); "
-                        + ("check that the model answers with one question per prompt"
-                           if s["generator"] != "offline" else "choose other --types or --passage-types"))
-        raise typer.Exit(1)
     if s["short_types"]:
         why = ("not enough passages give that type" if not s["rejected"].get("unparsed")
                else f"{s['rejected']['unparsed']} replies did not parse as a question")

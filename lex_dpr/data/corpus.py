@@ -37,8 +37,54 @@ class Corpus:
         return len(self.ids)
 
 
+def check_encoding(path: str | Path, sample: int = 1 << 20) -> None:
+    """Fail at once, naming the encoding, on a passage file saved in another encoding than UTF-8 (instead of
+    one warning per line, then "no passages"). Reads the first ``sample`` bytes; a UTF-8 file with a few bad
+    lines passes (they are skipped and reported one by one).
+
+    Raises:
+        InputError: the start of the file is CP949/EUC-KR (Korean Windows) or UTF-16, with the command to convert it.
+
+    Example:
+        >>> import tempfile
+        >>> f = Path(tempfile.mkdtemp()) / "corpus.jsonl"
+        >>> _ = f.write_bytes('{"id": "a", "text": "제1조(목적)"}\\n'.encode("cp949"))
+        >>> check_encoding(f)
+        Traceback (most recent call last):
+        lex_dpr.errors.InputError: .../corpus.jsonl: not UTF-8 text (byte 21 is not UTF-8); it reads as CP949 (EUC-KR, Korean Windows): convert it with `iconv -f cp949 -t utf-8 .../corpus.jsonl > .../corpus.utf8.jsonl`
+    """
+    import codecs
+
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(sample)
+    except OSError:
+        return  # the reader reports a missing or unreadable file in its own words
+    try:
+        codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=len(head) < sample)
+        return
+    except UnicodeDecodeError as exc:
+        at = exc.start
+    for name, label in (("utf-16", "UTF-16"), ("cp949", "CP949 (EUC-KR, Korean Windows)")):
+        if name == "utf-16" and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            continue
+        try:
+            codecs.getincrementaldecoder(name)().decode(head, final=len(head) < sample)
+        except UnicodeDecodeError:
+            continue
+        fixed = path.with_name(path.name.removesuffix(path.suffix) + ".utf8" + path.suffix)
+        raise InputError(f"{path}: not UTF-8 text (byte {at} is not UTF-8); it reads as {label}: convert it with "
+                         f"`iconv -f {name} -t utf-8 {path} > {fixed}`")
+
+
 def read_corpus(path: str | Path) -> Corpus:
-    """Read passage JSONL; records without id or text are skipped with one line each."""
+    """Read passage JSONL; records without id or text are skipped with one line each.
+
+    Raises:
+        InputError: no passage with id and text, or a file in another encoding than UTF-8 (named).
+    """
+    check_encoding(path)
     bad: list[BadLine] = []
     ids, texts, records = [], [], []
     for rec in iter_passages(path, bad):

@@ -53,8 +53,9 @@ class GenerationConfig:
     model: str | None = None  # the served model's name (None: the server's first model)
     api_key: str | None = None  # None: $OPENAI_API_KEY, else "EMPTY" (local servers ignore it)
     concurrency: int = setting(8, ge=1)
-    timeout: float = setting(60.0, gt=0)  # seconds per request
-    max_retries: int = setting(2, ge=0)
+    timeout: float = setting(60.0, gt=0)  # seconds to wait for one answer (a timeout is not retried)
+    connect_timeout: float = setting(5.0, gt=0)  # seconds to connect, and for the model list at start
+    max_retries: int = setting(2, ge=0)  # for refused connections and server errors (5xx, 429)
 
     def problems(self) -> list[str]:
         if self.load_in_8bit and self.load_in_4bit:
@@ -63,7 +64,7 @@ class GenerationConfig:
 
     def fingerprint(self) -> str:
         """A short hash of the settings that change what is generated (cache keys)."""
-        unused = ("api_key", "concurrency", "timeout", "max_retries", "batch_size")
+        unused = ("api_key", "concurrency", "timeout", "connect_timeout", "max_retries", "batch_size")
         if not self.do_sample:  # greedy: the sampling settings change nothing
             unused += ("temperature", "top_p", "top_k", "seed")
         keep = {k: v for k, v in asdict(self).items() if k not in unused}

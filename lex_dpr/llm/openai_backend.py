@@ -2,9 +2,15 @@
 
 vLLM, the llama.cpp server, Ollama and ``transformers serve`` all answer ``POST {URL}/chat/completions``;
 the official ``openai`` client talks to them. A batch is sent ``concurrency`` requests at a time and comes
-back in input order. A request that fails (connection refused, timeout, HTTP error after ``max_retries``
-retries, an answer that is not a chat completion) gives that conversation ``Generation("", error=...)``
-and the others go on.
+back in input order. A request that fails (connection refused or an HTTP 5xx/429 after ``max_retries``
+retries, no answer within ``timeout``, an answer that is not a chat completion) gives that conversation
+``Generation("", error=...)`` and the others go on.
+
+**Waiting.** ``connect_timeout`` (5 s) bounds connecting and, at start, the server's model list: a server
+that accepts connections and never answers fails in seconds, saying what it did not answer. ``timeout``
+(60 s) bounds each answer and is not retried (a server that did not answer in time will not in a retry
+either). When nothing has come back after ``connect_timeout`` seconds, one warning says what is awaited,
+from where, and until when.
 
 Settings sent with every request: ``max_tokens``, ``seed``, ``temperature`` (0 when ``do_sample`` is off,
 else with ``top_p``) and ``logit_bias`` -100 for each banned token id (the server's vocabulary). Settings
@@ -25,6 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -54,19 +61,23 @@ class OpenAIGenerator:
     def __init__(self, url: str, config: GenerationConfig):
         self.url = url
         api_key = config.api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
-        self.client = openai.OpenAI(base_url=url, api_key=api_key, timeout=config.timeout,
-                                    max_retries=config.max_retries)
-        listed = self._list_models()  # also the check that the server is up
+        self.client = openai.OpenAI(base_url=url, api_key=api_key, timeout=_timeout(config), max_retries=0)
+        listed = self._list_models(config.connect_timeout)  # also the check that the server is up
         self.model = config.model or self._first_model(listed)
         self.name = f"openai:{self.model}@{url}"
         self.fingerprint = f"openai:{url}:{self.model}"
         self._send_extras = True
         self._lock = threading.Lock()
+        self._waiting_said = False
 
-    def _list_models(self) -> list[str] | Exception:
+    def _list_models(self, wait: float) -> list[str] | Exception:
         """The served models' names, or why the server did not list them; raises when it cannot be reached."""
         try:
-            return [m.id for m in self.client.models.list()]
+            return [m.id for m in self.client.with_options(timeout=wait).models.list()]
+        except openai.APITimeoutError:
+            raise InputError(f"{self.url} did not answer GET {self.url.rstrip('/')}/models within {wait:g} s (it "
+                             "accepts connections but sends nothing back): is it still loading the model? Wait and "
+                             "retry, raise --connect-timeout (generation.connect_timeout), or check --llm") from None
         except openai.APIConnectionError as exc:
             raise InputError(f"cannot reach {self.url} ({describe_error(exc)}): start the server or check --llm") from None
         except (openai.APIError, ValueError, AttributeError, TypeError) as exc:
@@ -84,9 +95,26 @@ class OpenAIGenerator:
         """One :class:`Generation` per conversation, in input order; never raises for one failed request."""
         if not conversations:
             return []
-        client = self.client.with_options(timeout=config.timeout, max_retries=config.max_retries)
-        with ThreadPoolExecutor(max_workers=min(config.concurrency, len(conversations))) as pool:
-            return list(pool.map(lambda c: self._one(client, list(c), config), conversations))
+        client = self.client.with_options(timeout=_timeout(config), max_retries=0)
+        answered = threading.Event()
+        notice = threading.Timer(config.connect_timeout, self._still_waiting, (len(conversations), config, answered))
+        notice.daemon = True
+        notice.start()
+        try:
+            with ThreadPoolExecutor(max_workers=min(config.concurrency, len(conversations))) as pool:
+                return list(pool.map(lambda c: self._one(client, list(c), config, answered), conversations))
+        finally:
+            notice.cancel()
+
+    def _still_waiting(self, n: int, config: GenerationConfig, answered: threading.Event) -> None:
+        """Say once what is being waited for, when nothing has come back after ``connect_timeout`` seconds."""
+        with self._lock:
+            if answered.is_set() or self._waiting_said:
+                return
+            self._waiting_said = True
+        log.warning("waiting for %s (model %s) to answer %d question(s): nothing back after %g s; giving up after "
+                    "%g s (--llm-timeout, generation.timeout)", self.url, self.model, n, config.connect_timeout,
+                    config.timeout)
 
     def request(self, conversation: list[Message], config: GenerationConfig, extras: bool = True) -> dict:
         """The keyword arguments for ``chat.completions.create`` (``extra_body`` only with ``extras``)."""
@@ -109,22 +137,38 @@ class OpenAIGenerator:
             kwargs["extra_body"] = body
         return kwargs
 
-    def _one(self, client: openai.OpenAI, conversation: list[Message], config: GenerationConfig) -> Generation:
-        kwargs = self.request(conversation, config, extras=self._send_extras)
+    def _one(self, client: openai.OpenAI, conversation: list[Message], config: GenerationConfig,
+             answered: threading.Event | None = None) -> Generation:
         try:
-            try:
-                response = client.chat.completions.create(**kwargs)
-            except openai.APIStatusError as exc:
-                if "extra_body" not in kwargs or exc.status_code not in _EXTRAS_REJECTED:
-                    raise
-                response = client.chat.completions.create(**self.request(conversation, config, False))
-                self._extras_rejected(exc)
+            response = self._create(client, conversation, config)
             return _parse(response, config)
         except (openai.OpenAIError, ValueError) as exc:  # ValueError: a body that is not JSON
             error = describe_error(exc, self.url, config.timeout)
-            if isinstance(exc, (openai.InternalServerError, openai.APIConnectionError)) and config.max_retries:
+            if _retried(exc) and config.max_retries:
                 error += f" (after {config.max_retries} {'retry' if config.max_retries == 1 else 'retries'})"
             return Generation("", error=error)
+        finally:
+            if answered is not None:
+                answered.set()
+
+    def _create(self, client: openai.OpenAI, conversation: list[Message], config: GenerationConfig):
+        """One chat completion; refused connections and 5xx/429 answers are retried, timeouts are not."""
+        for attempt in range(config.max_retries + 1):
+            kwargs = self.request(conversation, config, extras=self._send_extras)
+            try:
+                try:
+                    return client.chat.completions.create(**kwargs)
+                except openai.APIStatusError as exc:
+                    if "extra_body" not in kwargs or exc.status_code not in _EXTRAS_REJECTED:
+                        raise
+                    response = client.chat.completions.create(**self.request(conversation, config, False))
+                    self._extras_rejected(exc)
+                    return response
+            except openai.OpenAIError as exc:
+                if not _retried(exc) or attempt == config.max_retries:
+                    raise
+                time.sleep(min(0.5 * 2 ** attempt, 8.0))
+        raise AssertionError("unreachable")
 
     def _extras_rejected(self, exc: openai.APIStatusError) -> None:
         with self._lock:
@@ -132,6 +176,19 @@ class OpenAIGenerator:
                 self._send_extras = False
                 log.warning("%s rejected top_k/repetition_penalty/bad_words (%s): sending requests without them",
                             self.url, describe_error(exc))
+
+
+def _timeout(config: GenerationConfig):
+    import httpx
+
+    return httpx.Timeout(config.timeout, connect=min(config.connect_timeout, config.timeout))
+
+
+def _retried(exc: Exception) -> bool:
+    """Worth another try: a refused or dropped connection, a server error, rate limiting; never a timeout."""
+    if isinstance(exc, openai.APITimeoutError):
+        return False
+    return isinstance(exc, (openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError))
 
 
 def _parse(response, config: GenerationConfig) -> Generation:

@@ -51,6 +51,8 @@ class BatchSummary:
     bad_rows: int = 0
     already_done: int = 0  # rows found in the output on --resume
     retried: int = 0  # failed rows found on --resume, answered again
+    edited: int = 0  # rows found on --resume whose question was edited in the input since: answered again
+    dropped: int = 0  # rows found on --resume whose id is no longer in the input: removed from the output
     answered: int = 0  # rows written this run
     unique_questions: int = 0  # distinct normalised questions among the rows written
     cache_hits: int = 0  # of those, answered from the cache
@@ -127,24 +129,59 @@ def _csv_rows(path: Path, id_column: str, question_column: str) -> Iterator[tupl
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    columns = reader.fieldnames or []
+    records = _csv_records(io.StringIO(text, newline="").readlines())
+    first = next(records, None)
+    columns = first[1] if first is not None and isinstance(first[1], list) else []
     missing = [(name, flag) for name, flag in ((id_column, "--id-column"), (question_column, "--question-column"))
                if name not in columns]
     if missing:
         raise InputError(f"{path}: no {' or '.join(repr(n) for n, _ in missing)} column (columns: "
                          f"{', '.join(columns) or 'none'}); name {'them' if len(missing) > 1 else 'it'} with "
                          f"{' and '.join(f for _, f in missing)}")
-    end = 1  # the header's last line
-    try:
-        for row in reader:
-            line, end = end + 1, reader.line_num  # a quoted field may span lines: report where the row starts
-            if None in row:
-                yield line, BadLine(path, line, f"{len(row[None])} more field(s) than the header has")
-                continue
-            yield line, row
-    except csv.Error as exc:
-        yield reader.line_num, BadLine(path, reader.line_num, f"unreadable CSV ({exc}); the rest of the file is skipped")
+    for line, row in records:
+        if isinstance(row, str):
+            yield line, BadLine(path, line, row)
+        elif not row:
+            continue  # a blank line
+        elif len(row) > len(columns):
+            yield line, BadLine(path, line, f"{len(row) - len(columns)} more field(s) than the header has")
+        else:
+            yield line, dict(zip(columns, [*row, *[None] * (len(columns) - len(row))], strict=True))
+
+
+def _csv_records(lines: list[str]) -> Iterator[tuple[int, list[str] | str]]:
+    r"""``(line where the record starts, its fields)`` for each CSV record of ``lines`` (physical lines), or
+    ``(line, why)`` for one that does not parse; reading goes on at the line after a bad record's first.
+
+    A quoted field may span lines, so a quote that is never closed would swallow every row after it: it is
+    reported on its own line instead, and the rows after it are read.
+
+    Example:
+        >>> list(_csv_records(['id,q\n', '1,"never closed\n', '2,ok\n']))
+        [(1, ['id', 'q']), (2, 'a quote opened on this line is never closed; the row is skipped'), (3, ['2', 'ok'])]
+    """
+    import itertools
+
+    pos = 0  # index of the line the reader starts at
+    while pos < len(lines):
+        reader = csv.reader(itertools.islice(lines, pos, None), strict=True)
+        consumed = 0  # lines of this reader's records so far
+        try:
+            for row in reader:
+                start, consumed = pos + consumed + 1, reader.line_num
+                yield start, row
+            return
+        except csv.Error as exc:
+            start = pos + consumed + 1
+            if "end of data" in str(exc):
+                why = "a quote opened on this line is never closed; the row is skipped"
+            elif reader.line_num > start - pos:
+                why = (f"a quote opened on this line is never closed properly (line {pos + reader.line_num}: {exc}); "
+                       "the row is skipped")
+            else:
+                why = f"unreadable CSV ({exc}); the row is skipped"
+            yield start, why
+            pos = start  # the line after the bad record's first
 
 
 def _jsonl_rows(path: Path, bad: list[BadLine]) -> Iterator[tuple[int, dict | BadLine]]:
@@ -168,10 +205,11 @@ class Output:
         self.columns = ("id", "answer") if fmt == "submission" else FULL_CSV_COLUMNS
         self._fh = None
 
-    def _rows(self) -> tuple[list[tuple[str, bytes, bool]], bool]:
-        """The complete rows of the file as (id, bytes as written, failed), and whether the end was torn."""
+    def _rows(self) -> tuple[list[tuple[str, bytes, bool, str | None]], bool]:
+        """The complete rows of the file as (id, bytes as written, failed, question or None for a submission),
+        and whether the end was torn."""
         raw = self.path.read_bytes()
-        rows: list[tuple[str, bytes, bool]] = []
+        rows: list[tuple[str, bytes, bool, str | None]] = []
         if self.kind == "jsonl":
             lines = raw.split(b"\n")
             for i, line in enumerate(lines):
@@ -186,7 +224,9 @@ class Output:
                                      "(or it was edited): write to a new --output") from None
                 if not isinstance(rec, dict) or "id" not in rec:
                     raise InputError(f"{self.path}: line {i + 1} has no id; write to a new --output")
-                rows.append((str(rec["id"]), line + b"\n", rec.get("error") is not None))
+                question = rec.get("question")
+                rows.append((str(rec["id"]), line + b"\n", rec.get("error") is not None,
+                             question if isinstance(question, str) else None))
             return rows, False
         text = raw.decode("utf-8-sig", errors="replace")
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -208,25 +248,41 @@ class Output:
                 torn = True
                 continue
             failed = bool(row[err]) if err is not None else not row[1]
-            rows.append((row[0], self._csv_bytes(row), failed))
+            question = row[self.columns.index("question")] if "question" in self.columns else None
+            rows.append((row[0], self._csv_bytes(row), failed, question))
         return rows, torn
 
-    def done_ids(self) -> tuple[set[str], int]:
-        """Ids already answered, and how many rows failed (kept out: they are answered again).
+    def done_ids(self, questions: dict[str, str] | None = None,
+                 answered: dict[str, str] | None = None) -> tuple[set[str], int, list[str], list[str]]:
+        """Ids already answered; how many rows failed (kept out: they are answered again); the ids whose
+        question was edited since (answered again) and the ids no longer in the input (dropped).
 
-        A torn last row (a kill mid-write) and failed rows are removed from the file before appending.
+        ``questions`` maps each input id to its question now; ``answered`` the question each output row was
+        answered for, where the rows do not carry it (a submission: the settings file's record). A torn last
+        row (a kill mid-write), failed, edited and deleted rows are removed from the file before appending.
         """
         if not self.path.is_file() or self.path.stat().st_size == 0:
-            return set(), 0
+            return set(), 0, [], []
         rows, _ = self._rows()
-        keep = [r for r in rows if not r[2]]
+        keep, edited, deleted, failed = [], [], [], 0
+        for row in rows:
+            qid = row[0]
+            was = _question_key(row[3]) if row[3] is not None else (answered or {}).get(qid)
+            if row[2]:
+                failed += 1
+            elif questions is not None and qid not in questions:
+                deleted.append(qid)
+            elif questions is not None and was is not None and was != _question_key(questions[qid]):
+                edited.append(qid)
+            else:
+                keep.append(row)
         data = (self._csv_bytes(self.columns) if self.kind == "csv" else b"") + b"".join(r[1] for r in keep)
         if data != self.path.read_bytes():
             from lex_dpr.utils.io import atomic_open
 
             with atomic_open(self.path) as fh:
                 fh.write(data)
-        return {r[0] for r in keep}, len(rows) - len(keep)
+        return {r[0] for r in keep}, failed, edited, deleted
 
     def reorder(self, ids: list[str]) -> None:
         """Rewrite the file with its rows in the order of ``ids`` (after a resume answered some again)."""
@@ -361,8 +417,17 @@ def run_batch(answerer: Answerer, input_path: str | Path, output_path: str | Pat
         raise InputError(f"{input_path}: " + (f"no usable question rows ({len(bad)} bad; see the warnings above)"
                                               if bad else "no question rows (an empty file?)"))
     fingerprint = answerer.fingerprint
-    _check_settings(out.path, fingerprint, resume)
-    done, summary.retried = out.done_ids() if resume else (set(), 0)
+    asked = {str(q.id): q.question for q in questions}
+    answered = _check_settings(out.path, fingerprint, resume)
+    done, summary.retried, edited, deleted = out.done_ids(asked, answered) if resume else (set(), 0, [], [])
+    _write_settings(out.path, fingerprint, asked)  # after the output lost its rows for edited questions
+    summary.edited, summary.dropped = len(edited), len(deleted)
+    if edited:
+        log.warning("%s: %d row(s) were answered for a question edited since in %s (ids %s): answered again",
+                    out.path, len(edited), input_path, _some(edited))
+    if deleted:
+        log.warning("%s: %d row(s) have an id no longer in %s (ids %s): dropped from the output", out.path,
+                    len(deleted), input_path, _some(deleted))
     todo = [q for q in questions if str(q.id) not in done]
     summary.already_done = len(questions) - len(todo)
     cache = AnswerCache(cache_dir, fingerprint)
@@ -407,7 +472,7 @@ def run_batch(answerer: Answerer, input_path: str | Path, output_path: str | Pat
     finally:
         out.close()
         cache.close()
-    if resume and summary.retried:
+    if resume and (summary.retried or summary.edited):
         out.reorder([str(q.id) for q in questions])  # answered again at the end: back in input order
     summary.seconds = round(time.perf_counter() - start, 3)
     summary.unique_questions = summary.cache_hits + summary.generated
@@ -421,14 +486,39 @@ def settings_path(output: str | Path) -> Path:
     return output.with_name(output.name + ".settings.json")
 
 
-def _check_settings(output: Path, fingerprint: str, resume: bool) -> None:
-    from lex_dpr.utils.io import read_json_file, write_json
+def _check_settings(output: Path, fingerprint: str, resume: bool) -> dict[str, str] | None:
+    """Refuse to resume an output answered with other settings. Returns the questions the settings file
+    recorded (``{id: hash}``, as :func:`_question_key` makes them; a submission's rows do not carry their
+    question), or None."""
+    from lex_dpr.utils.io import read_json_file
 
     path = settings_path(output)
+    answered = None
     if resume and path.is_file() and output.is_file() and output.stat().st_size > 0:
         before = read_json_file(path)
         if isinstance(before, dict) and before.get("fingerprint") not in (None, fingerprint):
             raise InputError(f"{output} was answered with other settings (index, retrieval, --llm, generation or "
                              f"templates; fingerprint {before['fingerprint']}, now {fingerprint}): resume with the "
                              "same flags, or write to a new --output")
-    write_json(path, {"fingerprint": fingerprint})
+        if isinstance(before, dict) and isinstance(before.get("questions"), dict):
+            answered = {str(k): v for k, v in before["questions"].items() if isinstance(v, str)}
+    return answered
+
+
+def _write_settings(output: Path, fingerprint: str, questions: dict[str, str]) -> None:
+    """Beside the output: the fingerprint of what answers it and the input's questions (hashed)."""
+    from lex_dpr.utils.io import write_json
+
+    write_json(settings_path(output), {"fingerprint": fingerprint,
+                                       "questions": {k: _question_key(q) for k, q in questions.items()}})
+
+
+def _question_key(question: str) -> str:
+    """A question as resume compares it: normalised (:func:`normalize_query`), hashed short."""
+    import hashlib
+
+    return hashlib.sha256((normalize_query(question) or question).encode()).hexdigest()[:16]
+
+
+def _some(ids: list[str], n: int = 5) -> str:
+    return ", ".join(ids[:n]) + (f" … ({len(ids) - n} more)" if len(ids) > n else "")

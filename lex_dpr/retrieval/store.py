@@ -36,6 +36,14 @@ and the changed ids (at most :data:`MAX_LISTED_IDS` of each kind). Files other t
 The same passages in the same order (a new file name, say) change the manifest only; nothing to encode
 loads no model.
 
+**Integrity.** The manifest records every file's size, sha256 and a sampled sha256 (:func:`sampled_sha256`:
+64 blocks of 4 KiB spread over the file). Opening checks sizes, the sampled hashes and the full hash of
+``passages.jsonl`` (read whole anyway): a FAISS file from another build, random bytes in ``embeddings.npy`` or
+a same-size edit of the passages is refused, naming the file. ``lex-dpr index info --verify`` and ``update``
+(which carries vectors and morphemes into the new index) hash every byte. A build or update needs every
+folder of the index writable (it replaces the folder), and removes what a killed run left (``.index.tmp``)
+or says how to.
+
 **Model fingerprint.** A sha256 over what determines the passage vectors: for a local folder (the run
 folder's ``bi_encoder/final``, as :func:`~lex_dpr.models.loading.load_encoder` resolves it) the contents of
 its weight, config and tokenizer files (not README.md or optimiser state), the base model's for a LoRA
@@ -67,7 +75,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from lex_dpr.data.corpus import Corpus, read_corpus
+from lex_dpr.data.corpus import Corpus, check_encoding, read_corpus
 from lex_dpr.errors import ConfigError, InputError
 from lex_dpr.retrieval.bm25 import SEARCH_FIELDS, BM25Index, BM25Retriever, search_text
 from lex_dpr.retrieval.dense import FAISS_KINDS, DenseIndex, DenseRetriever, encode_passages
@@ -147,6 +155,7 @@ def open_index(index_dir: str | Path, model: str | None = None, device: str | No
     Raises:
         InputError: not an index, a file missing or cut, or a model other than the one it was built with.
     """
+    check_device(device)
     folder = Path(index_dir)
     manifest = read_manifest(folder)
     _check_files(folder, manifest)
@@ -171,14 +180,118 @@ def open_index(index_dir: str | Path, model: str | None = None, device: str | No
     return OpenIndex(folder, manifest, corpus, bm25_retriever, dense_retriever)
 
 
-def _check_files(folder: Path, manifest: dict) -> None:
+def _check_files(folder: Path, manifest: dict, full: bool = False) -> None:
+    """Every file of the index against the manifest: there, of its size, and of its content.
+
+    The content check is cheap by default (a hash of :data:`SAMPLE_BLOCKS` blocks spread over each file, and
+    the whole of ``passages.jsonl``, which opening reads anyway); ``full`` hashes every byte (``index info
+    --verify``, and ``update`` before it reuses vectors). An index built before digests were recorded is
+    checked by size only.
+
+    Raises:
+        InputError: a file missing, or of another size or content, every one named.
+    """
+    problems = []
     for name, entry in (manifest.get("files") or {}).items():
         path = folder / entry["path"]
         if not path.exists():
             raise InputError(f"{path}: missing from the index ({name}); build the index again")
-        if "bytes" in entry and path.is_file() and path.stat().st_size != entry["bytes"]:
-            raise InputError(f"{path}: {path.stat().st_size} bytes, the manifest says {entry['bytes']} (changed or cut "
-                             "after the build); build the index again")
+        if "files" in entry:
+            members = [(path / rel, e) for rel, e in entry["files"].items()]
+        else:  # a file, or a folder recorded without its files (an index built before digests)
+            members = [(path, entry)] if not path.is_dir() else []
+        for file, e in members:
+            if not file.is_file():
+                problems.append(f"{file}: missing")
+            elif "bytes" in e and file.stat().st_size != e["bytes"]:
+                problems.append(f"{file}: {file.stat().st_size} bytes, the manifest says {e['bytes']}")
+            elif (full or name == "passages") and "sha256" in e and sha256_file(file) != e["sha256"]:
+                problems.append(f"{file}: same size, other content (sha256 differs from the manifest's)")
+            elif not full and "sample_sha256" in e and sampled_sha256(file) != e["sample_sha256"]:
+                problems.append(f"{file}: same size, other content (sampled sha256 differs from the manifest's)")
+    if problems:
+        raise InputError(f"{folder}: changed, cut or replaced after the build: {'; '.join(problems)}; build the index "
+                         f"again ({_rebuild_command(folder, manifest)})")
+
+
+def _rebuild_command(folder: Path, manifest: dict) -> str:
+    corpus = (manifest.get("corpus") or {}).get("source") or "CORPUS.jsonl"
+    model = manifest.get("model") or {}
+    how = f"--model {model.get('path') or model.get('name')}" if model else "--no-dense"
+    return f"`lex-dpr index build --passages {corpus} {how} --out {folder}`"
+
+
+def verify_index(index_dir: str | Path) -> dict:
+    """Hash every file of an index and compare with the manifest (``lex-dpr index info --verify``).
+
+    Returns:
+        ``{"files": files checked, "bytes": bytes hashed}``.
+
+    Raises:
+        InputError: a file differs (all named), or the index was built before file digests were recorded.
+    """
+    folder = Path(index_dir)
+    manifest = read_manifest(folder)
+    files = manifest.get("files") or {}
+    entries = [e for entry in files.values() for e in (entry.get("files", {}).values() if "files" in entry else [entry])]
+    if not entries or any("sha256" not in e for e in entries):
+        raise InputError(f"{folder}: built before lex-dpr recorded every file's sha256, so it cannot be verified; "
+                         f"build it again ({_rebuild_command(folder, manifest)})")
+    _check_files(folder, manifest, full=True)
+    return {"files": len(entries), "bytes": sum(e.get("bytes", 0) for e in entries)}
+
+
+SAMPLE_BLOCKS, SAMPLE_BLOCK = 64, 4096  # the cheap content check: 256 KiB read per file, whatever its size
+
+
+def sampled_sha256(path: str | Path) -> str:
+    """sha256 over a file's size and :data:`SAMPLE_BLOCKS` blocks spread evenly over it (all of a small file).
+
+    Opening an index checks this instead of the full hash: a file replaced by another (random bytes, another
+    build's vectors) differs in every block; an edit of a few bytes can fall between blocks, which
+    ``index info --verify`` (the full sha256) catches.
+
+    Example:
+        >>> import tempfile
+        >>> f = Path(tempfile.mkdtemp()) / "x.bin"
+        >>> _ = f.write_bytes(bytes(10_000_000))
+        >>> a = sampled_sha256(f)
+        >>> with f.open("r+b") as fh:
+        ...     _ = fh.write(b"\\1" * 10_000_000)
+        >>> a == sampled_sha256(f), len(a)
+        (False, 64)
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    h = hashlib.sha256(f"{size}\n".encode())
+    with path.open("rb") as fh:
+        if size <= SAMPLE_BLOCKS * SAMPLE_BLOCK:
+            h.update(fh.read())
+        else:
+            step = (size - SAMPLE_BLOCK) / (SAMPLE_BLOCKS - 1)
+            for k in range(SAMPLE_BLOCKS):
+                fh.seek(int(k * step))
+                h.update(fh.read(SAMPLE_BLOCK))
+    return h.hexdigest()
+
+
+DEVICES = ("cpu", "cuda", "cuda:N", "mps")
+
+
+def check_device(device: str | None) -> None:
+    """A ``--device`` that names no device torch knows fails here, before any model loads.
+
+    Example:
+        >>> check_device("cuda:1")
+        >>> check_device("tpu")
+        Traceback (most recent call last):
+        lex_dpr.errors.ConfigError: --device 'tpu' is not one of cpu, cuda, cuda:N, mps (or leave it out for the best available)
+    """
+    import re
+
+    if device is not None and not re.fullmatch(r"cpu|mps|cuda(:\d+)?", device.strip()):
+        raise ConfigError(f"--device {device!r} is not one of {', '.join(DEVICES)} (or leave it out for the best "
+                          "available)")
 
 
 def _encoder_for(folder: Path, manifest: dict, model: str | None, device: str | None, trust_remote_code: bool):
@@ -268,6 +381,7 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
         InputError: unreadable passages, a model that does not load, ``out`` is something else than an index.
     """
     check_build_options(model, dense, bm25, faiss_kind, batch_size, shard_size, hnsw_m, ivf_lists)
+    check_device(device)
     out = Path(out)
     _check_out(out)
     if out.is_dir() and (dropped := [p.name for p in _extra_entries(out)]):
@@ -278,6 +392,8 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
         seconds: dict[str, float] = {}
         with _timer(seconds, "read"):
             source = _read_passages(passages)
+        if dense:
+            _check_ivf_lists(faiss_kind, ivf_lists, len(source.ids))
         staging = _staging(out)
         stats: dict = {}
         model_info = dense_info = embeddings = None
@@ -334,6 +450,14 @@ def check_build_options(model: str | None, dense: bool, bm25: bool, faiss_kind: 
         raise ConfigError("; ".join(problems))
 
 
+def _check_ivf_lists(kind: str, lists: int | None, passages: int) -> None:
+    """FAISS trains IVF lists on the passages: more lists than passages fails, after all the encoding."""
+    if kind == "ivf" and lists is not None and lists > passages:
+        raise ConfigError(f"--ivf-lists {lists} is more than the {passages} passages (FAISS trains each list on "
+                          f"passages, 39 or more each for good lists): use --ivf-lists {max(1, passages // 39)}, "
+                          "leave it out (4·√n, at most n/39), or use --faiss flat")
+
+
 def _looks_like_path(model: str) -> bool:
     """A local path rather than an alias or a hub id (``org/name``)."""
     return model.startswith(("/", ".", "~")) or model.count("/") > 1 or "\\" in model
@@ -346,6 +470,19 @@ def _check_out(out: Path) -> None:
     if out.is_dir() and not (out / MANIFEST).is_file() and any(out.iterdir()):
         raise InputError(f"{out} exists and is not a lex-dpr index (no {MANIFEST}); choose another --out or empty it")
     ensure_writable(out.parent, folder=True, flag="--out")
+    _check_replaceable(out, "build")
+
+
+def _check_replaceable(out: Path, command: str) -> None:
+    """A build or update replaces the whole folder, and removes the old one: every folder in it must be
+    writable (a read-only copy or mount would be left half-replaced, or in the way of the next run)."""
+    if not out.is_dir():
+        return
+    for folder in (out, *(p for p in out.rglob("*") if p.is_dir() and not p.is_symlink())):
+        if not os.access(folder, os.W_OK | os.X_OK):
+            other = "update a copy (cp -r {out} NEW_INDEX)" if command == "update" else "choose another --out"
+            raise InputError(f"{out}: read-only ({folder} cannot be written), and `lex-dpr index {command}` replaces "
+                             f"the whole folder: make it writable (chmod -R u+w {out}) or {other.format(out=out)}")
 
 
 @dataclass
@@ -367,6 +504,7 @@ class _Passages:
 
 
 def _read_passages(path: str | Path) -> _Passages:
+    check_encoding(path)
     bad: list[BadLine] = []
     records = list(iter_passages(path, bad))
     for b in bad[:20]:
@@ -536,14 +674,14 @@ def _assemble(out: Path, source: _Passages, tokens: list[list[str]] | None, embe
               dense_info: dict | None, seconds: dict[str, float], search_fields: Sequence[str] = ()) -> dict:
     """Write the new index into ``.{out}.tmp`` (not yet in place); returns its manifest."""
     tmp = _tmp(out)
-    shutil.rmtree(tmp, ignore_errors=True)
+    _clear_leftover(tmp)
     tmp.mkdir(parents=True)
     with _timer(seconds, "write_passages"):
         write_jsonl(tmp / PASSAGES, source.records)
         with atomic_open(tmp / HASHES) as fh:
             for row in zip(source.ids, source.hashes, source.record_hashes, strict=True):
                 fh.write(dumps(list(row)))
-    files = {"passages": _file_entry(tmp, PASSAGES, sha=True), "hashes": _file_entry(tmp, HASHES)}
+    files = {"passages": _file_entry(tmp, PASSAGES), "hashes": _file_entry(tmp, HASHES)}
     dense_manifest = None
     if embeddings is not None:
         assert dense_info is not None and model_info is not None
@@ -571,8 +709,8 @@ def _assemble(out: Path, source: _Passages, tokens: list[list[str]] | None, embe
         bm25_manifest = {"library": "bm25s", "version": _version("bm25s"), **BM25_PARAMS, "fields": list(search_fields),
                          "vocabulary": len(index._bm25.vocab_dict), "mmap": True}
         tokenizer = tokenizer_settings()
-        files["bm25"] = {"path": BM25_DIR}
-        files["tokens"] = {"path": TOKENS_DIR}
+        files["bm25"] = _folder_entry(tmp, BM25_DIR)
+        files["tokens"] = _folder_entry(tmp, TOKENS_DIR)
     from lex_dpr import __version__
 
     return {
@@ -609,12 +747,21 @@ def _write_embeddings(path: Path, embeddings, n: int) -> np.ndarray:
     return np.load(path, mmap_mode="r")
 
 
-def _file_entry(folder: Path, name: str, sha: bool = False) -> dict:
+def _file_entry(folder: Path, name: str) -> dict:
+    """A file's manifest entry: its size, sha256 (``--verify``) and sampled sha256 (checked at every open)."""
     path = folder / name
-    entry: dict = {"path": name, "bytes": path.stat().st_size}
-    if sha:
-        entry["sha256"] = sha256_file(path)
-    return entry
+    return {"path": name, "bytes": path.stat().st_size, "sha256": sha256_file(path),
+            "sample_sha256": sampled_sha256(path)}
+
+
+def _folder_entry(folder: Path, name: str) -> dict:
+    """A folder's manifest entry: each file in it as :func:`_file_entry` records it."""
+    root = folder / name
+    files = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        files[rel] = {k: v for k, v in _file_entry(root, rel).items() if k != "path"}
+    return {"path": name, "files": files}
 
 
 def tokenizer_settings() -> dict:
@@ -674,12 +821,45 @@ def _locked(out: Path, holder: str) -> Iterator[None]:
                 os.rename(old, out)  # killed between the two renames of a swap: the previous index goes back
                 log.warning("%s: restored from %s (a swap was interrupted)", out, old)
             else:
-                shutil.rmtree(old, ignore_errors=True)
-        shutil.rmtree(_tmp(out), ignore_errors=True)
+                _clear_leftover(old)
+        _clear_leftover(_tmp(out))
         try:
             yield
         finally:
-            shutil.rmtree(_tmp(out), ignore_errors=True)
+            _remove_or_warn(_tmp(out))
+
+
+def _remove(path: Path) -> str | None:
+    """Remove a leftover file or folder (read-only folders in it made writable first); None when it is gone,
+    else why not."""
+    if not path.exists() and not path.is_symlink():
+        return None
+    try:
+        if path.is_dir() and not path.is_symlink():
+            for folder, _, _ in os.walk(path):
+                with contextlib.suppress(OSError):
+                    os.chmod(folder, os.stat(folder).st_mode | 0o700)
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except OSError as exc:
+        return f"{exc.strerror or exc}: {exc.filename or path}"
+    return None
+
+
+def _clear_leftover(path: Path) -> None:
+    """Remove what a killed or failed run left at ``path``, or stop with how to remove it."""
+    why = _remove(path)
+    if why is not None:
+        raise InputError(f"{path}: left by an earlier index build or update and cannot be removed ({why}); remove it "
+                         f"(rm -rf {path}) and run again")
+
+
+def _remove_or_warn(path: Path) -> None:
+    why = _remove(path)
+    if why is not None:
+        log.warning("%s: cannot be removed (%s); remove it (rm -rf %s) before the next index build or update",
+                    path, why, path)
 
 
 def _commit(out: Path, manifest: dict) -> None:
@@ -694,13 +874,13 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
         os.rename(tmp, out)
         return
     if _exchange(tmp, out):
-        shutil.rmtree(tmp, ignore_errors=True)  # now the previous index
+        _remove_or_warn(tmp)  # now the previous index
         return
     old = _old(out)
-    shutil.rmtree(old, ignore_errors=True)
+    _clear_leftover(old)
     os.rename(out, old)
     os.rename(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
+    _remove_or_warn(old)
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -744,11 +924,15 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
     """
     if batch_size < 1 or shard_size < 1:
         raise ConfigError(f"--batch-size {batch_size!r} and --shard-size {shard_size!r} must be at least 1")
+    check_device(device)
     out = Path(index_dir)
     started = time.perf_counter()
+    _check_replaceable(out, "update")
     with _locked(out, "lex-dpr index update"):
         manifest = read_manifest(out)
-        _check_files(out, manifest)
+        _check_files(out, manifest, full=True)  # its vectors and morphemes are carried into the new index
+        if model is not None and manifest.get("dense"):
+            _check_model(out, manifest, model)  # refused the same whether or not anything needs encoding
         seconds: dict[str, float] = {}
         with _timer(seconds, "read"):
             source = _read_passages(passages)
@@ -772,6 +956,7 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
         staging = _staging(out)
         model_info = dense_info = embeddings = None
         if manifest.get("dense"):
+            _check_ivf_lists(manifest["dense"]["kind"], manifest["dense"]["options"].get("ivf_lists"), len(source.ids))
             todo = [i for i, r in enumerate(diff["reuse"]) if r < 0]
             encoder = None
             shards: list[Path] = []
@@ -786,7 +971,6 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
                 summary["reused_shards"] = stats["reused_shards"]
             model_info = {k: v for k, v in manifest["model"].items() if k != "dim"}
             if model is not None:
-                _check_model(out, manifest, model)
                 model_info.update(name=str(model), **_model_paths(model, out))
             dense_info = {"kind": manifest["dense"]["kind"], "options": manifest["dense"]["options"]}
             embeddings = _UpdatedRows(np.load(out / EMBEDDINGS, mmap_mode="r"), diff["reuse"], shards)

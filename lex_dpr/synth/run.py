@@ -51,6 +51,7 @@ from lex_dpr.utils.progress import track
 log = logging.getLogger(__name__)
 
 JOURNAL_FORMAT = "lex-dpr synth journal"
+PASSAGE_TYPES = ("law", "admin", "prec")  # what preprocess writes in each record's ``type``
 LLM_BATCH = 32  # requests per round trip to the generator (the journal is written after each)
 
 
@@ -88,6 +89,20 @@ class SynthJob:
             out.append(f"--near-duplicate {self.near_duplicate}: must be in (0, 1]")
         if self.ngram < 1:
             out.append(f"--ngram {self.ngram}: must be >= 1")
+        from lex_dpr.retrieval.store import check_device
+
+        try:
+            check_device(self.device)
+        except ConfigError as exc:
+            out.append(str(exc))
+        unknown = [t for t in self.passage_types if t not in PASSAGE_TYPES]
+        if unknown:
+            import difflib
+
+            hints = [f"{t!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(t, PASSAGE_TYPES, 1))
+                     else repr(t) for t in unknown]
+            out.append(f"--passage-types {','.join(self.passage_types)!r}: {', '.join(hints)} "
+                       f"{'is' if len(unknown) == 1 else 'are'} not a passage type; use some of {','.join(PASSAGE_TYPES)}")
         return out
 
     def settings(self, passages_sha256: str) -> dict[str, Any]:
@@ -154,16 +169,45 @@ def _locked(job: SynthJob, out: Path, show_progress: bool) -> SynthResult:
         for _ in track(events, "synth", total=plan.remaining(), enabled=show_progress):
             pass
     summary = plan.summary(source.name)
+    if summary["written"] == 0:
+        _remove_outputs(out)
+        raise InputError(_nothing_kept(summary))
     write_json(summary_path(out), summary)
     return SynthResult(out, summary_path(out), summary, plan.resumed)
+
+
+def _nothing_kept(summary: dict[str, Any]) -> str:
+    attempted = sum(v["attempted"] for v in summary["per_type"].values())
+    reasons = ", ".join(f"{v} {k}" for k, v in summary["rejected"].items() if v) or "no passage gives these types"
+    fix = ("check that the model answers with one question per prompt" if summary["generator"] != "offline"
+           else "choose other --types or --passage-types")
+    return f"no question kept ({attempted} attempts: {reasons}); {fix}; nothing was written"
+
+
+def _remove_outputs(out: Path) -> None:
+    """A run that kept nothing leaves no empty output, journal or summary behind to be mistaken for a result."""
+    for path in (out, journal_path(out), summary_path(out)):
+        path.unlink(missing_ok=True)
 
 
 def _read_passages(job: SynthJob) -> dict[str, dict]:
     bad: list[BadLine] = []
     keep = set(job.passage_types)
-    passages = {rec["id"]: rec for rec in iter_passages(job.passages, bad) if not keep or rec.get("type") in keep}
+    from lex_dpr.data.corpus import check_encoding
+
+    check_encoding(job.passages)
+    seen: set[str] = set()
+    passages = {}
+    for rec in iter_passages(job.passages, bad):
+        seen.add(str(rec.get("type")))
+        if not keep or rec.get("type") in keep:
+            passages[rec["id"]] = rec
     for b in bad:
         log.warning("skipped %s", b)
+    absent = [t for t in job.passage_types if t not in seen]
+    if passages and absent:
+        log.warning("--passage-types %s: %s has no passage of type %s", ",".join(job.passage_types), job.passages,
+                    ",".join(absent))
     if not passages:
         kinds = f" of type {','.join(job.passage_types)}" if keep else ""
         raise InputError(f"{job.passages}: no passages{kinds} with id and text (check --passages and --passage-types)")

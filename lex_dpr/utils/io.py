@@ -181,16 +181,22 @@ def iter_passages(path: str | Path, bad_lines: list[BadLine]) -> Iterator[dict]:
     Example:
         >>> import tempfile
         >>> path = Path(tempfile.mkdtemp()) / "p.jsonl"
-        >>> _ = path.write_text('{"id": "a", "text": "x"}\\n{"id": "b", "text": " "}\\n{"id": "a", "text": "y"}\\n')
+        >>> _ = path.write_text('{"id": "a", "text": "x"}\\n{"id": "b", "text": " "}\\n{"id": "a", "text": "y"}\\n'
+        ...                     '{"id": 12345, "text": "z"}\\n{"id": "c", "text": ["z"]}\\n')
         >>> bad = []
-        >>> [p["text"] for p in iter_passages(path, bad)], [b.reason for b in bad]
-        (['x'], ['passage b: empty text', 'passage a: duplicate id (first on line 1)'])
+        >>> [p["text"] for p in iter_passages(path, bad)], [b.reason for b in bad]  # doctest: +NORMALIZE_WHITESPACE
+        (['x'], ['passage b: empty text', 'passage a: duplicate id (first on line 1)',
+                 'passage id 12345 is int, not text: quote it ("id": "12345")', 'passage c: text is list, not a string'])
     """
     first_line: dict[str, int] = {}
     for lineno, rec in _numbered_jsonl(path, bad_lines):
         pid, text = rec.get("id"), rec.get("text")
-        if not pid or not isinstance(pid, str):
+        if pid is None or pid == "":
             reason = "passage without an id"
+        elif not isinstance(pid, str):
+            reason = f"passage id {pid!r} is {type(pid).__name__}, not text: quote it (\"id\": \"{pid}\")"
+        elif text is not None and not isinstance(text, str):
+            reason = f"passage {pid}: text is {type(text).__name__}, not a string"
         elif not isinstance(text, str) or not text.strip():
             reason = f"passage {pid}: empty text"
         elif pid in first_line:

@@ -267,3 +267,55 @@ def test_transformers_serve_rejects_extras_and_still_answers(served):
     out = gen.generate(_ask("하나", "둘", "셋"), config)
     assert [g.error for g in out] == [None] * 3 and all(g.completion_tokens for g in out)
     assert gen._send_extras is False  # HTTP 422 to top_k/repetition_penalty: asked again without them
+
+
+@pytest.fixture
+def silent_server():
+    """A loopback socket that accepts connections and never sends a byte; yields its /v1 URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept():
+        sock.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(sock.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    stop.set()
+    thread.join(2)
+    for conn in held:
+        conn.close()
+    sock.close()
+
+
+def test_a_server_that_accepts_and_never_answers_fails_in_seconds_by_default(silent_server):
+    started = time.monotonic()
+    with pytest.raises(InputError) as err:
+        open_generator(f"openai:{silent_server}", GenerationConfig())  # the defaults: 5 s, not 60 s x 3 tries
+    assert 4.5 <= time.monotonic() - started < 10
+    assert str(err.value) == (f"{silent_server} did not answer GET {silent_server}/models within 5 s (it accepts "
+                              "connections but sends nothing back): is it still loading the model? Wait and retry, "
+                              "raise --connect-timeout (generation.connect_timeout), or check --llm")
+
+
+def test_an_answer_that_never_comes_is_not_retried_and_the_wait_is_announced(scripted, caplog):
+    url, bodies, _ = scripted
+    config = GenerationConfig(timeout=1.5, connect_timeout=0.5, max_retries=2)
+    gen = open_generator(f"openai:{url}", config)
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="lex_dpr.llm.openai_backend"):
+        out = gen.generate(_ask("slow"), config)  # the server sleeps 3 s: past the timeout
+    assert time.monotonic() - started < 2.9  # one try of 1.5 s, not three
+    assert len(bodies) == 1
+    assert out[0].error == f"no answer from {url} within 1.5 s: raise generation.timeout or lower generation.concurrency"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"waiting for {url} (model served-model) to answer 1 question(s): nothing back after 0.5 s; giving up "
+        "after 1.5 s (--llm-timeout, generation.timeout)"]

@@ -187,3 +187,46 @@ def test_submission_resume_drops_an_answer_cut_inside_its_quotes(index_copy, tmp
     part.with_name("part.csv.settings.json").write_bytes(full.with_name("full.csv.settings.json").read_bytes())
     assert lex_dpr([*args, "--output", str(part), "--resume"]).exit_code == 0
     assert part.read_bytes() == raw
+
+
+@pytest.mark.parametrize("later, why", [
+    (f'3,{QUESTIONS[2]}\n4,{QUESTIONS[3]}\n', "a quote opened on this line is never closed; the row is skipped"),
+    (f'3,"{QUESTIONS[2]}"\n4,"여러 줄\n질문"\n', "a quote opened on this line is never closed properly (line 4: "
+                                                  "',' expected after '\"'); the row is skipped"),
+])
+def test_a_csv_quote_never_closed_is_one_bad_row_and_the_rows_after_it_are_read(index_copy, tmp_path, later, why):
+    inp = tmp_path / "q.csv"
+    inp.write_text(f'id,question\n1,"손해배상 청구 기간은?\n2,{QUESTIONS[1]}\n{later}', encoding="utf-8")
+    out = tmp_path / "a.jsonl"
+    done = lex_dpr(["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--output", str(out), "--quiet"])
+    assert done.exit_code == 0, done.output
+    assert [r["id"] for r in _rows(out)] == ["2", "3", "4"]
+    if "여러" in later:
+        assert _rows(out)[2]["question"] == "여러 줄\n질문"  # a quoted field that closes may still span lines
+    warnings = [x for x in done.stderr.splitlines() if x.startswith("warning:")]
+    assert warnings == [f"warning: skipped {inp}:2: {why}"], warnings
+    s = orjson.loads((tmp_path / "a.jsonl.summary.json").read_bytes())
+    assert (s["rows"], s["bad_rows"]) == (3, 1)
+
+
+@pytest.mark.parametrize("fmt, name", [("full", "a.jsonl"), ("submission", "a.csv")])
+def test_resume_answers_an_edited_question_again_and_drops_a_deleted_one(index_copy, tmp_path, fmt, name):
+    inp = _jsonl(tmp_path / "q.jsonl", [{"id": f"q{i}", "question": q} for i, q in enumerate(QUESTIONS[:4])])
+    out = tmp_path / name
+    args = ["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--output", str(out), "--format", fmt,
+            "--quiet"]
+    assert lex_dpr(args).exit_code == 0
+    _jsonl(inp, [{"id": "q0", "question": QUESTIONS[0]}, {"id": "q1", "question": QUESTIONS[4]},  # q1 edited
+                 {"id": "q3", "question": "  " + QUESTIONS[3]}])  # q2 deleted; q3 only re-spaced
+    done = lex_dpr([*args, "--resume"])
+    assert done.exit_code == 0, done.output
+    assert "1 row(s) were answered for a question edited since" in done.stderr and "(ids q1)" in done.stderr
+    assert "1 row(s) have an id no longer in" in done.stderr and "(ids q2): dropped" in done.stderr
+    s = orjson.loads(out.with_name(name + ".summary.json").read_bytes())
+    assert (s["already_done"], s["edited"], s["dropped"], s["answered"]) == (2, 1, 1, 1)
+    fresh = tmp_path / ("fresh." + name.split(".")[1])
+    assert lex_dpr([*args[:7], str(fresh), *args[8:]]).exit_code == 0
+    if fmt == "full":
+        assert [(r["id"], r["question"]) for r in _rows(out)] == [("q0", QUESTIONS[0]), ("q1", QUESTIONS[4]),
+                                                                 ("q3", QUESTIONS[3])]
+    assert out.read_bytes() == fresh.read_bytes()

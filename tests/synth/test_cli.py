@@ -48,3 +48,23 @@ def test_a_model_that_never_asks_a_question_is_an_error_not_an_empty_success(sta
     assert done.exit_code == 1, done.output
     errors = [x for x in done.stderr.splitlines() if x.startswith("error:")]
     assert len(errors) == 1 and "no question kept" in errors[0] and "unparsed" in errors[0]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == []  # no empty output left
+
+
+def test_a_misspelt_passage_type_is_refused_not_silently_dropped(statute_passages, tmp_path):
+    r = lex_dpr(["synth", "--passages", str(statute_passages), "--out", str(tmp_path / "s.jsonl"), "--n", "6",
+                 "--passage-types", "law,amdin", "-q"])
+    assert (r.exit_code, r.stderr) == (2, "error: --passage-types 'law,amdin': 'amdin' (did you mean 'admin'?) is not "
+                                          "a passage type; use some of law,admin,prec\n")
+    assert not (tmp_path / "s.jsonl").exists()
+    r = lex_dpr(["synth", "--passages", str(statute_passages), "--out", str(tmp_path / "s.jsonl"), "--n", "6",
+                 "--passage-types", "law,prec", "-q"])  # a real type this file lacks: a warning, the rest goes on
+    assert r.exit_code == 0 and f"warning: --passage-types law,prec: {statute_passages} has no passage of type prec" in r.stderr
+
+
+def test_a_run_that_keeps_nothing_leaves_no_output_journal_or_summary(statute_passages, tmp_path):
+    r = lex_dpr(["synth", "--passages", str(statute_passages), "--out", str(tmp_path / "s.jsonl"), "--n", "6",
+                 "--types", "비교", "--passage-types", "admin", "-q"])
+    assert (r.exit_code, r.stderr) == (1, "error: no question kept (0 attempts: no passage gives these types); choose "
+                                          "other --types or --passage-types; nothing was written\n")
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == []
