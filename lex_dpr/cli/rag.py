@@ -156,12 +156,15 @@ def tune(index: IndexOpt,
          k: KOpt = None, model: ModelOpt = None, device: DeviceOpt = None,
          dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the table; do not write the index's settings.")] = False,
          json_out: Annotated[Path | None, typer.Option("--json", help="Write every candidate's scores as JSON.")] = None,
-         questions: Annotated[Path | None, typer.Option("--questions", help="Labelled plain-language questions (question, positive_passages; a test split is skipped), to tune the weight of queries asked as questions.")] = None,
+         questions: Annotated[Path | None, typer.Option("--questions", help="Labelled plain-language questions (question, positive_passages; a test split is skipped): tune the weight of queries asked as questions and train their reranker.")] = None,
+         no_rerank: Annotated[bool, typer.Option("--no-rerank", help="With --questions: tune the question weight only, train no reranker.")] = False,
          quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Choose the retrieval mode and weight on validation pairs; store them in the index for ask and batch."""
     from lex_dpr.data.corpus import read_pairs
     from lex_dpr.evaluation.report import fingerprint
-    from lex_dpr.rag.tune import read_questions, tune_question_weight, write_settings
+    from lex_dpr.rag.config import load_rag_config
+    from lex_dpr.rag.tune import (MIN_RERANK_QUESTIONS, read_questions, tune_question_weight, tune_reranker,
+                                  write_reranker, write_settings)
     from lex_dpr.rag.tune import tune as run_tune
     from lex_dpr.retrieval.store import open_index
     from lex_dpr.utils.io import write_json
@@ -181,16 +184,30 @@ def tune(index: IndexOpt,
                     "" if c.recall_unseen is None else f"{c.recall_unseen:.4f}", f"{c.ndcg:.4f}",
                     "◀ best" if c is best else "") for c in result.candidates],
                   ("mode", f"recall@{result.k}", "seen", "never-seen", "ndcg@10", ""))
+    reranked = None
     if asked is not None:
-        chosen = tune_question_weight(opened, asked, result)
+        chosen = tune_question_weight(opened, asked, result, cfg=load_rag_config())
         console.table(f"queries asked as questions: {questions} ({len(asked)} questions)",
                       [(c.label, f"{c.recall:.4f}", f"{c.ndcg:.4f}", "◀ best" if c is chosen else "")
                        for c in result.questions], ("mode", f"recall@{result.k}", "ndcg@10", ""))
+        if best.method == "weighted" and not no_rerank and len(asked) < MIN_RERANK_QUESTIONS:
+            console.out.print(f"no question reranker: {len(asked)} questions to train it on, fewer than "
+                              f"{MIN_RERANK_QUESTIONS}", highlight=False)
+        elif best.method == "weighted" and not no_rerank:
+            cfg = load_rag_config(None, [f"retrieval.weight={best.weight}",
+                                         f"retrieval.question_weight={result.question_best.weight}"])
+            reranked = tune_reranker(opened, asked, cfg, train, k=result.k, show_progress=not quiet)
+            console.table(f"question reranker, 5-fold cross-validation on {reranked.questions} questions",
+                          [("fused", f"{reranked.recall_fused:.4f}", f"{reranked.ndcg_fused:.4f}"),
+                           ("reranked", f"{reranked.recall_reranked:.4f}", f"{reranked.ndcg_reranked:.4f}")],
+                          ("", f"recall@{result.k}", "ndcg@10"))
     if json_out:
-        write_json(json_out, result.to_dict())
+        write_json(json_out, {**result.to_dict(), **({"reranker": reranked.to_dict()} if reranked else {})})
     if dry_run:
         return
     path = write_settings(index, result, pairs, fingerprint(valid))
+    if reranked is not None:
+        console.out.print(write_reranker(index, reranked), highlight=False)
     questions_note = (f", questions w={result.question_best.weight:.1f}"
                       if result.question_best is not None and best.method == "weighted" else "")
     console.out.print(f"wrote {path}: rag ask and rag batch now use {best.label}{questions_note}", highlight=False)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lex_dpr.rag.config import Method, RagConfig
@@ -59,16 +60,62 @@ def contexts_answer(contexts: Sequence[Context]) -> str:
                      for i, c in enumerate(contexts, start=1))
 
 
-def build_retriever(index, cfg: RagConfig) -> Retriever:
-    """The index's dense and BM25 halves fused as ``cfg.retrieval`` says (either alone when the other is absent)."""
+def build_retriever(index, cfg: RagConfig, rerank: bool | None = None) -> Retriever:
+    """The index's dense and BM25 halves fused as ``cfg.retrieval`` says (either alone when the other is absent).
+
+    Queries asked as questions see both halves through :func:`question_views`, and their fused candidates are
+    reordered by the index's question reranker (``INDEX/rerank.json`` from ``rag tune --questions``) when
+    ``retrieval.rerank`` is on (``rerank`` overrides it).
+    """
     from lex_dpr.retrieval.fusion import FusionRetriever
 
     r = cfg.retrieval
-    if index.dense is None or index.bm25 is None:
-        return index.dense or index.bm25
+    dense, bm25 = question_views(index, cfg)
+    if dense is None or bm25 is None:
+        return dense or bm25
     k_first = r.k_dense if r.method == Method.INDEPENDENT else None
-    return FusionRetriever(index.dense, index.bm25, weight=r.weight, depth=r.depth, method=str(r.method),
-                           k_first=k_first, question_weight=r.question_weight)
+    reranker = question_reranker(index, cfg) if (r.rerank if rerank is None else rerank) else None
+    return FusionRetriever(dense, bm25, weight=r.weight, depth=r.depth, method=str(r.method),
+                           k_first=k_first, question_weight=r.question_weight, reranker=reranker)
+
+
+def question_views(index, cfg: RagConfig):
+    """(dense, BM25) as a query asked as a question sees them: expanded by ``retrieval.lexicon``, limited to
+    ``retrieval.question_types`` (:class:`~lex_dpr.retrieval.questions.QuestionView`); either may be None."""
+    from lex_dpr.retrieval.questions import QuestionView, load_lexicon
+
+    r = cfg.retrieval
+    lexicon, keep = load_lexicon(r.lexicon), question_filter(index.corpus, r.question_types)
+    return tuple(QuestionView(x, lexicon, keep) if x is not None and (lexicon or keep) else x
+                 for x in (index.dense, index.bm25))
+
+
+def question_reranker(index, cfg: RagConfig):
+    """The index's question reranker (``INDEX/rerank.json``), or None when it has none or the reranker does not
+    apply (``weighted`` fusion only: it was trained on weighted candidates)."""
+    from lex_dpr.retrieval.questions import load_lexicon
+    from lex_dpr.retrieval.rerank import RERANK_FILE, QuestionReranker, Reranker
+
+    path = Path(index.folder) / RERANK_FILE
+    if cfg.retrieval.method != Method.WEIGHTED or not path.is_file():
+        return None
+    bm25_index = index.bm25.index if index.bm25 is not None else None
+    return QuestionReranker(Reranker.load(path, index.corpus, bm25_index), load_lexicon(cfg.retrieval.lexicon))
+
+
+def question_filter(corpus, types: Sequence[str] | None):
+    """Whether a passage may answer a question: its ``type`` is one of ``types`` or it has none.
+
+    ``None`` when every passage may (no types given, or the corpus has no passage of those types).
+    """
+    if not types:
+        return None
+    wanted = set(types)
+    excluded = {pid for pid, rec in zip(corpus.ids, corpus.records, strict=True)
+                if rec.get("type") and rec.get("type") not in wanted}
+    if not excluded or len(excluded) == len(corpus.ids):
+        return None
+    return lambda pid: pid not in excluded
 
 
 class Answerer:
@@ -107,11 +154,28 @@ class Answerer:
                  "dense": manifest.get("dense"), "bm25": manifest.get("bm25"),
                  "tokenizer": (manifest.get("tokenizer") or {}).get("settings_key"),
                  "lex_dpr": __version__,  # the classifier's rules and the post-check
-                 "retrieval": retrieval,
+                 "retrieval": retrieval, "question_view": self._question_view_fingerprint(),
                  "llm": self.generator.fingerprint if self.generator is not None else "none",
                  "generation": self.cfg.generation.fingerprint() if self.generator is not None else "",
                  "templates": self.templates_fingerprint(), "min_hangul": self.cfg.min_hangul}
         return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()[:16]
+
+    def _question_view_fingerprint(self) -> str:
+        """The content of what questions are retrieved with beyond settings: the lexicon file and the reranker."""
+        from lex_dpr.utils.io import sha256_file
+
+        parts = []
+        lexicon = self.cfg.retrieval.lexicon
+        if lexicon == "builtin":
+            from lex_dpr.resources import resource_text
+
+            parts.append(hashlib.sha256(resource_text("lexicon/everyday_legal.tsv").encode()).hexdigest()[:16])
+        elif lexicon and lexicon not in ("none", "null") and Path(lexicon).is_file():
+            parts.append(sha256_file(lexicon)[:16])
+        reranker = getattr(self.retriever, "reranker", None)
+        if reranker is not None:
+            parts.append(str(reranker.reranker.meta.get("sha256", "")))
+        return "/".join(parts)
 
     def templates_fingerprint(self) -> str:
         text = self.templates.system + "\0" + "\0".join(f"{k}\0{v}" for k, v in sorted(self.templates.by_type.items()))

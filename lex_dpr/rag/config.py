@@ -40,6 +40,11 @@ class RetrievalConfig:
     # dense then; null: `weight` for every query. 0.3 is the best of 0.1–0.5 on the dev questions
     # (bench/bench_quality.py; shared corpus, the default static model); `rag tune --questions` tunes it.
     question_weight: float | None = setting(0.3, ge=0, le=1)
+    # a query asked as a question: passage types it is answered from (null: all; a passage without a type is always
+    # kept) and the everyday → legal lexicon appended to it (builtin | a TSV file | null); lex_dpr/retrieval/questions.py
+    question_types: list[str] | None = field(default_factory=lambda: ["law", "admin"])
+    lexicon: str | None = "builtin"
+    rerank: bool = True  # reorder a question's fused top 50 with INDEX/rerank.json (rag tune --questions) if present
     k: int = setting(6, ge=1)  # contexts per question
     depth: int = setting(100, ge=1)  # how deep each list is read before fusing
     k_dense: int | None = setting(None, ge=0)  # independent: contexts from dense (None: half of k, rounded up)

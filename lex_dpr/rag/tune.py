@@ -26,6 +26,7 @@ from lex_dpr.evaluation.metrics import ndcg_at_k, recall_at_k
 from lex_dpr.rag.config import SETTINGS_FILE, Method
 from lex_dpr.retrieval.fusion import fuse, independent, rrf
 
+MIN_RERANK_QUESTIONS = 30  # fewer labelled questions train no reranker (5 folds of 6 questions)
 WEIGHTS = tuple(float(w) for w in np.round(np.arange(0.0, 1.01, 0.1), 2))
 
 
@@ -148,10 +149,15 @@ def read_questions(path: str | Path, corpus) -> list[tuple[str, set[str]]]:
 
 
 def tune_question_weight(index, questions: Sequence[tuple[str, set[str]]], result: TuneResult,
-                         depth: int = 100) -> Candidate:
-    """Score ``weighted`` at every weight on the questions; the best goes to ``result.question_best``."""
+                         depth: int = 100, cfg=None) -> Candidate:
+    """Score ``weighted`` at every weight on the questions, each half seen as questions see it
+    (:func:`~lex_dpr.rag.answer.question_views`); the best goes to ``result.question_best``."""
+    from lex_dpr.rag.answer import question_views
+    from lex_dpr.rag.config import RagConfig
+
     texts = [q for q, _ in questions]
-    dense, bm25 = index.dense.rank(texts, depth), index.bm25.rank(texts, depth)
+    dense_view, bm25_view = question_views(index, cfg or RagConfig())
+    dense, bm25 = dense_view.rank(texts, depth), bm25_view.rank(texts, depth)
     for w in WEIGHTS:
         c = Candidate(Method.WEIGHTED.value, weight=w)
         ranked = [[pid for pid, _ in fuse(a, b, w)] for a, b in zip(dense, bm25, strict=True)]
@@ -184,3 +190,92 @@ def write_settings(index_dir: str | Path, result: TuneResult, pairs_path: str | 
                       "tuned_on": {"pairs": str(pairs_path), "fingerprint": fingerprint, "queries": result.queries},
                       "scores": {"recall_at_k": result.best.recall, "ndcg_at_10": result.best.ndcg}})
     return path
+
+
+@dataclass
+class RerankResult:
+    """The question reranker's 5-fold cross-validation on the dev questions, and the reranker trained on all."""
+
+    questions: int
+    k: int
+    recall_fused: float  # Recall@k of the fused lists, the same folds
+    recall_reranked: float
+    ndcg_fused: float
+    ndcg_reranked: float
+    reranker: Any = None
+
+    @property
+    def helps(self) -> bool:
+        return (round(self.recall_reranked, 10), round(self.ndcg_reranked, 10)) > \
+            (round(self.recall_fused, 10), round(self.ndcg_fused, 10))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"questions": self.questions, "k": self.k, "recall_fused": self.recall_fused,
+                "recall_reranked": self.recall_reranked, "ndcg_fused": self.ndcg_fused,
+                "ndcg_reranked": self.ndcg_reranked, "written": self.helps}
+
+
+def tune_reranker(index, questions: Sequence[tuple[str, set[str]]], cfg, train_pairs: Sequence[dict] = (),
+                  k: int = 6, folds: int = 5, show_progress: bool = False) -> RerankResult:
+    """Train the question reranker (:mod:`lex_dpr.retrieval.rerank`) on labelled questions, and say by 5-fold
+    cross-validation over them whether it beats the fused lists it reorders.
+
+    The candidates are what ``rag ask`` fuses for each question with ``cfg`` (its weights, lexicon and types);
+    the training pairs give each passage's citation count.
+    """
+    from collections import Counter
+
+    from lex_dpr.rag.answer import build_retriever
+    from lex_dpr.retrieval.questions import load_lexicon
+    from lex_dpr.retrieval.rerank import CANDIDATES, Candidates, PassageInfo, Reranker, rerank_order, train
+    from lex_dpr.utils.progress import track
+
+    if cfg.retrieval.method != Method.WEIGHTED:
+        raise InputError("the question reranker reorders weighted fusion; tune picked "
+                         f"{cfg.retrieval.method}: set retrieval.method=weighted or leave --questions out")
+    retriever = build_retriever(index, cfg, rerank=False)
+    texts = [q for q, _ in questions]
+    relevant = [rel for _, rel in questions]
+    depth = max(cfg.retrieval.depth, CANDIDATES)
+    dense, bm25 = retriever.first.rank(texts, depth), retriever.second.rank(texts, depth)
+    cands = [Candidates(q, a, b, retriever.combine(a, b, CANDIDATES, retriever.weight_for(q)))
+             for q, a, b in zip(texts, dense, bm25, strict=True)]
+    lexicon = load_lexicon(cfg.retrieval.lexicon)
+    terms = [lexicon.terms(q) if lexicon is not None else [] for q in texts]
+    popularity = Counter(pid for p in train_pairs for pid in p.get("positive_passages", []))
+    info = PassageInfo(index.corpus, index.bm25.index if index.bm25 is not None else None,
+                       {pid: n for pid, n in sorted(popularity.items())})
+    info.warm(index.corpus.ids)  # every title and heading: stored with the reranker, never tokenised at ask time
+    scores: dict[str, list[float]] = {"rf": [], "rr": [], "nf": [], "nr": []}
+    for fold in track(range(folds), "cross-validating the question reranker", total=folds, enabled=show_progress):
+        held = [i for i in range(len(cands)) if i % folds == fold]
+        rest = [i for i in range(len(cands)) if i % folds != fold]
+        booster = train([cands[i] for i in rest], [relevant[i] for i in rest], info, [terms[i] for i in rest])
+        model = Reranker.from_booster(booster, info)
+        for i in held:
+            fused = [pid for pid, _ in cands[i].fused]
+            reranked = rerank_order(model, cands[i], terms[i])
+            scores["rf"].append(recall_at_k(fused, relevant[i], k))
+            scores["rr"].append(recall_at_k(reranked, relevant[i], k))
+            scores["nf"].append(ndcg_at_k(fused, relevant[i], 10))
+            scores["nr"].append(ndcg_at_k(reranked, relevant[i], 10))
+    booster = train(cands, relevant, info, terms)
+    mean = {key: float(np.mean(v)) for key, v in scores.items()}
+    result = RerankResult(len(cands), k, mean["rf"], mean["rr"], mean["nf"], mean["nr"])
+    result.reranker = Reranker.from_booster(booster, info, {"k": k, "questions": len(cands), "cv": result.to_dict()})
+    return result
+
+
+def write_reranker(index_dir: str | Path, result: RerankResult) -> str:
+    """Store the reranker in the index when cross-validation says it helps, else remove an older one; the line
+    to print."""
+    from lex_dpr.retrieval.rerank import RERANK_FILE
+
+    path = Path(index_dir) / RERANK_FILE
+    if result.helps:
+        result.reranker.save(path)
+        return (f"wrote {path}: questions are reranked (cross-validated recall@{result.k} "
+                f"{result.recall_fused:.4f} → {result.recall_reranked:.4f})")
+    path.unlink(missing_ok=True)
+    return (f"no reranker written: it did not beat the fused lists in cross-validation "
+            f"(recall@{result.k} {result.recall_fused:.4f} → {result.recall_reranked:.4f})")

@@ -84,6 +84,27 @@ class BM25Index:
             out[i] = (d[keep].astype(np.int64), s[keep])
         return out
 
+    def holds(self, docs: np.ndarray, terms: Sequence[str]) -> np.ndarray:
+        """Whether each of ``docs`` (row numbers) holds each of ``terms`` (tokens): a bool matrix, read from the
+        index's term→document columns without tokenising anything.
+
+        Example:
+            >>> BM25Index([["민법", "손해"], ["형법"]]).holds(np.array([0, 1]), ["손해", "형법", "없음"]).tolist()
+            [[True, False, False], [False, True, False]]
+        """
+        scores, vocab = self._bm25.scores, self._bm25.vocab_dict
+        indptr, indices = scores["indptr"], scores["indices"]
+        out = np.zeros((len(docs), len(terms)), dtype=bool)
+        for j, term in enumerate(terms):
+            tid = vocab.get(term)
+            if tid is None or tid + 1 >= len(indptr):
+                continue
+            column = indices[indptr[tid]:indptr[tid + 1]]
+            if len(column):
+                pos = np.minimum(np.searchsorted(column, docs), len(column) - 1)
+                out[:, j] = column[pos] == docs
+        return out
+
     def save(self, folder: str | Path) -> None:
         """Write the index to ``folder`` (bm25s' own .npy/.json files), complete or not at all."""
         folder = Path(folder)

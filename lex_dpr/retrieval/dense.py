@@ -27,6 +27,9 @@ from lex_dpr.retrieval.base import Ranking
 FAISS_KINDS = ("flat", "hnsw", "ivf")
 
 
+SINGLE_THREAD_QUERIES = 8  # at most this many queries are searched on one thread
+
+
 @dataclass
 class DenseIndex:
     """A FAISS inner-product index over L2-normalised vectors, and how it was built."""
@@ -63,8 +66,23 @@ class DenseIndex:
         return int(self.faiss_index.ntotal)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, row indices), each queries × k; rows of -1 mean fewer than k hits."""
-        return self.faiss_index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, self.size))
+        """(scores, row indices), each queries × k; rows of -1 mean fewer than k hits.
+
+        A few queries (one `rag ask`, one server request) search on one thread: OpenMP's start-up and spinning
+        cost more than they save there (one query, 15,638 × 768 flat, 2 cores: 3.3–10.6 ms on one thread,
+        21–26 ms on two while other work runs; bench/bench_rag.py).
+        """
+        import faiss
+
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if len(queries) > SINGLE_THREAD_QUERIES:
+            return self.faiss_index.search(queries, min(k, self.size))
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            return self.faiss_index.search(queries, min(k, self.size))
+        finally:
+            faiss.omp_set_num_threads(threads)
 
     def save(self, path: str | Path) -> None:
         """Write the index to one file, complete or not at all."""

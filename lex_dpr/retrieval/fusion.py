@@ -85,22 +85,33 @@ class FusionRetriever:
     """
 
     def __init__(self, first: Retriever, second: Retriever, weight: float = 0.5, depth: int = 100,
-                 method: str = "weighted", k_first: int | None = None, question_weight: float | None = None) -> None:
+                 method: str = "weighted", k_first: int | None = None, question_weight: float | None = None,
+                 reranker=None) -> None:
         if method not in FUSION_METHODS:
             raise ConfigError(f"fusion method {method!r} is not one of {', '.join(FUSION_METHODS)}")
         self.first, self.second, self.weight, self.depth = first, second, weight, depth
         self.method, self.k_first, self.question_weight = method, k_first, question_weight
+        self.reranker = reranker  # reorders the fused candidates of the queries it applies to (rerank.QuestionReranker)
         detail = f"w={weight:.2f}" if method == "weighted" else method
         if method == "weighted" and question_weight is not None:
             detail += f", questions w={question_weight:.2f}"
+        if reranker is not None:
+            detail += ", questions reranked"
         self.name = f"{first.name}+{second.name} ({detail})"
 
     def rank(self, queries: Sequence[str], k: int) -> list[Ranking]:
         depth = max(self.depth, k)
         a = self.first.rank(queries, depth)
         b = self.second.rank(queries, depth)
-        weights = [self.weight_for(q) for q in queries]
-        return [self.combine(x, y, k, w) for x, y, w in zip(a, b, weights, strict=True)]
+        return [self.combine_for(q, x, y, k) for q, x, y in zip(queries, a, b, strict=True)]
+
+    def combine_for(self, query: str, a: Ranking, b: Ranking, k: int) -> Ranking:
+        """``query``'s two lists fused (with its weight), then reranked when the reranker applies to it."""
+        weight = self.weight_for(query)
+        if self.reranker is None or not self.reranker.applies(query):
+            return self.combine(a, b, k, weight)
+        fused = self.combine(a, b, max(k, self.reranker.candidates), weight)
+        return self.reranker.rerank(query, a, b, fused)[:k]
 
     def weight_for(self, query: str) -> float:
         """``question_weight`` for a query asked as a question (when set), else ``weight``."""

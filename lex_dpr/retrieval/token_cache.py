@@ -43,7 +43,7 @@ def _settings_key() -> str:
 
     from lex_dpr.retrieval import tokenize as t
 
-    raw = f"{version('kiwipiepy')}|{t.KEPT_TAGS}|{t._OPTIONS}|{t._PIECES.pattern}|nodicts|{t.CUTOFF_THRESHOLD}"
+    raw = f"{version('kiwipiepy')}|{t.KEPT_TAGS}|{t._OPTIONS}|{t._PIECES.pattern}|nodicts|{t.CUTOFF_THRESHOLD}|irregular-stems"
     return hashlib.sha1(raw.encode()).hexdigest()[:12]
 
 

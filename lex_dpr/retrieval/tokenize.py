@@ -40,7 +40,8 @@ _OPTIONS = {"z_coda": False, "split_complex": False}
 
 
 def _morphs(tokens) -> list[str]:
-    return [t.form for t in tokens if t.tag in KEPT_TAGS or t.tag.startswith("NN")]
+    # Kiwi tags irregular stems VV-I/VA-I/VV-R/VA-R (줍다, 듣다, 어렵다): kept as their base tag is.
+    return [t.form for t in tokens if t.tag.partition("-")[0] in KEPT_TAGS or t.tag.startswith("NN")]
 
 
 def tokenize(text: str) -> list[str]:
@@ -49,6 +50,8 @@ def tokenize(text: str) -> list[str]:
     Example:
         >>> tokenize("고의 또는 과실로 인한 위법행위로 타인에게 손해를 가한 자는")
         ['고의', '또는', '과실', '인하', '위법', '행위', '타인', '손해', '가하', '자']
+        >>> tokenize("길에서 지갑을 주웠어요")  # irregular stems too (줍다: VV-I)
+        ['길', '지갑', '줍']
     """
     return tokenize_many([text], workers=1)[0]
 
@@ -63,7 +66,14 @@ def tokenize_many(texts: Sequence[str], workers: int = 0, cache=None, chunk: int
     if not texts:
         return []
     if cache is None:
-        return _tokenize(texts, workers)
+        if len(texts) > _MEMO_BATCH:
+            return _tokenize(texts, workers)
+        missing = [t for t in dict.fromkeys(texts) if t not in _MEMO]
+        if missing:
+            if len(_MEMO) + len(missing) > _MEMO_SIZE:
+                _MEMO.clear()
+            _MEMO.update(zip(missing, _tokenize(missing, workers), strict=True))
+        return [list(_MEMO[t]) for t in texts]
     from lex_dpr.utils.progress import track
 
     result = cache.get_many(texts)
@@ -73,6 +83,12 @@ def tokenize_many(texts: Sequence[str], workers: int = 0, cache=None, chunk: int
         part = missing[start: start + chunk]
         cache.add(part, _tokenize(part, workers))
     return [r if r is not None else cache.get_many([t])[0] for t, r in zip(texts, result, strict=True)]
+
+
+# A question is tokenised by the lexicon, BM25 and the reranker's features: small batches (one `rag ask`, a
+# `rag batch` chunk) are remembered, so each text goes through Kiwi once.
+_MEMO: dict[str, list[str]] = {}
+_MEMO_BATCH, _MEMO_SIZE = 256, 20_000
 
 
 def _tokenize(texts: Sequence[str], workers: int) -> list[list[str]]:

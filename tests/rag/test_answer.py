@@ -66,7 +66,7 @@ def test_a_bm25_only_index_answers_from_bm25(sample_training_data, tmp_path):
     (["rag", "ask", "  ", "--index", "IDX"], 2, "the question is empty"),
     (["rag", "ask", QUESTION, "--index", "IDX", "--retrieval", "hybrid"], 2, "'retrieval.method'"),
     (["rag", "ask", QUESTION, "--index", "IDX", "--weight", "1.5"], 2, "'retrieval.weight'"),
-    (["rag", "ask", QUESTION, "--index", "IDX", "--llm", "gpt4"], 2, "none, transformers:MODEL or openai:URL"),
+    (["rag", "ask", QUESTION, "--index", "IDX", "--llm", "gpt4"], 2, "is not one of: none (answer with the ranked contexts), transformers:MODEL"),
     (["rag", "ask", QUESTION, "--index", "IDX", "--set", "generation.temprature=0.3"], 2, "generation.temperature"),
     (["rag", "ask", QUESTION, "--index", "NOWHERE"], 1, "not a lex-dpr index"),
 ])
@@ -82,7 +82,8 @@ def test_a_question_gets_the_question_weight_and_a_statement_the_weight(sample_i
     from lex_dpr.rag.answer import open_answerer
     from lex_dpr.retrieval.fusion import fuse
 
-    answerer = open_answerer(sample_index, overrides=["retrieval.method=weighted", "retrieval.k=5"])
+    answerer = open_answerer(sample_index, overrides=["retrieval.method=weighted", "retrieval.k=5",
+                                                      "retrieval.question_types=null"])
     r = answerer.cfg.retrieval
     assert (r.weight, r.question_weight) == (0.5, 0.3)  # the defaults: 0.3 measured on the dev questions
     statement = "불법행위로 인한 손해배상청구권의 소멸시효 기산점"

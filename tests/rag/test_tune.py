@@ -58,7 +58,8 @@ def test_the_k_tuned_for_is_the_default_and_a_flag_still_wins(index_copy, sample
 def test_questions_tune_the_question_weight_on_their_dev_split_only(index_copy, sample_training_data, tmp_path):
     from pathlib import Path
 
-    from lex_dpr.rag.answer import open_answerer
+    from lex_dpr.rag.answer import open_answerer, question_views
+    from lex_dpr.rag.config import load_rag_config
     from lex_dpr.retrieval.fusion import fuse
 
     rows = [orjson.loads(x) for x in (Path(__file__).parents[2] / "data" / "questions" / "questions.jsonl")
@@ -70,14 +71,16 @@ def test_questions_tune_the_question_weight_on_their_dev_split_only(index_copy, 
     done = lex_dpr(["rag", "tune", "--index", str(index_copy), "--pairs", str(sample_training_data["valid_pairs"]),
                     "--questions", str(questions), "--json", str(tmp_path / "tune.json"), "--quiet"])
     assert done.exit_code == 0, done.output
+    assert "no question reranker: 22 questions to train it on, fewer than 30" in done.stdout
+    assert not (index_copy / "rerank.json").exists()
     result = orjson.loads((tmp_path / "tune.json").read_bytes())
     assert len(result["questions"]) == 11 and result["question_best"]["recall"] == max(
         c["recall"] for c in result["questions"])
     # the chosen weight is the best on the dev questions, computed here independently
     answerer = open_answerer(index_copy)
     dev = [(r["question"], set(r["positive_passages"])) for r in sample if r["split"] == "dev"]
-    dense = answerer.index.dense.rank([q for q, _ in dev], 100)
-    bm25 = answerer.index.bm25.rank([q for q, _ in dev], 100)
+    dense_view, bm25_view = question_views(answerer.index, load_rag_config())  # as questions see the halves
+    dense, bm25 = dense_view.rank([q for q, _ in dev], 100), bm25_view.rank([q for q, _ in dev], 100)
     k = result["k"]
 
     def recall(w):
