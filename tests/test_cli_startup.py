@@ -4,7 +4,8 @@ import sys
 import pytest
 
 DATA_COMMANDS = ["preprocess", "make-pairs", "merge-corpus", "validate", "stats", "parse-refs"]
-HEAVY = ("torch", "transformers", "sentence_transformers", "peft", "faiss", "optuna", "wandb")
+HEAVY = ("torch", "transformers", "sentence_transformers", "peft", "faiss", "optuna", "wandb", "lightgbm", "sklearn",
+         "umap", "numba", "matplotlib", "fastapi", "uvicorn")
 
 
 def _command_paths() -> list[list[str]]:
