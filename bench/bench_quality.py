@@ -9,9 +9,11 @@ Query sets (each skipped when its file is absent):
   training pair cites, each pair scored on those only);
 - plain-language questions, Recall@6, on the dev split, the test split and its hard part (no content word
   shared with the answering article) (`data/questions/questions.jsonl`).
-Systems per index: BM25 only, the model only, the index's tuned retrieval with one weight for every query
-(what `rag` did before `retrieval.question_weight`), and as `rag ask|batch` use it by default
-(`index/retrieval.json`, with the question weight for queries asked as questions). Prints a table, writes JSON with `--output`; asserts nothing.
+Systems per index, an ablation ladder: BM25 only and the model only (plain: no lexicon, every passage type,
+no reranker), BM25 as questions see it (lexicon, statutes), then the index's tuned fusion with one weight for every
+query, + the question weight, + questions answered from statutes, + the everyday→legal lexicon, + the question
+reranker: the last row is what `rag ask|batch` do by default. Prints a table, writes JSON with `--output`;
+asserts nothing.
 """
 
 from __future__ import annotations
@@ -72,13 +74,23 @@ def main() -> None:
         tuned = open_answerer(index)
         if sets is None:
             sets = query_sets(Path(args.pairs_dir), Path(args.questions), tuned.index.corpus)
-        systems = {f"{label}, BM25 only": ["retrieval.method=weighted", "retrieval.weight=0"],
-                   f"{label}, model only": ["retrieval.method=weighted", "retrieval.weight=1"],
-                   f"{label}, tuned, one weight for all": ["retrieval.question_weight=null"],
-                   f"{label}, tuned ({tuned.cfg.retrieval.method} {tuned.cfg.retrieval.weight}, questions "
-                   f"{tuned.cfg.retrieval.question_weight})": []}
+        plain = ["retrieval.rerank=false", "retrieval.lexicon=null", "retrieval.question_types=null"]
+        r = tuned.cfg.retrieval
+        systems = {  # an ablation ladder: each row adds one thing to the row above it
+            f"{label}, BM25 only": ["retrieval.method=weighted", "retrieval.weight=0", *plain],
+            f"{label}, BM25 + lexicon, statutes": ["retrieval.method=weighted", "retrieval.weight=0",
+                                                  "retrieval.rerank=false"],
+            f"{label}, model only": ["retrieval.method=weighted", "retrieval.weight=1", *plain],
+            f"{label}, fused, one weight for all": ["retrieval.question_weight=null", *plain],
+            f"{label}, + question weight {r.question_weight}": plain,
+            f"{label}, + questions from statutes": ["retrieval.rerank=false", "retrieval.lexicon=null"],
+            f"{label}, + lexicon": ["retrieval.rerank=false"],
+            f"{label}, + reranker (default)": [],
+        }
         for name, overrides in systems.items():
             answerer = open_answerer(index, overrides=overrides) if overrides else tuned
+            if not overrides and answerer.retriever.__dict__.get("reranker") is None:
+                name = name.replace("+ reranker (default)", "default (no reranker in this index)")
             table[name] = {s: score(answerer.retriever, items, metric, k) for s, (metric, k, items) in sets.items()}
     names = list(sets)
     print(f"{'system':<40}" + "".join(f"{n + ' (' + str(len(sets[n][2])) + ')':>24}" for n in names))
