@@ -97,6 +97,11 @@ def _render(ans, answerer) -> None:
     from rich.markup import escape
     from rich.panel import Panel
 
+    if "no_match" in ans.flags:
+        console.problem("no passage matches this question: none of its words occurs in the index; ask in Korean "
+                        "with the legal matter in it", "no match")
+        return
+
     console.table(f"contexts ({answerer.retriever.name}; question type {ans.qtype})",
                   [(i, c.title, c.article, c.pid, f"{c.score:.4f}", "✓" if c.pid in ans.cited else "")
                    for i, c in enumerate(ans.contexts, start=1)],

@@ -35,7 +35,7 @@ class Answer:
     contexts: list[Context]
     answer: str
     cited: list[str] = field(default_factory=list)  # the context ids the answer uses
-    flags: list[str] = field(default_factory=list)  # no_citation, not_korean, empty
+    flags: list[str] = field(default_factory=list)  # no_match, no_context, no_citation, not_korean, empty, ...
     error: str | None = None  # the generator's one-line error for this question
     rule: str = ""  # the classifier's cue
 
@@ -185,6 +185,16 @@ class Answerer:
         rankings = self.retriever.rank(list(questions), self.cfg.retrieval.k)
         return [self._contexts(r) for r in rankings]
 
+    def matches(self, questions: Sequence[str]) -> list[bool]:
+        """Whether anything in the index matches each question: a morpheme some passage holds.
+
+        Dense similarity is no test: a static model gives "😀😀🔥🙏" a higher top score (0.42) than the median
+        plain-language question (0.32) on the shared index. An index without BM25 matches everything.
+        """
+        if self.index.bm25 is None:
+            return [True] * len(questions)
+        return self.index.bm25.matches(questions)
+
     def _contexts(self, ranking: Ranking) -> list[Context]:
         corpus = self.index.corpus
         out = []
@@ -202,15 +212,23 @@ class Answerer:
         if not questions:
             return []
         kinds = [explain(q) for q in questions]
-        contexts = self.retrieve(questions)
+        matched = self.matches(questions)
+        asked = [q for q, m in zip(questions, matched, strict=True) if m]
+        found = iter(self.retrieve(asked) if asked else [])
+        contexts = [next(found) if m else [] for m in matched]
         if self.generator is None:
-            return [Answer(q, t, ctx, contexts_answer(ctx), [c.pid for c in ctx], [] if ctx else ["no_context"],
-                           rule=why) for q, (t, why), ctx in zip(questions, kinds, contexts, strict=True)]
+            return [Answer(q, t, ctx, contexts_answer(ctx), [c.pid for c in ctx],
+                           [] if ctx else ["no_match" if not m else "no_context"], rule=why)
+                    for q, (t, why), ctx, m in zip(questions, kinds, contexts, matched, strict=True)]
         conversations = [build_messages(q, t, ctx, self.templates)
-                         for q, (t, _), ctx in zip(questions, kinds, contexts, strict=True)]
-        generations = self.generator.generate(conversations, self.cfg.generation)
+                         for q, (t, _), ctx, m in zip(questions, kinds, contexts, matched, strict=True) if m]
+        generated = iter(self.generator.generate(conversations, self.cfg.generation) if conversations else [])
         out = []
-        for q, (t, why), ctx, g in zip(questions, kinds, contexts, generations, strict=True):
+        for q, (t, why), ctx, m in zip(questions, kinds, contexts, matched, strict=True):
+            if not m:  # nothing to answer from: no contexts, no generation
+                out.append(Answer(q, t, [], "", [], ["no_match"], rule=why))
+                continue
+            g = next(generated)
             text = g.text.strip()
             flags = check_answer(text, ctx, self.cfg.min_hangul) if g.error is None else ["error"]
             if g.error is None and is_refusal(text):  # "the contexts do not answer this" needs no citation

@@ -158,6 +158,17 @@ class BM25Retriever:
             raise InputError(f"the BM25 index has {self.index.size} passages, the corpus {len(corpus)}: "
                              "build the index again from this corpus")
 
+    def matches(self, queries: Sequence[str]) -> list[bool]:
+        """Whether each query has a morpheme some passage holds: ``"😀🔥"``, ``"*"`` or ``"AND OR NOT"`` have none.
+
+        Example:
+            >>> corpus = Corpus(["a"], ["민법 손해배상 책임"], [{}])
+            >>> BM25Retriever(corpus).matches(["손해배상 책임은?", "😀😀🔥", "AND OR NOT"])
+            [True, False, False]
+        """
+        vocab = self.index._bm25.vocab_dict
+        return [any(t and t in vocab for t in toks) for toks in tokenize_many(list(queries), workers=self.workers)]
+
     def rank(self, queries: Sequence[str], k: int) -> list[Ranking]:
         hits = self.index.search(tokenize_many(list(queries), workers=self.workers), k)
         return [[(self.corpus.ids[i], float(s)) for i, s in zip(d, s, strict=True)] for d, s in hits]

@@ -144,7 +144,7 @@ def test_sigkill_mid_batch_then_resume_gives_the_same_file(index_copy, tmp_path)
     assert s["already_done"] >= 40 and s["already_done"] + s["answered"] == 400
 
 
-def test_questions_with_no_bm25_tokens_are_answered_from_dense(index_copy, tmp_path):
+def test_questions_nothing_matches_are_flagged_and_the_rest_answered(index_copy, tmp_path):
     inp = _jsonl(tmp_path / "q.jsonl", [{"id": "p", "question": "???"}, {"id": "k", "question": "ㅋㅋ"},
                                         {"id": "e", "question": "What is a tort?"}, {"id": "a", "question": QUESTIONS[0]}])
     out = tmp_path / "a.jsonl"
@@ -153,9 +153,12 @@ def test_questions_with_no_bm25_tokens_are_answered_from_dense(index_copy, tmp_p
     assert done.exit_code == 0, done.output
     rows = _rows(out)
     assert [r["id"] for r in rows] == ["p", "k", "e", "a"]
-    assert all(len(r["context_ids"]) == 6 for r in rows)  # the dense list fills what BM25 cannot
+    # no word of the first three occurs in the index: no arbitrary six contexts, a flag instead
+    assert [(len(r["context_ids"]), r["flags"]) for r in rows] == [(0, ["no_match"])] * 3 + [(6, [])]
+    summary = orjson.loads((tmp_path / "a.jsonl.summary.json").read_bytes())
+    assert summary["flags"] == {"no_match": 3}
     asked = lex_dpr(["rag", "ask", "???", "--index", str(index_copy), "--json"])
-    assert asked.exit_code == 0 and len(orjson.loads(asked.stdout)["contexts"]) == 6
+    assert asked.exit_code == 0 and orjson.loads(asked.stdout)["flags"] == ["no_match"]
 
 
 def test_resume_refuses_other_settings(index_copy, tmp_path):

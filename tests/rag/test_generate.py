@@ -108,7 +108,7 @@ def test_resume_answers_failed_rows_again_in_input_order(index_copy, chat_server
 
 
 def test_ask_json_exits_1_when_generation_fails(index_copy, chat_server):
-    done = lex_dpr(["rag", "ask", "실패하는 질문", "--index", str(index_copy), "--llm", f"openai:{chat_server}",
+    done = lex_dpr(["rag", "ask", "실패하는 질문: 계약 해제의 효과는?", "--index", str(index_copy), "--llm", f"openai:{chat_server}",
                     "--set", "generation.max_retries=0", "--json"])
     assert done.exit_code == 1
     assert "500" in orjson.loads(done.stdout)["error"]

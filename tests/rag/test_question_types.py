@@ -63,3 +63,24 @@ def test_a_tuned_reranker_reorders_questions_only_and_can_be_switched_off(index_
     result.recall_reranked = result.recall_fused - 0.1  # a reranker that does not help is removed
     assert "no reranker written" in write_reranker(index_copy, result)
     assert not (index_copy / "rerank.json").exists()
+
+
+def test_a_question_nothing_in_the_index_matches_is_flagged_with_no_contexts(sample_index):
+    import orjson
+
+    from lex_dpr.rag.answer import open_answerer
+    from tests._cli import lex_dpr
+
+    answerer = open_answerer(sample_index)
+    odd = ["😀😀🔥🙏", "*", "AND OR NOT", "ㅋㅋㅋ"]
+    answers = answerer.answer([*odd, QUESTION])
+    for ans in answers[:-1]:
+        assert ans.flags == ["no_match"] and ans.contexts == [] and ans.cited == [] and ans.answer == "", ans.question
+    assert answers[-1].contexts and answers[-1].flags == []  # a real question in the same batch is answered
+    weightless = open_answerer(sample_index, overrides=["retrieval.weight=0"])  # BM25 only: no alphabetical six
+    assert weightless.answer(["😀😀🔥🙏"])[0].flags == ["no_match"]
+    done = lex_dpr(["rag", "ask", "😀😀🔥🙏", "--index", str(sample_index)])
+    assert done.exit_code == 0 and done.stderr.strip().startswith("no match: no passage matches this question")
+    assert len(done.stderr.strip().splitlines()) == 1 and "contexts" not in done.stdout
+    shown = orjson.loads(lex_dpr(["rag", "ask", "AND OR NOT", "--index", str(sample_index), "--json"]).stdout)
+    assert shown["flags"] == ["no_match"] and shown["contexts"] == [] and shown["cited"] == []
