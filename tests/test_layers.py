@@ -17,13 +17,13 @@ LAYERS = {
     "retrieval": 3,
     "mining": 4,
     "runs": 5,
-    "evaluation": 6,
+    "evaluation": 6, "visualize": 6,
     "training": 7,
     "sweep": 8,
     "llm": 9,
     "rag": 10,
     "synth": 11,
-    "audit": 12,
+    "audit": 12, "serve": 12,
     "cli": 13, "data_processing": 13,
 }
 

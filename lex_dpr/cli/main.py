@@ -13,6 +13,9 @@ from lex_dpr.cli import audit_adapter, inspect_cmd
 from lex_dpr.cli import config as config_cmd
 from lex_dpr.cli import sweep as sweep_cmd
 from lex_dpr.cli import rag as rag_cmd
+from lex_dpr.cli import serve as serve_cmd
+from lex_dpr.cli import embed as embed_cmd
+from lex_dpr.cli import visualize as visualize_cmd
 from lex_dpr.cli import eval as eval_cmd
 from lex_dpr.cli import index as index_cmd
 from lex_dpr.cli import make_pairs, merge_corpus, parse_refs, preprocess, runs, stats, synth, train, validate
@@ -22,7 +25,8 @@ app = typer.Typer(name="lex-dpr", no_args_is_help=True, add_completion=False, pr
 
 for name, module in [("preprocess", preprocess), ("make-pairs", make_pairs), ("merge-corpus", merge_corpus),
                      ("validate", validate), ("stats", stats), ("parse-refs", parse_refs), ("train", train),
-                     ("eval", eval_cmd), ("audit-adapter", audit_adapter), ("inspect", inspect_cmd), ("synth", synth)]:
+                     ("eval", eval_cmd), ("audit-adapter", audit_adapter), ("inspect", inspect_cmd), ("synth", synth),
+                     ("embed", embed_cmd), ("visualize", visualize_cmd), ("serve", serve_cmd)]:
     app.command(name, epilog="Examples:\n\n" + "\n\n".join(f"$ {e}" for e in module.EXAMPLES),
                 context_settings=getattr(module, "CONTEXT_SETTINGS", None))(module.command)
 app.add_typer(runs.app, name="runs")
