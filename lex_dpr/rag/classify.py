@@ -31,11 +31,11 @@ Example:
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from lex_dpr.errors import InputError
+from lex_dpr.utils.text import fold
 
 QUESTION_TYPES = ("정의", "프로세스", "규정", "예시", "비교", "적용")
 DEFAULT_TYPE = "규정"
@@ -96,11 +96,6 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def _normalise(question: str) -> str:
-    text = unicodedata.normalize("NFC", question)
-    return " ".join(text.split()).lower()
-
-
 def explain(question: str) -> tuple[str, str]:
     """The type of ``question`` and why: ``"<rule name>: '<the matched text>'"``, or ``"default"``.
 
@@ -110,7 +105,7 @@ def explain(question: str) -> tuple[str, str]:
         >>> explain("개인회생을 신청할 때 내야 하는 서류는?")
         ('프로세스', "procedure-noun: '서류'")
     """
-    text = _normalise(question)
+    text = fold(question)
     for rule in RULES:
         found = rule.pattern.search(text)
         if found:

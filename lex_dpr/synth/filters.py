@@ -23,25 +23,15 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import unicodedata
 from collections import defaultdict
+
+from lex_dpr.utils.text import normalize_query
 
 # What a check says about one question; "ok" is kept, every other is a reason to drop it.
 REASONS = ("ok", "unparsed", "not_korean", "duplicate", "near_duplicate", "error")
 
-_KEEP = re.compile(r"[^0-9a-z\uac00-\ud7a3\u3131-\u318e]+")
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _LETTER = re.compile(r"[^\W\d_]")
-
-
-def normalize(text: str) -> str:
-    """NFKC, lower case, and nothing but Hangul, Latin letters and digits (spaces and punctuation go).
-
-    Example:
-        >>> normalize("「근로기준법」상 ‘근로자’란 무엇인가요?  (Q1)")
-        '근로기준법상근로자란무엇인가요q1'
-    """
-    return _KEEP.sub("", unicodedata.normalize("NFKC", text).lower())
 
 
 def is_korean(text: str, min_share: float = 0.6, min_hangul: int = 4) -> bool:
@@ -63,7 +53,7 @@ def shingles(text: str, n: int = 3) -> set[str]:
         >>> sorted(shingles("근로자 뜻?", 3))
         ['근로자', '로자뜻']
     """
-    norm = normalize(text)
+    norm = normalize_query(text)
     if len(norm) <= n:
         return {norm} if norm else set()
     return {norm[i:i + n] for i in range(len(norm) - n + 1)}
@@ -171,7 +161,7 @@ class QuestionFilter:
             return "unparsed"
         if not is_korean(question):
             return "not_korean"
-        norm = normalize(question)
+        norm = normalize_query(question)
         if norm in self.exact:
             return "duplicate"
         if self.index.find(question) is not None:
@@ -180,5 +170,5 @@ class QuestionFilter:
         return "ok"
 
     def keep(self, question: str) -> None:
-        self.exact.add(normalize(question))
+        self.exact.add(normalize_query(question))
         self.index.add(question)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Iterable
 
 _BR = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
@@ -114,14 +115,31 @@ def join_nonempty(parts: Iterable[str], sep: str = "\n") -> str:
     return sep.join(p for p in parts if p)
 
 
+def fold(text: str) -> str:
+    """Unicode compatibility forms folded (NFKC: fullwidth ``？`` → ``?``, ``①`` → ``1``), spaces collapsed,
+    lower case: the text the question classifier's cues read.
+
+    Example:
+        >>> fold("  육아휴직  VS　육아기 근로시간 단축？")
+        '육아휴직 vs 육아기 근로시간 단축?'
+    """
+    return " ".join(unicodedata.normalize("NFKC", text).split()).lower()
+
+
 def normalize_query(text: str) -> str:
-    """Key for leakage checks and answer caches: the same question with other spacing or punctuation.
+    """What "the same question" means everywhere: the split's leak check, the rag cache and resume, synth's
+    dedupe, validate's duplicates. :func:`fold`, then only letters and digits (Hangul, Hanja, Latin, ...).
 
     Example:
         >>> normalize_query("손해배상 책임의 범위는?") == normalize_query("손해배상책임의 범위는")
         True
+        >>> normalize_query("「근로기준법」상 ‘근로자’란 무엇인가요?  (Ｑ1)")
+        '근로기준법상근로자란무엇인가요q1'
     """
-    return re.sub(r"[\s\W_]+", "", text).lower()
+    return _NOT_WORD.sub("", fold(text))
+
+
+_NOT_WORD = re.compile(r"[\W_]+")
 
 
 _QUESTION = re.compile(r"[?？]\s*$|(?:요|까|죠|나|니|냐|래|가)[.!~…\s]*$")

@@ -2,7 +2,8 @@ import random
 
 import pytest
 
-from lex_dpr.synth.filters import NearDuplicateIndex, QuestionFilter, is_korean, jaccard, normalize, shingles
+from lex_dpr.synth.filters import NearDuplicateIndex, QuestionFilter, is_korean, jaccard, shingles
+from lex_dpr.utils.text import normalize_query as normalize  # the one definition of "the same question"
 
 
 def test_normalize_ignores_spacing_punctuation_width_and_case():
