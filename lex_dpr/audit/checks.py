@@ -20,7 +20,9 @@ ORDER = {"PASS": 0, "INFO": 0, "WARN": 1, "FAIL": 2}
 
 
 @dataclass
-class Check:
+class AuditCheck:
+    """One static or smoke check of an adapter against a base (``lex-dpr audit-adapter``), with its evidence."""
+
     name: str
     verdict: str
     evidence: str
@@ -33,7 +35,7 @@ class Check:
 class AuditReport:
     adapter: str
     base: str
-    checks: list[Check] = field(default_factory=list)
+    checks: list[AuditCheck] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -62,30 +64,30 @@ def audit(adapter: Adapter | str, base: BaseModel | str) -> AuditReport:
     return report
 
 
-def check_config(adapter: Adapter) -> list[Check]:
+def check_config(adapter: Adapter) -> list[AuditCheck]:
     cfg = adapter.config
     out = []
     peft_type = cfg.get("peft_type")
-    out.append(Check("peft_type", "PASS" if peft_type == "LORA" else "WARN",
+    out.append(AuditCheck("peft_type", "PASS" if peft_type == "LORA" else "WARN",
                      f"peft_type={peft_type!r}, task_type={cfg.get('task_type')!r}"))
     r, alpha = cfg.get("r"), cfg.get("lora_alpha")
     if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
-        out.append(Check("rank", "FAIL", f"r={r!r} is not a positive integer"))
+        out.append(AuditCheck("rank", "FAIL", f"r={r!r} is not a positive integer"))
         return out
     ranks = {m: (t["A"].shape[0] if "A" in t else None, t["B"].shape[-1] if "B" in t else None)
              for m, t in adapter.lora_modules().items()}
     pattern = cfg.get("rank_pattern") or {}
     wrong = [f"{m}: A rows {a}, B cols {b}" for m, (a, b) in ranks.items()
              if not pattern and ((a is not None and a != r) or (b is not None and b != r))]
-    out.append(Check("rank vs tensors", "FAIL" if wrong else "PASS",
+    out.append(AuditCheck("rank vs tensors", "FAIL" if wrong else "PASS",
                      f"r={r}; " + ("; ".join(wrong[:5]) if wrong else f"{len(ranks)} LoRA modules of rank {r}")))
     if isinstance(alpha, int | float):
         ratio = alpha / r
         extreme = ratio > 16 or ratio < 0.25
-        out.append(Check("alpha/r", "WARN" if extreme else "PASS",
+        out.append(AuditCheck("alpha/r", "WARN" if extreme else "PASS",
                          f"lora_alpha={alpha}, r={r}, scale={ratio:g}" + (" (unusual)" if extreme else "")))
     if not adapter.tensors:
-        out.append(Check("adapter weights", "WARN" if adapter.pickles else "FAIL",
+        out.append(AuditCheck("adapter weights", "WARN" if adapter.pickles else "FAIL",
                          "no safetensors weights" + (f"; pickle files: {', '.join(adapter.pickles)}" if adapter.pickles
                                                       else "; nothing to load")))
     return out
@@ -123,7 +125,7 @@ def _base_shape(module: str, base: BaseModel) -> tuple[tuple[int, int] | None, s
     return _expected_shape(module, base), "config"
 
 
-def check_shapes(adapter: Adapter, base: BaseModel) -> list[Check]:
+def check_shapes(adapter: Adapter, base: BaseModel) -> list[AuditCheck]:
     """LoRA widths and layer indices against the base, targeted modules, and modules_to_save."""
     lora = adapter.lora_modules()
     mismatches, unknown, layers_bad = [], [], []
@@ -140,19 +142,19 @@ def check_shapes(adapter: Adapter, base: BaseModel) -> list[Check]:
         if idx is not None and base.n_layers is not None and idx >= base.n_layers:
             layers_bad.append(f"{module} (layer {idx})")
     if mismatches:
-        shapes = Check("shapes", "FAIL", f"{len(mismatches)} of {len(lora)} modules mismatch: "
+        shapes = AuditCheck("shapes", "FAIL", f"{len(mismatches)} of {len(lora)} modules mismatch: "
                        + "; ".join(mismatches[:4]))
     elif unknown:
-        shapes = Check("shapes", "WARN", f"no base shape known for {unknown[:3]}")
+        shapes = AuditCheck("shapes", "WARN", f"no base shape known for {unknown[:3]}")
     else:
-        shapes = Check("shapes", "PASS", f"{len(lora)} LoRA modules match the base")
-    layers = Check("layer indices", "FAIL" if layers_bad else "PASS",
+        shapes = AuditCheck("shapes", "PASS", f"{len(lora)} LoRA modules match the base")
+    layers = AuditCheck("layer indices", "FAIL" if layers_bad else "PASS",
                    f"base has {base.n_layers} layers; adapter targets " + ", ".join(layers_bad[:4])
                    if layers_bad else f"all below num_hidden_layers={base.n_layers}")
     return [shapes, layers, _check_targets(adapter, base), _check_saved(adapter, base)]
 
 
-def _check_targets(adapter: Adapter, base: BaseModel) -> Check:
+def _check_targets(adapter: Adapter, base: BaseModel) -> AuditCheck:
     """Every target_modules name (or peft's regex form) matches a module of the base."""
     targets = adapter.config.get("target_modules") or []
     if base.modules:  # weight headers: module names are known exactly (every suffix is a key)
@@ -165,11 +167,11 @@ def _check_targets(adapter: Adapter, base: BaseModel) -> Check:
         names = [targets] if isinstance(targets, str) else list(targets)
         missing = [t for t in names if _expected_shape(f"x.{t}", base) is None]
         verdict = "WARN" if missing else "PASS"
-    return Check("targets exist", verdict, f"target_modules {targets}; not in base: {missing}" if missing
+    return AuditCheck("targets exist", verdict, f"target_modules {targets}; not in base: {missing}" if missing
                  else f"target_modules {targets} exist")
 
 
-def _check_saved(adapter: Adapter, base: BaseModel) -> Check:
+def _check_saved(adapter: Adapter, base: BaseModel) -> AuditCheck:
     vocab = base.get("vocab_size")
     bad = []
     saved = adapter.saved_modules()
@@ -181,17 +183,17 @@ def _check_saved(adapter: Adapter, base: BaseModel) -> Check:
         if expected is not None and tuple(expected) != tuple(info.shape) and not bad:
             bad.append(f"{name}: {info.shape} vs base {expected}")
     listed = adapter.config.get("modules_to_save") or []
-    return Check("modules_to_save", "FAIL" if bad else "PASS",
+    return AuditCheck("modules_to_save", "FAIL" if bad else "PASS",
                  "; ".join(bad) if bad else f"{listed or 'none'} ({len(saved)} saved tensors)")
 
 
-def check_identity(adapter: Adapter, base: BaseModel) -> list[Check]:
+def check_identity(adapter: Adapter, base: BaseModel) -> list[AuditCheck]:
     claimed = str(adapter.config.get("base_model_name_or_path") or "")
     out = []
     short = lambda s: s.rstrip("/").rsplit("/", 1)[-1].lower().replace("_", "-")
     same = short(claimed) in (short(base.name), short(base.path.name)) if claimed else False
     arch = base.get("architectures") or []
-    out.append(Check("base name", "PASS" if same else "WARN",
+    out.append(AuditCheck("base name", "PASS" if same else "WARN",
                      f"adapter says {claimed or '(nothing)'}; base is {base.path.name} "
                      f"(model_type {base.get('model_type')}, {', '.join(arch) or 'no architectures'})"))
     base_sizes = size_tokens(base.names_text)
@@ -209,7 +211,7 @@ def check_identity(adapter: Adapter, base: BaseModel) -> list[Check]:
     if len(claims) > 1 and max(claims) / min(claims) > 1.3 and not conflicts:
         conflicts.append(f"the adapter's own names disagree: {sorted(c / 1e9 for c in claims)} B")
     ref = f"{reference / 1e9:g}B" if reference else "unknown size"
-    out.append(Check("size", "FAIL" if fails else "WARN" if conflicts else "PASS",
+    out.append(AuditCheck("size", "FAIL" if fails else "WARN" if conflicts else "PASS",
                      f"base {ref} ({'named' if base_sizes else 'counted'}; {real:,} parameters in "
                      f"{'headers' if base.tensors else 'config estimate'}); " + ("; ".join(conflicts) or "no conflict")))
     quant = base.get("quantization_config")
@@ -221,29 +223,29 @@ def check_identity(adapter: Adapter, base: BaseModel) -> list[Check]:
             issues.append(f"adapter mentions {q} but the base has no quantization_config")
     if "instruct" in adapter_variants and "instruct" not in base_variants:
         issues.append("adapter mentions an Instruct/chat model; the base name does not")
-    out.append(Check("variant", "WARN" if issues else "PASS",
+    out.append(AuditCheck("variant", "WARN" if issues else "PASS",
                      "; ".join(issues) or f"adapter {sorted(adapter_variants) or 'none'}, base "
                                          f"{sorted(base_variants) or 'none'}"))
     return out
 
 
-def check_provenance(adapter: Adapter) -> Check:
+def check_provenance(adapter: Adapter) -> AuditCheck:
     files = {p.name for p in adapter.path.iterdir()}
     artifacts = ["README.md", "trainer_state.json", "training_args.bin", "training_args.json", "train.jsonl",
                  "valid.jsonl", "eval_results.json"]
     present = [a for a in artifacts if a in files]
-    return Check("provenance", "INFO", f"present: {present or 'none'}; absent: "
+    return AuditCheck("provenance", "INFO", f"present: {present or 'none'}; absent: "
                                       f"{[a for a in artifacts if a not in files]}")
 
 
-def check_pickles(pickles: list[str]) -> list[Check]:
+def check_pickles(pickles: list[str]) -> list[AuditCheck]:
     """Pickle files are scanned symbolically, never unpickled: anything beyond torch's weights_only globals FAILs,
     and so does a pickle that cannot be read (it cannot be loaded either)."""
     out = []
     for path in pickles:
         scan = scan_pickle_file(path)
         verdict = "WARN" if scan.lfs_pointer or scan.readable else "FAIL"
-        out.append(Check("pickle safety", verdict, f"{path}: {scan.summary()}"))
+        out.append(AuditCheck("pickle safety", verdict, f"{path}: {scan.summary()}"))
     return out
 
 
@@ -267,10 +269,10 @@ def audit_matrix(adapters: list[str], bases: list[str]) -> dict[tuple[str, str],
         for b in bases:
             broken = [x for x in (loaded_adapters[a], loaded_bases[b]) if isinstance(x, str)]
             if broken:
-                reports[(a, b)] = AuditReport(a, b, [Check("readable", "FAIL", "; ".join(broken))])
+                reports[(a, b)] = AuditReport(a, b, [AuditCheck("readable", "FAIL", "; ".join(broken))])
             else:
                 try:  # a pickle file that is not a regular file, say
                     reports[(a, b)] = audit(loaded_adapters[a], loaded_bases[b])
                 except LexDprError as exc:
-                    reports[(a, b)] = AuditReport(a, b, [Check("readable", "FAIL", str(exc))])
+                    reports[(a, b)] = AuditReport(a, b, [AuditCheck("readable", "FAIL", str(exc))])
     return reports

@@ -1,8 +1,8 @@
 """What is this file? Architecture, sizes and how to load it, from tensor names and shapes alone.
 
 Example:
-    >>> report = inspect_path("runs/static/bi_encoder/final")  # doctest: +SKIP
-    >>> report.architecture, report.kind  # doctest: +SKIP
+    >>> description = describe_path("runs/static/bi_encoder/final")  # doctest: +SKIP
+    >>> description.architecture, description.kind  # doctest: +SKIP
     ('static embedding', 'lex-dpr checkpoint')
 """
 
@@ -23,7 +23,9 @@ from lex_dpr.utils.lfs import require_no_lfs_pointers, require_not_lfs_pointer
 
 
 @dataclass
-class InspectReport:
+class ModelDescription:
+    """What ``lex-dpr inspect`` prints about a weights file or folder; ``--json`` writes :meth:`to_dict`."""
+
     path: str
     architecture: str
     kind: str  # full model | adapter | lex-dpr checkpoint | ...
@@ -90,7 +92,7 @@ def detect(keys: list[str], tensors: dict[str, TensorInfo]) -> str:
     return "unknown"
 
 
-def inspect_path(path: str | Path) -> InspectReport:
+def describe_path(path: str | Path) -> ModelDescription:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
@@ -122,7 +124,7 @@ def inspect_path(path: str | Path) -> InspectReport:
     hint = _load_hint(path, arch, meta is not None)
     if any(n.startswith("FAIL") for n in notes):
         hint = "do not load it: a pickle file here could run code (see the FAIL line); ask for safetensors weights"
-    return InspectReport(str(path), arch, kind, hidden, layers, vocab, len(tensors),
+    return ModelDescription(str(path), arch, kind, hidden, layers, vocab, len(tensors),
                          sum(t.numel for t in tensors.values()), hint, notes, meta.to_dict() if meta else None)
 
 

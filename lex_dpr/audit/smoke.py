@@ -12,7 +12,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from lex_dpr.audit.checks import Check
+from lex_dpr.audit.checks import AuditCheck
 from lex_dpr.errors import InputError
 
 PROMPTS = [
@@ -78,17 +78,17 @@ def output_stats(outputs: list[str]) -> OutputStats:
                        max(values), len(set(values)))
 
 
-def assess(adapter_outputs: list[str], base_outputs: list[str]) -> list[Check]:
+def assess(adapter_outputs: list[str], base_outputs: list[str]) -> list[AuditCheck]:
     s = output_stats(adapter_outputs)
     rate = s.parsed / max(s.total, 1)
     dist = (f"mean {s.mean:.3f}, std {s.std:.3f}, min {s.minimum:g}, max {s.maximum:g}, {s.distinct} distinct"
             if s.parsed else "nothing parsed")
-    checks = [Check("smoke: parse rate", "PASS" if rate >= 0.8 else "WARN" if rate >= 0.5 else "FAIL",
+    checks = [AuditCheck("smoke: parse rate", "PASS" if rate >= 0.8 else "WARN" if rate >= 0.5 else "FAIL",
                     f"{s.parsed}/{s.total} outputs parsed"),
-              Check("smoke: output spread", "FAIL" if s.collapsed or (not s.parsed and len(set(adapter_outputs)) <= 1)
+              AuditCheck("smoke: output spread", "FAIL" if s.collapsed or (not s.parsed and len(set(adapter_outputs)) <= 1)
                     else "PASS", dist + ("; outputs collapsed to a constant" if s.collapsed else ""))]
     changed = sum(a != b for a, b in zip(adapter_outputs, base_outputs, strict=True))
-    checks.append(Check("smoke: adapter changes outputs", "PASS" if changed else "WARN",
+    checks.append(AuditCheck("smoke: adapter changes outputs", "PASS" if changed else "WARN",
                         f"{changed}/{len(base_outputs)} outputs differ from the base without the adapter"))
     return checks
 
@@ -107,7 +107,7 @@ def read_prompts(path: str | Path | None, samples: int) -> list[str]:
 
 
 def smoke_test(adapter: str | Path, base: str | Path, prompts: list[str], device: str | None = None,
-               max_new_tokens: int = 8) -> list[Check]:
+               max_new_tokens: int = 8) -> list[AuditCheck]:
     """Generate with base + adapter and with the base alone (greedy, deterministic).
 
     Only safetensors weights are loaded: a pickle adapter or base is not run (its scan verdict is reported), so
@@ -129,7 +129,7 @@ def smoke_test(adapter: str | Path, base: str | Path, prompts: list[str], device
     config = AutoConfig.from_pretrained(base)
     if not any(a.endswith("ForCausalLM") for a in (config.architectures or [])) and \
             config.model_type not in ("qwen2", "qwen3", "llama", "mistral", "gemma", "gemma2", "phi3"):
-        return [Check("smoke test", "WARN", f"base is {config.model_type}, not a causal LM: nothing to generate")]
+        return [AuditCheck("smoke test", "WARN", f"base is {config.model_type}, not a causal LM: nothing to generate")]
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModelForCausalLM.from_pretrained(base, use_safetensors=True).to(device)
@@ -140,7 +140,7 @@ def smoke_test(adapter: str | Path, base: str | Path, prompts: list[str], device
     return assess(with_adapter, without)
 
 
-def _needs_safetensors(folder: str | Path, what: str, pattern: str) -> Check | None:
+def _needs_safetensors(folder: str | Path, what: str, pattern: str) -> AuditCheck | None:
     """None when ``folder`` has the safetensors weights a loader reads first; else a one-line check naming its
     pickle files and their scan verdicts."""
     from lex_dpr.audit.headers import PICKLE_SUFFIXES
@@ -153,7 +153,7 @@ def _needs_safetensors(folder: str | Path, what: str, pattern: str) -> Check | N
     scans = {p.name: scan_pickle_file(p) for p in pickles}
     found = "; ".join(f"{name} is a pickle, scan {scan.verdict()}" for name, scan in scans.items()) or "no weights"
     failed = any(scan.verdict().startswith("FAIL") for scan in scans.values())
-    return Check("smoke test", "FAIL" if failed else "WARN",
+    return AuditCheck("smoke test", "FAIL" if failed else "WARN",
                  f"not run: the smoke test loads only safetensors weights, and the {what} has no {pattern} ({found})")
 
 

@@ -1,4 +1,8 @@
-"""lex-dpr inspect"""
+"""lex-dpr inspect
+
+Named ``inspect_cmd`` rather than ``inspect``: ``python lex_dpr/cli/main.py`` puts this folder first on
+``sys.path``, where a file ``inspect.py`` would stand in for the standard library's ``inspect`` that typer imports.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +21,10 @@ EXAMPLES = ["lex-dpr inspect runs/static/bi_encoder/final", "lex-dpr inspect dow
 
 def command(path: Path, json_out: Annotated[Path | None, typer.Option("--json")] = None) -> None:
     """Architecture, sizes, full model or adapter, and how to load a .pt/.bin/.safetensors file or folder."""
-    from lex_dpr.audit.inspect import inspect_path
+    from lex_dpr.audit.describe import describe_path
     from lex_dpr.utils.io import write_json
 
-    r = inspect_path(path)
+    r = describe_path(path)
     console.table(str(path), [("architecture", r.architecture), ("kind", r.kind), ("hidden size", r.hidden_size),
                               ("layers", r.layers), ("vocab", r.vocab_size), ("tensors", r.tensors),
                               ("parameters", f"{r.parameters:,}"), ("load with", r.load_hint)], ("", "value"))

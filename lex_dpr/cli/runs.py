@@ -16,7 +16,7 @@ app = typer.Typer(help="Inspect run folders: list, show, plot, check.", no_args_
 def list_runs(root: Annotated[Path, typer.Argument(help="Folder holding runs.")] = Path("runs"),
               json_out: Annotated[Path | None, typer.Option("--json")] = None) -> None:
     """Every run under ROOT with status, best metric and wall time."""
-    from lex_dpr.runs.inspect import find_runs, summarize
+    from lex_dpr.runs.report import find_runs, summarize
     from lex_dpr.utils.io import ensure_writable, write_json
 
     if json_out:
@@ -32,7 +32,7 @@ def list_runs(root: Annotated[Path, typer.Argument(help="Folder holding runs.")]
 @app.command("show")
 def show(run: Path) -> None:
     """The run's config, inputs, versions and last metrics."""
-    from lex_dpr.runs.inspect import resolve_run
+    from lex_dpr.runs.report import resolve_run
     from lex_dpr.runs.record import read_metrics, read_record
 
     folder = resolve_run(run)
@@ -57,7 +57,7 @@ def plot(runs: Annotated[list[Path], typer.Argument(help="One or more runs on on
          out: Annotated[Path, typer.Option("--out", help="PNG file.")] = Path("runs/plot.png"),
          metric: Annotated[str, typer.Option("--metric")] = "ndcg_at_10") -> None:
     """Train loss, valid loss and an eval metric against steps (PNG)."""
-    from lex_dpr.runs.inspect import plot_runs, resolve_run
+    from lex_dpr.runs.report import plot_runs, resolve_run
     from lex_dpr.utils.io import ensure_writable
 
     ensure_writable(out, flag="--out")
@@ -76,7 +76,7 @@ def plot(runs: Annotated[list[Path], typer.Argument(help="One or more runs on on
 @app.command("check")
 def check(run: Path, json_out: Annotated[Path | None, typer.Option("--json")] = None) -> None:
     """PASS/WARN/FAIL checks; exit 1 when any check fails."""
-    from lex_dpr.runs.inspect import check_run, resolve_run
+    from lex_dpr.runs.report import check_run, resolve_run
     from lex_dpr.utils.io import ensure_writable, write_json
 
     if json_out:

@@ -100,42 +100,44 @@ def plot_runs(runs: list[Path], out: str | Path, metric: str = "ndcg_at_10") -> 
 
 
 @dataclass
-class Check:
+class RunCheck:
+    """One health check of a training run (``lex-dpr runs check``); ``--json`` writes these three keys."""
+
     name: str
     verdict: str  # PASS | WARN | FAIL
     detail: str
 
 
-def check_run(run: Path) -> list[Check]:
+def check_run(run: Path) -> list[RunCheck]:
     """The run's health: finished, metrics present, checkpoint, finite and converging loss, overfitting."""
     rec = read_record(run)
     rows = read_metrics(run)
     status = rec.get("status", "?")
     metric = rec.get("config", {}).get("eval", {}).get("metric", "ndcg_at_10")
-    checks = [Check("finished", {"finished": "PASS", "failed": "FAIL"}.get(status, "WARN"),
+    checks = [RunCheck("finished", {"finished": "PASS", "failed": "FAIL"}.get(status, "WARN"),
                     f"status {status}" + (f": {rec['error']}" if rec.get("error") else ""))]
     _, loss = series(rows, "train/loss")
-    checks.append(Check("metrics recorded", "PASS" if loss else "FAIL", f"{len(rows)} lines, {len(loss)} losses"))
+    checks.append(RunCheck("metrics recorded", "PASS" if loss else "FAIL", f"{len(rows)} lines, {len(loss)} losses"))
     checks.append(_saved_models(run))
     bad = [v for v in loss if not math.isfinite(v)]
-    checks.append(Check("loss finite", "FAIL" if bad else "PASS", f"{len(bad)} non-finite of {len(loss)}"))
+    checks.append(RunCheck("loss finite", "FAIL" if bad else "PASS", f"{len(bad)} non-finite of {len(loss)}"))
     checks.append(_converging(loss))
     checks.append(_overfitting(rows))
     _, scores = series(rows, f"eval/{metric}")
     if len(scores) >= 2:
         improved = max(scores[1:]) > scores[0]
-        checks.append(Check("metric improving", "PASS" if improved else "WARN",
+        checks.append(RunCheck("metric improving", "PASS" if improved else "WARN",
                             f"{metric}: first {scores[0]:.4f}, best {max(scores):.4f}"))
     else:
-        checks.append(Check("metric improving", "WARN", f"{len(scores)} evaluation(s) of {metric}"))
+        checks.append(RunCheck("metric improving", "WARN", f"{len(scores)} evaluation(s) of {metric}"))
     health = rec.get("health")
     if health:
-        checks.append(Check("embeddings not collapsed", "FAIL" if health.get("collapsed") else "PASS",
+        checks.append(RunCheck("embeddings not collapsed", "FAIL" if health.get("collapsed") else "PASS",
                             f"score std {health['score_std']:.4f}, pairwise cos {health['mean_pairwise_cos']:.3f}"))
     return checks
 
 
-def _saved_models(run: Path) -> Check:
+def _saved_models(run: Path) -> RunCheck:
     """final/ (or, before the end, the checkpoints) must hold weights; cut-short checkpoints are named."""
     complete = checkpoints(run)
     cut = sorted(set(checkpoints(run, complete=False)) - set(complete))
@@ -148,27 +150,27 @@ def _saved_models(run: Path) -> Check:
         if not has_weights(final):
             problems.append(f"final has no weights ({' or '.join(WEIGHT_FILES[:2])})")
     if not names:
-        return Check("checkpoint present", "FAIL", "; ".join(["none", *problems]))
+        return RunCheck("checkpoint present", "FAIL", "; ".join(["none", *problems]))
     verdict = "FAIL" if any(p.startswith("final") for p in problems) else ("WARN" if problems else "PASS")
-    return Check("checkpoint present", verdict, "; ".join([", ".join(names), *problems]))
+    return RunCheck("checkpoint present", verdict, "; ".join([", ".join(names), *problems]))
 
 
-def _converging(loss: list[float]) -> Check:
+def _converging(loss: list[float]) -> RunCheck:
     finite = [v for v in loss if math.isfinite(v)]
     if len(finite) < 4:
-        return Check("loss converging", "WARN", f"only {len(finite)} loss values")
+        return RunCheck("loss converging", "WARN", f"only {len(finite)} loss values")
     n = max(1, len(finite) // 5)
     first, last = sum(finite[:n]) / n, sum(finite[-n:]) / n
     verdict = "PASS" if last < first else "WARN"
-    return Check("loss converging", verdict, f"mean of first {n}: {first:.4f}, last {n}: {last:.4f}")
+    return RunCheck("loss converging", verdict, f"mean of first {n}: {first:.4f}, last {n}: {last:.4f}")
 
 
-def _overfitting(rows: list[dict[str, Any]]) -> Check:
+def _overfitting(rows: list[dict[str, Any]]) -> RunCheck:
     _, valid = series(rows, "eval/loss")
     if len(valid) < 3:
-        return Check("valid loss tracking train", "PASS", f"{len(valid)} valid-loss points")
+        return RunCheck("valid loss tracking train", "PASS", f"{len(valid)} valid-loss points")
     best = min(valid)
     rising = valid[-1] > best * 1.1 and valid.index(best) < len(valid) - 1
     detail = f"valid loss best {best:.4f}, last {valid[-1]:.4f}"
-    return Check("valid loss tracking train", "WARN" if rising else "PASS",
+    return RunCheck("valid loss tracking train", "WARN" if rising else "PASS",
                  detail + (" (rising while training continues: overfitting)" if rising else ""))

@@ -7,7 +7,7 @@ import sys
 from tiny_models import make_adapter, rewrite_config
 
 from lex_dpr.audit.checks import audit, audit_matrix
-from lex_dpr.audit.inspect import inspect_path
+from lex_dpr.audit.describe import describe_path
 
 
 def _by_name(report):
@@ -71,7 +71,7 @@ def test_pickle_is_never_executed(zoo, tmp_path):
     report = audit(evil, zoo["base15"])
     safety = _by_name(report)["pickle safety"]
     assert safety.verdict == "FAIL" and "system" in safety.evidence
-    assert inspect_path(evil / "adapter_model.bin").notes[0].startswith("FAIL pickle: adapter_model.bin: imports posix.system")
+    assert describe_path(evil / "adapter_model.bin").notes[0].startswith("FAIL pickle: adapter_model.bin: imports posix.system")
     assert not marker.exists()
 
 
@@ -111,11 +111,11 @@ def test_static_audit_does_not_import_torch(zoo):
 
 
 def test_inspect_tells_electra_from_bert(zoo):
-    electra, bert = inspect_path(zoo["electra"]), inspect_path(zoo["bert"])
+    electra, bert = describe_path(zoo["electra"]), describe_path(zoo["bert"])
     assert electra.architecture == "electra" and bert.architecture == "bert"
     assert electra.hidden_size == bert.hidden_size == 32 and electra.layers == bert.layers == 2
-    assert inspect_path(zoo["lora15"]).kind == "adapter"
-    qwen = inspect_path(zoo["base15"] / "model.safetensors")
+    assert describe_path(zoo["lora15"]).kind == "adapter"
+    qwen = describe_path(zoo["base15"] / "model.safetensors")
     assert qwen.architecture == "qwen2" and qwen.vocab_size == 16 and qwen.layers == 2
 
 
@@ -157,3 +157,10 @@ def test_inspect_cli_exits_1_on_an_unreadable_file(tmp_path):
     done = subprocess.run([sys.executable, "-m", "lex_dpr.cli.main", "inspect", str(garbage)], capture_output=True,
                           text=True)
     assert done.returncode == 1 and "not inspected" in done.stdout and "Traceback" not in done.stderr
+
+
+def test_the_package_face_names_every_check_and_the_description():
+    import lex_dpr.audit as audit_package
+
+    assert all(hasattr(audit_package, name) for name in audit_package.__all__)
+    assert {"AuditCheck", "AuditReport", "audit", "describe_path", "scan_pickle_file"} <= set(audit_package.__all__)

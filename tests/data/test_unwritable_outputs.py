@@ -53,7 +53,7 @@ def _commands(sample_training_data, sample_dir, blocked_dir):
                              "--baseline", "bm25", "--markdown", str(blocked_dir / "report.md")],
                             "lex_dpr.evaluation.run.read_corpus", "--markdown"),
         "runs plot": (["runs", "plot", "some-run", "--out", str(blocked_dir / "plot.png")],
-                      "lex_dpr.runs.inspect.resolve_run", "--out"),
+                      "lex_dpr.runs.report.resolve_run", "--out"),
         "validate --json": (["validate", "--pairs", str(d["pairs"]), "--passages", str(d["passages"]), "--json",
                              str(blocked_dir / "v.json")], "lex_dpr.data.validate.validate", "--json"),
     }

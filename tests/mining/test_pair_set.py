@@ -7,6 +7,7 @@ the manifest check is what validate, eval (and train) run before reading.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import signal
@@ -21,7 +22,7 @@ import pytest
 
 from lex_dpr.errors import InputError
 from lex_dpr.mining.make_pairs import MakePairsConfig, make_pairs, split_paths
-from lex_dpr.mining.pairset import LOCK_NAME, check_pair_set
+from lex_dpr.mining.pairset import LOCK_NAME, PairSetWriter, check_pair_set, manifest_path
 from _cli import lex_dpr
 
 KILL_AFTER_FIRST_RENAME = """
@@ -144,11 +145,27 @@ def test_a_mix_made_by_hand_is_refused_by_validate_and_eval(two_sets, tmp_path):
     assert result.exit_code == 1 and result.stderr == f"error: {message}\n"
 
 
-def test_files_without_a_manifest_are_not_checked(tmp_path):
-    pairs = tmp_path / "mine.jsonl"
-    pairs.write_bytes(b'{"query_id": "q"}\n')
-    check_pair_set(pairs)
-    check_pair_set(tmp_path / "missing.jsonl")  # the reader reports a missing file itself
+def test_the_set_holds_what_was_written_and_files_outside_it_are_not_checked(tmp_path):
+    out = tmp_path / "pairs_train.jsonl"
+    rows = [{"query_id": "q1", "query_text": "불법행위란 무엇인가요?", "positive_passages": ["LAW_001706_제750조"]}]
+    with PairSetWriter(out, {"seed": 1}) as writer:
+        assert writer.write_jsonl("pairs_train.jsonl", rows) == 1
+    written = out.read_bytes()
+    assert [orjson.loads(line) for line in written.splitlines()] == rows
+    manifest = orjson.loads(manifest_path(out).read_bytes())
+    assert manifest["files"] == {"pairs_train.jsonl": {"sha256": hashlib.sha256(written).hexdigest(),
+                                                       "bytes": len(written)}}
+    assert manifest["settings"] == {"seed": 1} and manifest["removed"] == []
+    mine = tmp_path / "mine.jsonl"  # beside the set, listed by no manifest
+    mine.write_bytes(b'{"query_id": "q"}\n')
+    assert check_pair_set(mine) is None and check_pair_set(out) is None
+    assert check_pair_set(tmp_path / "missing.jsonl") is None  # the reader reports a missing file itself
+    assert mine.read_bytes() == b'{"query_id": "q"}\n' and out.read_bytes() == written  # read, never rewritten
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.jsonl", "pairs_train.jsonl",
+                                                          "pairs_train.manifest.json"]
+    out.write_bytes(b'{"query_id": "q"}\n')  # the same bytes in a listed file are checked, and refused
+    with pytest.raises(InputError, match="pairs_train.jsonl does not match pairs_train.manifest.json"):
+        check_pair_set(out)
 
 
 def _hold_lock(folder: Path) -> subprocess.Popen:

@@ -1,4 +1,4 @@
-"""`lex-dpr runs list|show|plot|check` on a real run folder (lex_dpr.runs.record and lex_dpr.runs.inspect)."""
+"""`lex-dpr runs list|show|plot|check` on a real run folder (lex_dpr.runs.record and lex_dpr.runs.report)."""
 
 import re
 import subprocess
@@ -91,7 +91,7 @@ def test_runs_check_fails_a_failed_run_without_checkpoint(tmp_path):
 
 
 def test_runs_check_flags_a_nan_loss(tmp_path):
-    from lex_dpr.runs.inspect import check_run
+    from lex_dpr.runs.report import check_run
 
     checks = {c.name: c for c in check_run(_nan_run(tmp_path))}
     assert checks["loss finite"].verdict == "FAIL" and checks["loss finite"].detail == "1 non-finite of 3"
@@ -116,7 +116,7 @@ def test_bad_run_files_are_one_line_errors(tmp_path):
 def test_runs_check_fails_a_final_folder_without_weights(trained_run, tmp_path):
     import shutil
 
-    from lex_dpr.runs.inspect import check_run
+    from lex_dpr.runs.report import check_run
 
     run = tmp_path / "copy"
     shutil.copytree(trained_run / "bi_encoder", run / "bi_encoder")
@@ -127,3 +127,11 @@ def test_runs_check_fails_a_final_folder_without_weights(trained_run, tmp_path):
     assert check.verdict == "FAIL"
     assert "final has no weights (model.safetensors or adapter_model.safetensors)" in check.detail
     assert f"{ckpt.name} incomplete (no trainer_state.json)" in check.detail
+
+
+def test_the_package_face_names_the_record_and_the_report():
+    import lex_dpr.runs as runs
+    from lex_dpr.runs import record, report
+
+    assert all(getattr(runs, name) is getattr(record if hasattr(record, name) else report, name) for name in runs.__all__)
+    assert {"RunCheck", "check_run", "read_record", "write_record"} <= set(runs.__all__)
