@@ -14,9 +14,21 @@ class InputError(LexDprError):
 
 
 class ConfigError(LexDprError):
-    """A flag or config value is invalid; the message lists every problem found."""
+    """A flag or config value is invalid; the message lists every problem found, ``problems`` holds them apart.
+
+    Example:
+        >>> err = ConfigError("overrides: 2 problems: a; b", problems=["a", "b"])
+        >>> str(err), err.problems
+        ('overrides: 2 problems: a; b', ['a', 'b'])
+        >>> ConfigError("one thing").problems
+        ['one thing']
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems) if problems is not None else [message]
 
 
 class Terminated(KeyboardInterrupt):

@@ -200,5 +200,5 @@ def resolve_data_paths(cfg: TrainConfig) -> list[str]:
         from lex_dpr.errors import ConfigError
 
         count = f"{len(problems)} problems" if len(problems) > 1 else "1 problem"
-        raise ConfigError(f"data: {count}: " + "; ".join(problems))
+        raise ConfigError(f"data: {count}: " + "; ".join(problems), problems=problems)
     return notes

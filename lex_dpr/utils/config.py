@@ -83,7 +83,7 @@ def load(cls: type, path: str | Path | None = None, overrides: Sequence[str] | N
     if problems:
         head = f"{where}{' + overrides' if path is not None and overrides else ''}"
         count = f"{len(problems)} problems" if len(problems) > 1 else "1 problem"
-        raise ConfigError(f"{head}: {count}: " + "; ".join(problems))
+        raise ConfigError(f"{head}: {count}: " + "; ".join(problems), problems=problems)
     return cfg
 
 
