@@ -12,6 +12,7 @@ from lex_dpr.cli import _console as console
 EXAMPLES = [
     "lex-dpr eval --passages out/merged_corpus.jsonl --pairs out/pairs_train_valid.jsonl --train-pairs out/pairs_train.jsonl --model runs/static --output report.json --markdown report.md",
     "lex-dpr eval --passages corpus.jsonl --pairs valid.jsonl --baseline bm25 --k 1 5 10",
+    "lex-dpr eval --passages out/shared/merged_corpus.jsonl --pairs data/questions/questions.jsonl --split test --index out/shared/index_default --baseline bm25 --k 6 10",
 ]
 
 
@@ -33,6 +34,8 @@ def command(
     markdown: Annotated[Path | None, typer.Option("--markdown", help="Markdown report.")] = None,
     compare: Annotated[Path | None, typer.Option("--compare", help="An earlier JSON report on the same query set.")] = None,
     device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, ... (default: best available).")] = None,
+    index: Annotated[list[Path] | None, typer.Option("--index", help="An index folder, scored as `rag ask|batch` retrieve from it: tuned weights, lexicon, reranker (repeatable).")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="Labelled questions (data/questions): score the dev, test or hard split only.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Score models and baselines on one fingerprinted query set, with breakdowns."""
@@ -49,7 +52,8 @@ def command(
         baseline = ["bm25"] + (["popularity", "knn-label"] if train_pairs else [])
     job = EvalJob(passages=str(passages), pairs=str(pairs), train_pairs=str(train_pairs) if train_pairs else None,
                   models=list(model or []), tune_pairs=str(tune_pairs) if tune_pairs else None, baselines=list(baseline), fusion=not no_fusion,
-                  k_values=sorted(set(k or [1, 3, 5, 10, 20, 100])), device=device)
+                  k_values=sorted(set(k or [1, 3, 5, 10, 20, 100])), device=device,
+                  indexes=[str(x) for x in index or []], split=split)
     check_outputs(job, output, markdown)  # a read-only folder fails now, not after the models are encoded
     old = read_json_file(compare) if compare else None
     report = run_eval(job, show_progress=not quiet)

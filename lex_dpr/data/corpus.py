@@ -101,11 +101,15 @@ def read_corpus(path: str | Path) -> Corpus:
 def read_pairs(path: str | Path, corpus: Corpus | None = None, corpus_flag: str = "--passages") -> list[dict]:
     """Read pair JSONL; pairs with no query text or no positive in ``corpus`` are skipped and counted.
 
-    ``corpus_flag`` names where the corpus came from in the message when no pair is usable.
+    Labelled questions (``data/questions/questions.jsonl``: ``id``, ``question``, ``positive_passages``) read as
+    pairs too. ``corpus_flag`` names where the corpus came from in the message when no pair is usable.
     """
     bad: list[BadLine] = []
     pairs, dropped = [], 0
     for rec in iter_jsonl(path, bad):
+        if "query_text" not in rec and isinstance(rec.get("question"), str):
+            rec["query_text"] = rec.pop("question")
+            rec.setdefault("query_id", str(rec.get("id", "")))
         positives = [p for p in rec.get("positive_passages") or [] if corpus is None or p in corpus.index]
         if not rec.get("query_text") or not positives:
             dropped += 1

@@ -28,6 +28,26 @@ class EvalJob:
     k_values: list[int] = field(default_factory=lambda: [1, 3, 5, 10, 20, 100])
     seed: int = 42
     device: str | None = None
+    indexes: list[str] = field(default_factory=list)  # index folders, scored as `rag ask|batch` retrieve from them
+    split: str | None = None  # labelled questions: dev, test or hard (the test split's hard part)
+
+
+SPLITS = ("dev", "test", "hard")
+
+
+def select_split(pairs: list[dict], split: str | None, path: str) -> list[dict]:
+    """The rows of one split of a labelled question file (``hard``: the test split's rows marked hard)."""
+    if split is None:
+        return pairs
+    if split not in SPLITS:
+        raise ConfigError(f"--split {split!r} is not one of {', '.join(SPLITS)}")
+    if split == "hard":
+        keep = [p for p in pairs if p.get("split") == "test" and p.get("hard")]
+    else:
+        keep = [p for p in pairs if p.get("split") == split]
+    if not keep:
+        raise ConfigError(f"--split {split}: no row of {path} is in it (rows carry \"split\": \"dev\" or \"test\")")
+    return keep
 
 
 def run_eval(job: EvalJob, show_progress: bool = False) -> Report:
@@ -44,7 +64,7 @@ def run_eval(job: EvalJob, show_progress: bool = False) -> Report:
         if pairs_file:
             check_pair_set(pairs_file)  # never score a train split of one make-pairs run against another's valid
     corpus = read_corpus(job.passages)
-    pairs = read_pairs(job.pairs, corpus)
+    pairs = select_split(read_pairs(job.pairs, corpus), job.split, job.pairs)
     train_pairs = read_pairs(job.train_pairs, corpus) if job.train_pairs else []
     needs_train = {"popularity", "knn-label"} & set(job.baselines)
     if needs_train and not train_pairs:
@@ -67,8 +87,10 @@ def run_eval(job: EvalJob, show_progress: bool = False) -> Report:
             tune = random.Random(job.seed).sample(tune_pool, min(job.fusion_tune_queries, len(tune_pool)))
             seen = {pid for p in train_pairs for pid in p["positive_passages"]}
             systems.append(FusionRetriever(dense, bm25, S.choose_fusion_weight(dense, bm25, tune, seen)))
+    for folder in job.indexes:
+        systems.append(_as_rag_retrieves(folder, corpus, job.device))
     if not systems:
-        raise ConfigError("nothing to evaluate: pass --model and/or --baseline")
+        raise ConfigError("nothing to evaluate: pass --model, --index and/or --baseline")
     return evaluate(systems, pairs, corpus, train_pairs, job.k_values, show_progress=show_progress)
 
 
@@ -104,6 +126,29 @@ def write_reports(report: Report, output: str | Path | None, markdown: str | Pat
 
         with atomic_open(markdown) as fh:
             fh.write(to_markdown(report).encode())
+
+
+class _Named:
+    """A retriever under another name in the report."""
+
+    def __init__(self, name: str, retriever) -> None:
+        self.name, self.retriever = name, retriever
+
+    def rank(self, queries, k):
+        return self.retriever.rank(queries, k)
+
+
+def _as_rag_retrieves(folder: str, corpus, device: str | None) -> _Named:
+    """An index's retriever with its tuned settings, lexicon, question types and reranker: what `rag` ranks."""
+    from lex_dpr.rag.answer import open_answerer
+
+    answerer = open_answerer(folder, device=device)
+    missing = [pid for pid in answerer.index.corpus.ids if pid not in corpus.index]
+    if missing or len(answerer.index.corpus) != len(corpus):
+        raise ConfigError(f"--index {folder} holds other passages than --passages ({len(answerer.index.corpus)} "
+                          f"against {len(corpus)}, e.g. {missing[:1] or 'a different count'}); give the corpus it "
+                          "was built from")
+    return _Named(f"{_label(folder)} (rag)", answerer.retriever)
 
 
 def _label(model: str) -> str:
