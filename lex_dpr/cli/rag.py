@@ -14,6 +14,7 @@ EXAMPLES = [
     'lex-dpr rag ask "근로계약 해지 절차는?" --index index/ --retrieval independent --k 6 --llm openai:http://127.0.0.1:8000/v1',
     'lex-dpr rag ask "질문" --index index/ --llm transformers:Qwen/Qwen2.5-7B-Instruct --load-in-8bit --json',
     "lex-dpr rag batch --index index/ --input questions.csv --output answers.jsonl --resume",
+    "for i in 1 2; do lex-dpr rag batch --index index/ --input q.csv --output a.$i.jsonl --shard $i/2 & done; wait; lex-dpr rag merge a.1.jsonl a.2.jsonl --input q.csv --output answers.jsonl",
     "lex-dpr rag batch --index index/ --input test.csv --output submission.csv --format submission --llm openai:http://127.0.0.1:8000/v1",
     "lex-dpr rag tune --index index/ --pairs out/shared/pairs_train_valid.jsonl",
 ]
@@ -129,13 +130,15 @@ def batch(index: IndexOpt,
           llm_model: LlmModelOpt = None, load_in_8bit: Int8Opt = False, load_in_4bit: Int4Opt = False,
           templates: TemplatesOpt = None, config: ConfigOpt = None, set_: SetOpt = None, model: ModelOpt = None,
           device: DeviceOpt = None, llm_timeout: LlmTimeoutOpt = None, connect_timeout: ConnectTimeoutOpt = None,
+          shard: Annotated[str | None, typer.Option("--shard", help="I/N: answer every N-th row from the I-th, as one of N workers (each its own --output; `rag merge` joins them).")] = None,
           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Answer every question of a file, in batches; resumable; bad rows reported with their line and skipped."""
     from lex_dpr.rag.answer import open_answerer
-    from lex_dpr.rag.batch import Output, check_input, run_batch
+    from lex_dpr.rag.batch import Output, check_input, parse_shard, run_batch
     from lex_dpr.utils.io import write_json
 
     Output(output, fmt)  # a bad --format, suffix or input file fails before the index and model load
+    which = parse_shard(shard) if shard is not None else None
     check_input(input_path, id_column, question_column)
     _check_llm(llm)
     answerer = open_answerer(index, config, _overrides(retrieval, weight, k, llm, llm_model, load_in_8bit,
@@ -143,7 +146,7 @@ def batch(index: IndexOpt,
                              model, device)
     s = run_batch(answerer, input_path, output, fmt=fmt, resume=resume, id_column=id_column,
                   question_column=question_column, cache_dir=None if no_cache else (cache or index / "rag_cache"),
-                  show_progress=not quiet)
+                  show_progress=not quiet, shard=which)
     write_json(summary_path or output.with_name(output.name + ".summary.json"), s.to_dict())
     rows = [("input rows", s.rows), ("bad rows (skipped)", s.bad_rows), ("already in the output", s.already_done),
             ("answered now", s.answered), ("unique questions", s.unique_questions), ("from the cache", s.cache_hits),
@@ -152,6 +155,21 @@ def batch(index: IndexOpt,
     console.table(f"rag batch → {output}", rows, ("", "count"))
     if s.errors:
         raise typer.Exit(1)
+
+
+@app.command("merge")
+def merge(parts: Annotated[list[Path], typer.Argument(help="The outputs of `rag batch --shard 1/N` … `N/N`, in that order.")],
+          input_path: Annotated[Path, typer.Option("--input", help="The questions file the shards answered.")],
+          output: Annotated[Path, typer.Option("--output", "-o", help="The merged answers (.jsonl or .csv).")],
+          fmt: Annotated[str, typer.Option("--format", help="full or submission, as the shards were written.")] = "full",
+          id_column: Annotated[str, typer.Option("--id-column", help="The input's id column or key.")] = "id",
+          question_column: Annotated[str, typer.Option("--question-column", help="The input's question column or key.")] = "question") -> None:
+    """Join the outputs of `rag batch --shard I/N` in input order: the file one worker writes."""
+    from lex_dpr.rag.batch import merge_shards
+
+    n = merge_shards(input_path, list(parts), output, fmt=fmt, id_column=id_column, question_column=question_column)
+    console.out.print(f"wrote {output}: {n} answers from {len(parts)} shards, in the order of {input_path}",
+                      highlight=False)
 
 
 @app.command("tune")
@@ -171,7 +189,7 @@ def tune(index: IndexOpt,
     from lex_dpr.rag.tune import (MIN_RERANK_QUESTIONS, read_questions, tune_question_weight, tune_reranker,
                                   write_reranker, write_settings)
     from lex_dpr.rag.tune import tune as run_tune
-    from lex_dpr.retrieval.store import open_index
+    from lex_dpr.retrieval.index import open_index
     from lex_dpr.utils.io import write_json
 
     opened = open_index(index, model=model, device=device)

@@ -9,6 +9,9 @@
   ``resume=True`` keeps the rows already there (dropping a torn last row after a kill) and skips their ids.
   ``full`` rows carry the question, answer, type, ranked contexts with their passage ids, cited ids and
   flags; ``submission`` is the ``id,answer`` CSV competitions ask for.
+- **Workers**: ``shard=(i, n)`` answers every n-th usable row from the i-th (its own output, resumable, its own
+  cache file); :func:`merge_shards` puts the n outputs back in input order, the same bytes one worker writes
+  (dense scores do not depend on which questions share a batch: :meth:`~lex_dpr.retrieval.dense.DenseIndex.search`).
 """
 
 from __future__ import annotations
@@ -394,7 +397,7 @@ class AnswerCache:
 def run_batch(answerer: Answerer, input_path: str | Path, output_path: str | Path, *, fmt: str = "full",
               resume: bool = False, id_column: str = "id", question_column: str = "question",
               cache_dir: str | Path | None = None, show_progress: bool = False,
-              on_batch: Callable[[int], None] | None = None) -> BatchSummary:
+              on_batch: Callable[[int], None] | None = None, shard: tuple[int, int] | None = None) -> BatchSummary:
     """Answer every good row of ``input_path`` into ``output_path``; see the module docstring.
 
     Raises:
@@ -416,6 +419,9 @@ def run_batch(answerer: Answerer, input_path: str | Path, output_path: str | Pat
     if not questions:
         raise InputError(f"{input_path}: " + (f"no usable question rows ({len(bad)} bad; see the warnings above)"
                                               if bad else "no question rows (an empty file?)"))
+    if shard is not None:
+        questions = shard_rows(questions, shard)
+        summary.rows = len(questions)
     fingerprint = answerer.fingerprint
     asked = {str(q.id): q.question for q in questions}
     answered = _check_settings(out.path, fingerprint, resume)
@@ -430,7 +436,7 @@ def run_batch(answerer: Answerer, input_path: str | Path, output_path: str | Pat
                     len(deleted), input_path, _some(deleted))
     todo = [q for q in questions if str(q.id) not in done]
     summary.already_done = len(questions) - len(todo)
-    cache = AnswerCache(cache_dir, fingerprint)
+    cache = AnswerCache(cache_dir, fingerprint if shard is None else f"{fingerprint}.shard-{shard[0]}-of-{shard[1]}")
     memo: dict[str, Answer] = {}
     start = time.perf_counter()
     out.open(append=resume)
@@ -478,6 +484,78 @@ def run_batch(answerer: Answerer, input_path: str | Path, output_path: str | Pat
     summary.unique_questions = summary.cache_hits + summary.generated
     summary.questions_per_s = round(summary.answered / summary.seconds, 1) if summary.seconds > 0 else 0.0
     return summary
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/4"`` → ``(2, 4)``: the second of four workers.
+
+    Example:
+        >>> parse_shard("2/4")
+        (2, 4)
+    """
+    try:
+        i, n = (int(x) for x in str(text).split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard {text!r}: write it as I/N, e.g. --shard 1/4 for the first of four workers") from None
+    if not 1 <= i <= n:
+        raise ConfigError(f"--shard {text}: I must be between 1 and N (the {n} workers are 1/{n} … {n}/{n})")
+    return i, n
+
+
+def shard_rows(questions: list, shard: tuple[int, int]) -> list:
+    """Every n-th usable row from the i-th (1-based): each row in exactly one of the n shards."""
+    i, n = shard
+    return [q for j, q in enumerate(questions) if j % n == i - 1]
+
+
+def merge_shards(input_path: str | Path, parts: list[str | Path], output_path: str | Path, *, fmt: str = "full",
+                 id_column: str = "id", question_column: str = "question") -> int:
+    """Put the outputs of ``rag batch --shard i/N`` (i = 1 … N) back in input order in ``output_path``.
+
+    The result is the file one worker writes (same rows, same bytes) and can be resumed like one.
+
+    Raises:
+        InputError: a part is missing, was answered with other settings, or lacks rows of its shard (named).
+    """
+    from lex_dpr.utils.io import atomic_open, read_json_file
+
+    out = Output(output_path, fmt)
+    questions = read_questions(input_path, id_column, question_column, [])
+    if not questions:
+        raise InputError(f"{input_path}: no usable question rows")
+    order = [str(q.id) for q in questions]
+    rows: dict[str, bytes] = {}
+    fingerprints = {}
+    n = len(parts)
+    for i, part in enumerate(parts, start=1):
+        part_out = Output(part, fmt)
+        if not part_out.path.is_file():
+            raise InputError(f"{part}: no such file; run `lex-dpr rag batch ... --shard {i}/{n} --output {part}` first")
+        settings = read_json_file(settings_path(part)) if settings_path(part).is_file() else {}
+        fingerprints[str(part)] = settings.get("fingerprint") if isinstance(settings, dict) else None
+        got, torn = part_out._rows()
+        want = {str(q.id) for q in shard_rows(questions, (i, n))}
+        have = {r[0] for r in got}
+        missing = [qid for qid in order if qid in want and qid not in have]
+        if torn or missing:
+            raise InputError(f"{part}: {len(missing)} question(s) of shard {i}/{n} not answered yet (ids {_some(missing)}): "
+                             f"finish it with the same command and --resume")
+        stray = sorted(have - want)
+        if stray:
+            raise InputError(f"{part}: rows {_some(stray)} are not in shard {i}/{n} of {input_path}: give the parts "
+                             "in shard order (1/N first), from this input")
+        rows.update((r[0], r[1]) for r in got)
+    if len(set(fingerprints.values())) > 1:
+        listed = ", ".join(f"{p}: {f}" for p, f in fingerprints.items())
+        raise InputError(f"the parts were answered with other settings ({listed}): answer every shard with the same flags")
+    if out.path.resolve() in {Path(p).resolve() for p in parts}:
+        raise ConfigError(f"--output {out.path} is one of the parts: write the merged answers elsewhere")
+    with atomic_open(out.path) as fh:
+        fh.write((out._csv_bytes(out.columns) if out.kind == "csv" else b"") + b"".join(rows[qid] for qid in order))
+    fingerprint = next(iter(fingerprints.values()))
+    if fingerprint is not None:
+        _write_settings(out.path, fingerprint, {str(q.id): q.question for q in questions})
+    return len(order)
 
 
 def settings_path(output: str | Path) -> Path:

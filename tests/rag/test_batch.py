@@ -233,3 +233,42 @@ def test_resume_answers_an_edited_question_again_and_drops_a_deleted_one(index_c
         assert [(r["id"], r["question"]) for r in _rows(out)] == [("q0", QUESTIONS[0]), ("q1", QUESTIONS[4]),
                                                                  ("q3", QUESTIONS[3])]
     assert out.read_bytes() == fresh.read_bytes()
+
+
+@pytest.mark.parametrize("suffix,fmt", [(".jsonl", "full"), (".csv", "full"), (".csv", "submission")])
+def test_shards_merged_are_the_bytes_one_worker_writes(index_copy, tmp_path, suffix, fmt):
+    rows = [{"id": f"q{i}", "question": q} for i, q in enumerate(QUESTIONS * 3)]  # duplicates across shards too
+    rows.append({"id": "odd", "question": "😀😀🔥"})
+    inp = _jsonl(tmp_path / "q.jsonl", rows)
+    base = ["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--quiet", "--format", fmt]
+    one = tmp_path / f"one{suffix}"
+    assert lex_dpr([*base, "--output", str(one)]).exit_code == 0
+    parts = [tmp_path / f"part{i}{suffix}" for i in (1, 2, 3)]
+    for i, part in enumerate(parts, start=1):
+        done = lex_dpr([*base, "--output", str(part), "--shard", f"{i}/3"])
+        assert done.exit_code == 0, done.output
+    merged = tmp_path / f"merged{suffix}"
+    done = lex_dpr(["rag", "merge", *map(str, parts), "--input", str(inp), "--output", str(merged), "--format", fmt])
+    assert done.exit_code == 0, done.output
+    assert merged.read_bytes() == one.read_bytes()
+    # the merged file resumes like one worker's: nothing left to answer
+    again = lex_dpr([*base, "--output", str(merged), "--resume"])
+    assert again.exit_code == 0 and merged.read_bytes() == one.read_bytes()
+
+
+def test_a_merge_with_an_unfinished_or_missing_shard_is_one_line(index_copy, tmp_path):
+    inp = _jsonl(tmp_path / "q.jsonl", [{"id": f"q{i}", "question": q} for i, q in enumerate(QUESTIONS)])
+    base = ["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--quiet"]
+    p1, p2 = tmp_path / "p1.jsonl", tmp_path / "p2.jsonl"
+    assert lex_dpr([*base, "--output", str(p1), "--shard", "1/2"]).exit_code == 0
+    missing = lex_dpr(["rag", "merge", str(p1), str(p2), "--input", str(inp), "--output", str(tmp_path / "m.jsonl")])
+    assert missing.exit_code == 1 and "p2.jsonl: no such file" in missing.stderr and "--shard 2/2" in missing.stderr
+    assert lex_dpr([*base, "--output", str(p2), "--shard", "2/2"]).exit_code == 0
+    p2.write_bytes(b"".join(p2.read_bytes().splitlines(keepends=True)[:-1]))  # its last row lost
+    cut = lex_dpr(["rag", "merge", str(p1), str(p2), "--input", str(inp), "--output", str(tmp_path / "m.jsonl")])
+    assert cut.exit_code == 1 and "1 question(s) of shard 2/2 not answered yet" in cut.stderr
+    swapped = lex_dpr(["rag", "merge", str(p2), str(p1), "--input", str(inp), "--output", str(tmp_path / "m.jsonl")])
+    assert swapped.exit_code == 1
+    for bad in ("3/2", "0/2", "x"):
+        done = lex_dpr([*base, "--output", str(tmp_path / "x.jsonl"), "--shard", bad])
+        assert done.exit_code == 2 and "--shard" in done.stderr, bad
