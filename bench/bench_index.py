@@ -103,7 +103,7 @@ def main() -> None:
     import numpy as np
 
     from lex_dpr.data.corpus import read_corpus
-    from lex_dpr.retrieval.store import build_index, open_index, update_index
+    from lex_dpr.retrieval.index import build_index, open_index, update_index
 
     n = len(read_corpus(corpus))
     print(f"corpus: {corpus} ({n} passages), model: {model}\n")
@@ -113,14 +113,14 @@ def main() -> None:
         return lambda: build_index(corpus, fresh(folder), model=str(model), **kw)
 
     t, ts, m = timed(build(work / "dense", bm25=False), args.repeat)
-    rows.append(("build, dense only (flat)", t, ts, m["build"]["seconds"]))
+    rows.append(("build, dense only (flat)", t, ts, m.build["seconds"]))
     t, ts, m = timed(build(work / "bm25", dense=False), args.repeat)
-    rows.append(("build, BM25 only", t, ts, m["build"]["seconds"]))
+    rows.append(("build, BM25 only", t, ts, m.build["seconds"]))
     t, ts, m = timed(build(work / "index"), args.repeat)
-    rows.append(("build, dense + BM25", t, ts, m["build"]["seconds"]))
+    rows.append(("build, dense + BM25", t, ts, m.build["seconds"]))
     for kind in ("hnsw", "ivf"):
         t, ts, m = timed(build(work / f"dense-{kind}", bm25=False, faiss_kind=kind), args.repeat)
-        rows.append((f"build, dense only ({kind} {m['dense']['params']})", t, ts, m["build"]["seconds"]))
+        rows.append((f"build, dense only ({kind} {m.dense.params})", t, ts, m.build["seconds"]))
 
     new_corpus = work / "amended_corpus.jsonl"
     changed = amended(corpus, new_corpus)
@@ -141,7 +141,7 @@ def main() -> None:
     rows.append((f"update, {changed} passages changed ({100 * changed / n:.1f}%)", statistics.median(ts), ts,
                  read_manifest_timings(work / "updated")))
     t, ts, m = timed(lambda: build_index(new_corpus, fresh(work / "rebuilt"), model=str(model)), args.repeat)
-    rows.append(("fresh build on the changed corpus", t, ts, m["build"]["seconds"]))
+    rows.append(("fresh build on the changed corpus", t, ts, m.build["seconds"]))
 
     a, b = open_index(work / "updated"), open_index(work / "rebuilt")
     same = (a.corpus.ids == b.corpus.ids
@@ -175,9 +175,9 @@ def main() -> None:
 
 
 def read_manifest_timings(folder: Path) -> dict:
-    from lex_dpr.retrieval.store import read_manifest
+    from lex_dpr.retrieval.index import read_manifest
 
-    return read_manifest(folder)["updates"][-1].get("timings", {})
+    return read_manifest(folder).updates[-1].get("timings", {})
 
 
 if __name__ == "__main__":

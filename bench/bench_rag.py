@@ -39,7 +39,7 @@ def main() -> None:
     from lex_dpr.evaluation.metrics import ndcg_at_k, recall_at_k
     from lex_dpr.rag.answer import open_answerer
     from lex_dpr.rag.batch import run_batch
-    from lex_dpr.retrieval.store import build_index
+    from lex_dpr.retrieval.index import build_index
 
     index = Path(args.index)
     if not (index / "manifest.json").is_file():

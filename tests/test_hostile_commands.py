@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from lex_dpr.retrieval.store import build_index, read_manifest
+from lex_dpr.retrieval.index import build_index, read_manifest
 from lex_dpr.utils.io import write_jsonl
 from _cli import lex_dpr
 
@@ -175,7 +175,7 @@ def test_update_with_another_model_is_refused_even_with_nothing_to_encode(index,
     for corpus in (sample_training_data["passages"], changed):  # nothing to encode, then one passage to encode
         done = lex_dpr(["index", "update", str(index), "--passages", str(corpus), "--model", other, "-q"])
         outcomes.append((done.exit_code, done.stderr.split(" (fingerprint")[0]))
-    assert outcomes[0] == outcomes[1] == (1, f"error: {index} was built with model {manifest['model']['name']!r}")
+    assert outcomes[0] == outcomes[1] == (1, f"error: {index} was built with model {manifest.model.name!r}")
     assert read_manifest(index) == manifest
 
 

@@ -53,7 +53,7 @@ def command(
     job = EvalJob(passages=str(passages), pairs=str(pairs), train_pairs=str(train_pairs) if train_pairs else None,
                   models=list(model or []), tune_pairs=str(tune_pairs) if tune_pairs else None, baselines=list(baseline), fusion=not no_fusion,
                   k_values=sorted(set(k or [1, 3, 5, 10, 20, 100])), device=device,
-                  indexes=[str(x) for x in index or []], split=split)
+                  extra=[_as_rag_retrieves(x, device) for x in index or []], split=split)
     check_outputs(job, output, markdown)  # a read-only folder fails now, not after the models are encoded
     old = read_json_file(compare) if compare else None
     report = run_eval(job, show_progress=not quiet)
@@ -76,3 +76,12 @@ def _extra_cutoffs(args: list[str]) -> list[int]:
     if bad:
         raise ConfigError(f"unexpected argument(s) {' '.join(bad)}; cut-offs after --k must be integers >= 1")
     return [int(a) for a in args]
+
+
+def _as_rag_retrieves(folder: Path, device: str | None):
+    """An index's retriever with its tuned settings, lexicon, question types and reranker: what `rag` ranks."""
+    from lex_dpr.evaluation.run import Named, _label
+    from lex_dpr.rag.answer import open_answerer
+
+    answerer = open_answerer(folder, device=device)
+    return Named(f"{_label(str(folder))} (rag)", answerer.retriever, answerer.index.corpus)

@@ -1,4 +1,4 @@
-"""lex-dpr index build | update | info"""
+"""lex-dpr index build | update | info → :mod:`lex_dpr.retrieval.index` (``build``, ``update``, ``manifest``)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def build(
     quiet: QuietOpt = False,
 ) -> None:
     """Build an index: the model's passage embeddings in FAISS and BM25 over Kiwi morphemes, with a manifest."""
-    from lex_dpr.retrieval.store import build_index, check_build_options, check_device
+    from lex_dpr.retrieval.index import build_index, check_build_options, check_device
 
     check_build_options(model, not no_dense, not no_bm25, faiss, batch_size, shard_size, hnsw_m, ivf_lists)  # before torch
     check_device(device)
@@ -52,15 +52,16 @@ def build(
                            batch_size=batch_size, shard_size=shard_size, device=device,
                            trust_remote_code=trust_remote_code, show_progress=not quiet, hnsw_m=hnsw_m,
                            ivf_lists=ivf_lists)
-    b = manifest["build"]
-    rows = [("passages", manifest["passages"]), ("skipped lines", manifest["corpus"]["skipped_lines"])]
-    if manifest["dense"]:
-        d = manifest["dense"]
-        rows += [("model", manifest["model"]["name"]), ("dense", f"{d['kind']} {d['params'] or ''}".strip()),
-                 ("dimension", d["dim"]), ("encoded", b["encoded"]),
+    b = manifest.build or {}
+    rows = [("passages", manifest.passages), ("skipped lines", manifest.corpus.skipped_lines)]
+    if manifest.dense:
+        d = manifest.dense
+        assert manifest.model is not None
+        rows += [("model", manifest.model.name), ("dense", f"{d.kind} {d.params or ''}".strip()),
+                 ("dimension", d.dim), ("encoded", b["encoded"]),
                  ("shards reused (resumed)", f"{b['reused_shards']} of {b['shards']}")]
-    if manifest["bm25"]:
-        rows.append(("BM25 vocabulary", manifest["bm25"]["vocabulary"]))
+    if manifest.bm25:
+        rows.append(("BM25 vocabulary", manifest.bm25.vocabulary))
     rows += [(f"{k} (s)", v) for k, v in b["seconds"].items()] + [("total (s)", b["seconds_total"])]
     console.table(f"index build: {out}", rows, ("", "value"))
 
@@ -79,7 +80,7 @@ def update(
 ) -> None:
     """Bring an index up to date with a new passage file: only changed and added passages are encoded."""
     from lex_dpr.errors import ConfigError
-    from lex_dpr.retrieval.store import update_index
+    from lex_dpr.retrieval.index import update_index
 
     if (index is None) == (index_opt is None):
         raise ConfigError("name the index folder once: `lex-dpr index update INDEX_DIR --passages F` "
@@ -108,7 +109,7 @@ def info(index: Annotated[Path, typer.Argument(help="The index folder.")],
          json_out: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
          verify: Annotated[bool, typer.Option("--verify", help="Hash every file and compare with the manifest (opening checks sizes and samples only).")] = False) -> None:
     """The manifest: model and fingerprint, FAISS kind, passages, corpus sha256, tokeniser, build and updates."""
-    from lex_dpr.retrieval.store import read_manifest, verify_index
+    from lex_dpr.retrieval.index import read_manifest, verify_index
 
     manifest = read_manifest(index)
     if verify:
@@ -118,7 +119,7 @@ def info(index: Annotated[Path, typer.Argument(help="The index folder.")],
     if json_out:
         import orjson
 
-        console.out.print(orjson.dumps(manifest, option=orjson.OPT_INDENT_2).decode(), markup=False, highlight=False,
+        console.out.print(orjson.dumps(manifest.to_dict(), option=orjson.OPT_INDENT_2).decode(), markup=False, highlight=False,
                           soft_wrap=True)
         return
     from rich.markup import escape
@@ -127,11 +128,11 @@ def info(index: Annotated[Path, typer.Argument(help="The index folder.")],
     table = Table(title=f"index {index}", title_justify="left")
     table.add_column("key")
     table.add_column("value", overflow="fold")  # hashes whole, never cut with an ellipsis
-    for key, value in _flatten(manifest):
+    for key, value in _flatten(manifest.to_dict()):
         if not key.startswith("updates") and not key.endswith(".sample_sha256"):  # --json shows them
             table.add_row(escape(console.printable(key)), escape(console.printable(value)))
     console.out.print(table)
-    updates = manifest.get("updates") or []
+    updates = manifest.updates
     if updates:
         console.table("updates", [(u.get("at"), u.get("passages"), u.get("unchanged"), u.get("changed"),
                                    u.get("added"), u.get("removed"), u.get("encoded"), u.get("seconds"))

@@ -28,7 +28,7 @@ class EvalJob:
     k_values: list[int] = field(default_factory=lambda: [1, 3, 5, 10, 20, 100])
     seed: int = 42
     device: str | None = None
-    indexes: list[str] = field(default_factory=list)  # index folders, scored as `rag ask|batch` retrieve from them
+    extra: list = field(default_factory=list)  # more systems, already built (`eval --index`: what rag retrieves)
     split: str | None = None  # labelled questions: dev, test or hard (the test split's hard part)
 
 
@@ -87,8 +87,9 @@ def run_eval(job: EvalJob, show_progress: bool = False) -> Report:
             tune = random.Random(job.seed).sample(tune_pool, min(job.fusion_tune_queries, len(tune_pool)))
             seen = {pid for p in train_pairs for pid in p["positive_passages"]}
             systems.append(FusionRetriever(dense, bm25, S.choose_fusion_weight(dense, bm25, tune, seen)))
-    for folder in job.indexes:
-        systems.append(_as_rag_retrieves(folder, corpus, job.device))
+    for system in job.extra:
+        check_same_passages(system, corpus)
+        systems.append(system)
     if not systems:
         raise ConfigError("nothing to evaluate: pass --model, --index and/or --baseline")
     return evaluate(systems, pairs, corpus, train_pairs, job.k_values, show_progress=show_progress)
@@ -128,27 +129,25 @@ def write_reports(report: Report, output: str | Path | None, markdown: str | Pat
             fh.write(to_markdown(report).encode())
 
 
-class _Named:
-    """A retriever under another name in the report."""
+class Named:
+    """A retriever under another name in the report, with the passages it ranks from."""
 
-    def __init__(self, name: str, retriever) -> None:
-        self.name, self.retriever = name, retriever
+    def __init__(self, name: str, retriever, corpus=None) -> None:
+        self.name, self.retriever, self.corpus = name, retriever, corpus
 
     def rank(self, queries, k):
         return self.retriever.rank(queries, k)
 
 
-def _as_rag_retrieves(folder: str, corpus, device: str | None) -> _Named:
-    """An index's retriever with its tuned settings, lexicon, question types and reranker: what `rag` ranks."""
-    from lex_dpr.rag.answer import open_answerer
-
-    answerer = open_answerer(folder, device=device)
-    missing = [pid for pid in answerer.index.corpus.ids if pid not in corpus.index]
-    if missing or len(answerer.index.corpus) != len(corpus):
-        raise ConfigError(f"--index {folder} holds other passages than --passages ({len(answerer.index.corpus)} "
-                          f"against {len(corpus)}, e.g. {missing[:1] or 'a different count'}); give the corpus it "
-                          "was built from")
-    return _Named(f"{_label(folder)} (rag)", answerer.retriever)
+def check_same_passages(system, corpus) -> None:
+    """A system that ranks its own passages (an index) must hold the evaluation's corpus."""
+    own = getattr(system, "corpus", None)
+    if own is None:
+        return
+    missing = [pid for pid in own.ids if pid not in corpus.index]
+    if missing or len(own) != len(corpus):
+        raise ConfigError(f"{system.name} holds other passages than --passages ({len(own)} against {len(corpus)}, "
+                          f"e.g. {missing[:1] or 'a different count'}); give the corpus it was built from")
 
 
 def _label(model: str) -> str:

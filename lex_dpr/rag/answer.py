@@ -122,7 +122,7 @@ class Answerer:
     """Everything ``rag`` keeps loaded: index, retriever, generator, templates.
 
     Args:
-        index: an :class:`~lex_dpr.retrieval.store.OpenIndex`.
+        index: a :class:`~lex_dpr.retrieval.index.LoadedIndex`.
         cfg: the rag settings.
         generator: a :class:`~lex_dpr.llm.base.Generator`, or ``None`` for retrieval-only answers.
         templates: prompt templates (default: ``cfg.templates`` or the bundled ones).
@@ -149,10 +149,11 @@ class Answerer:
             retrieval.pop("question_weight")
         if self.cfg.retrieval.method != Method.INDEPENDENT:
             retrieval.pop("k_dense")
-        parts = {"index": (manifest.get("corpus") or {}).get("sha256", ""),
-                 "model": (manifest.get("model") or {}).get("fingerprint", ""),
-                 "dense": manifest.get("dense"), "bm25": manifest.get("bm25"),
-                 "tokenizer": (manifest.get("tokenizer") or {}).get("settings_key"),
+        parts = {"index": manifest.corpus.sha256 or "",
+                 "model": manifest.model.fingerprint if manifest.model else "",
+                 "dense": manifest.dense.to_dict() if manifest.dense else None,
+                 "bm25": manifest.bm25.to_dict() if manifest.bm25 else None,
+                 "tokenizer": (manifest.tokenizer or {}).get("settings_key"),
                  "lex_dpr": __version__,  # the classifier's rules and the post-check
                  "retrieval": retrieval, "question_view": self._question_view_fingerprint(),
                  "llm": self.generator.fingerprint if self.generator is not None else "none",
@@ -242,7 +243,7 @@ def open_answerer(index_dir, cfg_path=None, overrides: Sequence[str] = (), model
     """Open the index, read its tuned settings, apply ``cfg_path`` and ``overrides``, start the generator."""
     from lex_dpr.llm.open import open_generator
     from lex_dpr.rag.config import load_rag_config, read_index_settings
-    from lex_dpr.retrieval.store import open_index
+    from lex_dpr.retrieval.index import open_index
 
     cfg = load_rag_config(cfg_path, overrides, read_index_settings(index_dir))
     templates = load_templates(cfg.templates)  # a bad template folder fails before any model loads

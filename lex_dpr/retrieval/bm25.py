@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from lex_dpr.data.corpus import Corpus
 from lex_dpr.errors import InputError
 from lex_dpr.retrieval.base import Ranking
 from lex_dpr.retrieval.tokenize import tokenize_many
+from lex_dpr.utils.folders import staged_folder
 
 # What BM25 indexes besides a passage's text: its law or rule name, chapter and section. Measured on the shared
 # corpus (bench/bench_quality.py), these lift every query set: plain questions R@6 0.441 → 0.458 (test),
@@ -107,12 +106,8 @@ class BM25Index:
 
     def save(self, folder: str | Path) -> None:
         """Write the index to ``folder`` (bm25s' own .npy/.json files), complete or not at all."""
-        folder = Path(folder)
-        tmp = folder.with_name(f".{folder.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        self._bm25.save(str(tmp), show_progress=False)
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
+        with staged_folder(folder) as tmp:
+            self._bm25.save(str(tmp), show_progress=False)
 
     @classmethod
     def load(cls, folder: str | Path, mmap: bool = True) -> BM25Index:

@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +22,13 @@ import numpy as np
 from lex_dpr.data.corpus import Corpus
 from lex_dpr.errors import ConfigError, InputError
 from lex_dpr.retrieval.base import Ranking
+from lex_dpr.utils.folders import staged_file
 
 FAISS_KINDS = ("flat", "hnsw", "ivf")
 
 
 SINGLE_THREAD_QUERIES = 8  # at most this many queries are searched on one thread
+EXACT_SLACK = 16  # a flat search reads this many more than asked and rescores them exactly (DenseIndex.search)
 
 
 @dataclass
@@ -68,6 +69,11 @@ class DenseIndex:
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, row indices), each queries × k; rows of -1 mean fewer than k hits.
 
+        A flat index ranks each query the same whichever queries share its batch: FAISS computes a batch with
+        BLAS and a few queries without, whose float32 sums differ in the last bits (a `rag batch` chunk, a resumed
+        run or a shard would then order near-ties and round scores differently). The top ``k`` + 16 are rescored
+        in float64, one query at a time, and sorted by (score, row).
+
         A few queries (one `rag ask`, one server request) search on one thread: OpenMP's start-up and spinning
         cost more than they save there (one query, 15,638 × 768 flat, 2 cores: 3.3–10.6 ms on one thread,
         21–26 ms on two while other work runs; bench/bench_rag.py).
@@ -75,23 +81,41 @@ class DenseIndex:
         import faiss
 
         queries = np.ascontiguousarray(queries, dtype=np.float32)
+        k = min(k, self.size)
+        fetch = min(k + EXACT_SLACK, self.size) if self.kind == "flat" else k
         if len(queries) > SINGLE_THREAD_QUERIES:
-            return self.faiss_index.search(queries, min(k, self.size))
-        threads = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(1)
-        try:
-            return self.faiss_index.search(queries, min(k, self.size))
-        finally:
-            faiss.omp_set_num_threads(threads)
+            scores, rows = self.faiss_index.search(queries, fetch)
+        else:
+            threads = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)
+            try:
+                scores, rows = self.faiss_index.search(queries, fetch)
+            finally:
+                faiss.omp_set_num_threads(threads)
+        if self.kind != "flat" or not len(queries) or not fetch:
+            return scores, rows
+        return self._exact(queries, rows, k)
+
+    def _exact(self, queries: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        import faiss
+
+        stored = faiss.rev_swig_ptr(self.faiss_index.get_xb(), self.size * self.faiss_index.d)
+        stored = stored.reshape(self.size, self.faiss_index.d)  # a view of the flat index's vectors, no copy
+        out_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        out_rows = np.full((len(queries), k), -1, dtype=rows.dtype)
+        for i, (query, found) in enumerate(zip(queries.astype(np.float64), rows, strict=True)):
+            found = found[found >= 0]
+            exact = stored[found].astype(np.float64) @ query
+            order = np.lexsort((found, -exact))[:k]  # best score first, the lower row on a tie
+            out_scores[i, :len(order)], out_rows[i, :len(order)] = exact[order], found[order]
+        return out_scores, out_rows
 
     def save(self, path: str | Path) -> None:
         """Write the index to one file, complete or not at all."""
         import faiss
 
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        faiss.write_index(self.faiss_index, str(tmp))
-        os.replace(tmp, path)
+        with staged_file(path) as tmp:
+            faiss.write_index(self.faiss_index, str(tmp))
 
     @classmethod
     def load(cls, path: str | Path, kind: str = "flat", params: dict[str, int] | None = None) -> DenseIndex:

@@ -15,7 +15,7 @@ does, ``query`` its query prompt as :meth:`~lex_dpr.retrieval.dense.DenseRetriev
 L2-normalised unless ``normalize=False``.
 
 **Streaming and resume.** Texts are encoded in shards of ``shard_size`` into ``outdir/.{prefix}.embed.staging/``
-by the index builder's resumable encoder (:mod:`lex_dpr.retrieval.store`): a kill (even SIGKILL) loses at most the
+by the index builder's resumable encoder (:mod:`lex_dpr.retrieval.index.encode`): a kill (even SIGKILL) loses at most the
 shard being encoded, and the same command run again encodes only the shards not yet finished. The output files
 are assembled from the shards one at a time and renamed into place complete; the same inputs give the same bytes
 (the ``.npz`` is written with fixed zip timestamps).
@@ -45,11 +45,6 @@ from lex_dpr.utils.io import (BadLine, atomic_open, ensure_writable, folder_lock
 
 log = logging.getLogger(__name__)
 
-
-def _looks_like_path(model: str) -> bool:
-    from lex_dpr.retrieval.store import _looks_like_path as looks
-
-    return looks(model)
 
 KINDS = ("passage", "query")
 OUTPUT_FORMATS = ("npz", "npy", "both")
@@ -108,7 +103,9 @@ def check_embed_options(input_path: str | Path, prefix: str, kind: str, output_f
             problems.append(f"{flag} {value!r} must be at least 1")
     if limit is not None and limit < 1:
         problems.append(f"--limit {limit!r} must be at least 1")
-    if model is not None and _looks_like_path(model) and not Path(model).expanduser().exists():
+    from lex_dpr.retrieval.index.encode import looks_like_path
+
+    if model is not None and looks_like_path(model) and not Path(model).expanduser().exists():
         problems.append(f"--model {model}: no such folder; pass a run folder (out/shared/run_best), a model folder, "
                         "an alias or a hub id")
     if problems:
@@ -209,7 +206,7 @@ def embed_jsonl(input_path: str | Path, outdir: str | Path, prefix: str, model: 
         ConfigError: an unknown kind or format, sizes below 1.
         InputError: unreadable input, no usable row, a model that does not load, another embed writing there.
     """
-    from lex_dpr.retrieval.store import _encode_resumable, _load_with_fingerprint
+    from lex_dpr.retrieval.index.encode import encode_resumable, load_with_fingerprint
 
     check_embed_options(input_path, prefix, kind, output_format, batch_size, shard_size, limit, str(model))
     outdir = Path(outdir)
@@ -218,12 +215,12 @@ def embed_jsonl(input_path: str | Path, outdir: str | Path, prefix: str, model: 
     started = time.perf_counter()
     with folder_lock(outdir, f".{prefix}.embed.lock", "lex-dpr embed"):
         rows = read_embed_input(input_path, kind, id_field, text_field, limit)
-        encoder, fingerprint = _load_with_fingerprint(str(model), device, trust_remote_code)
+        encoder, fingerprint = load_with_fingerprint(str(model), device, trust_remote_code)
         staging = outdir / f".{prefix}.embed.staging"
         key = {"input_sha256": sha256_file(input_path), "model_fingerprint": fingerprint, "kind": kind,
                "normalize": normalize, "ids_sha256": _ids_sha256(rows.ids)}
-        shards, stats = _encode_resumable(_Side(encoder, kind, normalize), rows.texts, staging, key, shard_size,
-                                          batch_size, show_progress)
+        shards, stats = encode_resumable(_Side(encoder, kind, normalize), rows.texts, staging, key, shard_size,
+                                         batch_size, show_progress)
         dim = int(np.load(shards[0], mmap_mode="r", allow_pickle=False).shape[1])
         ids = np.array(rows.ids, dtype=f"<U{max(1, max(map(len, rows.ids)))}")
         if "npz" in paths:

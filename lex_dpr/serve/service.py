@@ -35,7 +35,8 @@ from lex_dpr.rag.answer import Answerer, open_answerer
 from lex_dpr.rag.config import SETTINGS_FILE, Method, load_rag_config, read_index_settings
 from lex_dpr.retrieval.dense import encode_passages
 from lex_dpr.retrieval.fusion import FusionRetriever
-from lex_dpr.retrieval.store import MANIFEST, open_index, read_manifest
+from lex_dpr.retrieval.index import MANIFEST, Manifest, open_index, read_manifest
+from lex_dpr.retrieval.index.manifest import ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -236,16 +237,15 @@ class SearchService:
         state = self.state
         a = state.answerer
         manifest = a.index.manifest
-        model = manifest.get("model") or {}
+        model = manifest.model or ModelInfo()
         return {"status": "healthy", "model_loaded": a.index.dense is not None,
                 "index": {"path": str(self.folder), "fingerprint": _corpus_sha(manifest), "passages": len(a.index.corpus),
-                          "built_at": manifest.get("built_at"), "updated_at": manifest.get("updated_at"),
-                          "dense": bool(manifest.get("dense")), "bm25": bool(manifest.get("bm25"))},
-                "model": {"name": model.get("name"), "fingerprint": model.get("fingerprint"), "kind": model.get("kind"),
-                          "dim": model.get("dim")},
+                          "built_at": manifest.built_at, "updated_at": manifest.updated_at,
+                          "dense": manifest.dense is not None, "bm25": manifest.bm25 is not None},
+                "model": {"name": model.name, "fingerprint": model.fingerprint, "kind": model.kind, "dim": model.dim},
                 "answerer": a.fingerprint, "retrieval": a.retriever.name, "llm": a.cfg.llm,
                 "reloads": self.reloads, "loaded_at": state.opened_at}
 
 
-def _corpus_sha(manifest: dict) -> str:
-    return (manifest.get("corpus") or {}).get("sha256") or manifest.get("corpus_sha256") or ""
+def _corpus_sha(manifest: Manifest) -> str:
+    return manifest.corpus.sha256 or manifest.corpus_sha256 or ""

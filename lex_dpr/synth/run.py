@@ -89,7 +89,7 @@ class SynthJob:
             out.append(f"--near-duplicate {self.near_duplicate}: must be in (0, 1]")
         if self.ngram < 1:
             out.append(f"--ngram {self.ngram}: must be >= 1")
-        from lex_dpr.retrieval.store import check_device
+        from lex_dpr.retrieval.index import check_device
 
         try:
             check_device(self.device)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -33,6 +32,7 @@ from lex_dpr.runs.record import (
 from lex_dpr.training.config import Precision, TrainConfig, WandbMode, resolve_data_paths
 from lex_dpr.training.data import build_examples, pseudo_queries, read_extra_pairs
 from lex_dpr.utils.config import to_overrides
+from lex_dpr.utils.folders import staged_folder
 from lex_dpr.utils.io import atomic_open
 
 log = logging.getLogger(__name__)
@@ -425,9 +425,6 @@ def _start_wandb(cfg: TrainConfig, run_dir: Path):
 
 
 def _save_atomically(model, final_dir: Path, meta: ModelMetadata) -> None:
-    tmp = final_dir.with_name(f".{final_dir.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save(str(tmp))
-    write_metadata(tmp, meta)
-    shutil.rmtree(final_dir, ignore_errors=True)
-    os.replace(tmp, final_dir)
+    with staged_folder(final_dir) as tmp:
+        model.save(str(tmp))
+        write_metadata(tmp, meta)

@@ -2,8 +2,9 @@
 
 - The stock trainer writes ``checkpoint-{step}/`` file by file, so a kill in the middle leaves a folder
   that looks like a checkpoint and breaks ``--resume``. Here it writes into ``.staging/``, adds lex-dpr's
-  ``lexdpr_model.json``, and only then renames the folder into place (one ``rename`` on the same
-  filesystem), before old checkpoints are rotated away.
+  ``lexdpr_model.json``, and only then commits the folder into place
+  (:func:`lex_dpr.utils.folders.commit_folder`: synced, then one rename or an atomic exchange), before old
+  checkpoints are rotated away.
 - The NO_DUPLICATES_HASHED sampler hashes the dataset with a pool of up to 8 processes (``datasets.map``);
   each forks the whole trainer (~650 MB), and a SIGTERM during hashing could leave them behind or hang
   the exit (`datasets.map` forks a pool even for ``num_proc=1``). Hashing runs in-process here: same hashes,
@@ -12,7 +13,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from sentence_transformers.base.sampler import BatchSamplers, NoDuplicatesBatchS
 from transformers.trainer_utils import rotate_checkpoints
 
 from lex_dpr.models.metadata import ModelMetadata, write_metadata
+from lex_dpr.utils.folders import commit_folder
 
 STAGING = ".staging"
 STATE_FILE = "trainer_state.json"
@@ -66,10 +67,7 @@ class LexDprTrainer(SentenceTransformerTrainer):
             self.state.best_model_checkpoint = str(run_dir / f"checkpoint-{best}")
         self.state.save_to_json(str(staging / name / STATE_FILE))  # with the final path of the best checkpoint
         write_metadata(staging / name, self.lexdpr_metadata)
-        final = run_dir / name
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging / name, final)
+        commit_folder(staging / name, run_dir / name)
         shutil.rmtree(staging, ignore_errors=True)
         rotate_checkpoints(output_dir=str(run_dir), save_total_limit=limit,
                            best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=False)

@@ -62,7 +62,7 @@ def check_visualize_options(kinds: list[str] | None, method: str, n_samples: int
 
     ``models`` maps a flag (``--model``) to its value: a path that does not exist is a problem.
     """
-    from lex_dpr.retrieval.store import _looks_like_path
+    from lex_dpr.retrieval.index.encode import looks_like_path as _looks_like_path
 
     problems = []
     chosen: list[str] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from lex_dpr.retrieval.store import open_index, read_manifest
+from lex_dpr.retrieval.index import open_index, read_manifest
 from lex_dpr.utils.io import write_jsonl
 from _cli import lex_dpr
 
@@ -21,7 +21,7 @@ def test_build_update_info(corpus, trained_run, tmp_path):
                       "--faiss", "ivf", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "index build:" in result.output and "passages" in result.output and "41" in result.output
-    assert read_manifest(out)["dense"]["kind"] == "ivf"
+    assert read_manifest(out).dense.kind == "ivf"
 
     recs = [orjson.loads(line) for line in corpus.read_bytes().splitlines()]
     recs[0] = {**recs[0], "text": recs[0]["text"] + " 개정."}

@@ -17,7 +17,7 @@ import pytest
 from _cli import lex_dpr
 from lex_dpr.data.corpus import read_corpus, read_pairs
 from lex_dpr.models.loading import load_query_encoder
-from lex_dpr.retrieval import store
+from lex_dpr.retrieval.index import encode as store
 from lex_dpr.retrieval.dense import DenseRetriever, encode_passages
 from lex_dpr.retrieval.embed import embed_jsonl, load_embeddings
 
@@ -95,7 +95,7 @@ def test_same_inputs_same_bytes_and_a_partial_staging_resumes(sample_training_da
 # The CLI in a subprocess whose encoder sleeps per call, so that the test can SIGKILL it mid-encoding.
 _SLOW = """
 import sys, time
-from lex_dpr.retrieval import store
+from lex_dpr.retrieval.index import encode as store
 real = store._load_encoder
 class Slow:
     def __init__(self, enc): self.enc = enc

@@ -48,7 +48,7 @@ def test_only_static_folders_take_the_numpy_path(trained_run, tiny_bert, tmp_pat
 
 
 def test_answering_from_a_static_index_never_imports_torch(trained_run, sample_training_data, tmp_path):
-    from lex_dpr.retrieval.store import build_index
+    from lex_dpr.retrieval.index import build_index
 
     build_index(sample_training_data["passages"], tmp_path / "index", model=str(trained_run))
     code = ("import sys; from lex_dpr.rag.answer import open_answerer; "

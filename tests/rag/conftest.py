@@ -21,7 +21,7 @@ def _offline(monkeypatch):
 
 @pytest.fixture(scope="session")
 def sample_index(sample_training_data, trained_run, tmp_path_factory) -> Path:
-    from lex_dpr.retrieval.store import build_index
+    from lex_dpr.retrieval.index import build_index
 
     out = tmp_path_factory.mktemp("rag") / "index"
     build_index(sample_training_data["passages"], out, model=str(trained_run))

@@ -1,5 +1,7 @@
 """`rag ask` on the sample index: each retrieval mode finds the article asked about; errors are one line."""
 
+from pathlib import Path
+
 import orjson
 import pytest
 
@@ -8,6 +10,7 @@ from tests._cli import lex_dpr
 # 민법 제750조 (불법행위의 내용), asked in everyday words
 QUESTION = "고의나 과실로 남에게 손해를 입히면 배상해야 하나요?"
 ARTICLE = "LAW_001706_제750조"
+QUESTIONS = Path(__file__).resolve().parents[2] / "data" / "questions" / "questions.jsonl"
 
 
 @pytest.mark.parametrize("mode", ["weighted", "rrf", "independent"])
@@ -20,8 +23,17 @@ def test_ask_returns_the_article_in_each_mode(sample_index, mode):
     assert len(ids) == 6 == len(set(ids))
     assert ans["answer"].splitlines()[ids.index(ARTICLE)].endswith(f"({ARTICLE})")
     assert ans["cited"] == ids and ans["flags"] == [] and ans["error"] is None
-    assert ans["qtype"] in ("정의", "프로세스", "규정", "예시", "비교", "적용")
+    assert ans["qtype"] == "규정"  # "배상해야 하나요": must one pay, a duty (the rule-cue '해야 하나')
     assert mode in ans["settings"]["retrieval"] or (mode == "weighted" and "w=0.50" in ans["settings"]["retrieval"])
+
+
+def test_each_dev_question_is_answered_as_its_labelled_type(sample_index):
+    from lex_dpr.rag.answer import open_answerer
+
+    dev = [r for r in map(orjson.loads, QUESTIONS.read_bytes().splitlines()) if r["split"] == "dev"]
+    assert len(dev) == 169 and {r["type"] for r in dev} == {"정의", "프로세스", "규정", "예시", "비교", "적용"}
+    answers = open_answerer(sample_index).answer([r["question"] for r in dev])
+    assert [(r["id"], a.qtype) for r, a in zip(dev, answers, strict=True)] == [(r["id"], r["type"]) for r in dev]
 
 
 def test_independent_takes_half_from_each_list(sample_index):
@@ -53,7 +65,7 @@ def test_ask_prints_a_table_with_the_passage_ids(sample_index):
 
 
 def test_a_bm25_only_index_answers_from_bm25(sample_training_data, tmp_path):
-    from lex_dpr.retrieval.store import build_index
+    from lex_dpr.retrieval.index import build_index
 
     build_index(sample_training_data["passages"], tmp_path / "bm25", dense=False)
     done = lex_dpr(["rag", "ask", QUESTION, "--index", str(tmp_path / "bm25"), "--json"])

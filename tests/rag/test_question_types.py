@@ -31,7 +31,7 @@ def test_a_tuned_reranker_reorders_questions_only_and_can_be_switched_off(index_
     from lex_dpr.rag.config import load_rag_config
     from lex_dpr.rag.tune import tune_reranker, write_reranker
     from lex_dpr.retrieval.rerank import CANDIDATES, Candidates
-    from lex_dpr.retrieval.store import open_index
+    from lex_dpr.retrieval.index import open_index
 
     rows = [orjson.loads(x) for x in (Path(__file__).parents[2] / "data" / "questions" / "questions.jsonl")
             .read_bytes().splitlines()]

@@ -30,7 +30,7 @@ def test_tune_writes_the_index_settings_that_ask_then_uses(index_copy, sample_tr
 
 
 def test_tune_needs_both_halves(sample_training_data, tmp_path):
-    from lex_dpr.retrieval.store import build_index
+    from lex_dpr.retrieval.index import build_index
 
     build_index(sample_training_data["passages"], tmp_path / "bm25", dense=False)
     done = lex_dpr(["rag", "tune", "--index", str(tmp_path / "bm25"), "--pairs",

@@ -18,7 +18,7 @@ START_TIMEOUT_S = 90  # the index opens, then uvicorn binds; far less on an idle
 
 @pytest.fixture(scope="session")
 def serve_index(sample_training_data, trained_run, tmp_path_factory) -> Path:
-    from lex_dpr.retrieval.store import build_index
+    from lex_dpr.retrieval.index import build_index
 
     out = tmp_path_factory.mktemp("serve") / "index"
     build_index(sample_training_data["passages"], out, model=str(trained_run))

@@ -46,7 +46,7 @@ def _search_ids(url, question, k=50):
 
 
 def test_an_index_swapped_by_update_is_served_without_a_restart(serve_index, tmp_path):
-    from lex_dpr.retrieval.store import update_index
+    from lex_dpr.retrieval.index import update_index
 
     index = shutil.copytree(serve_index, tmp_path / "index")
     lines = (index / "passages.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)

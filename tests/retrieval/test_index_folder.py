@@ -20,10 +20,13 @@ import pytest
 
 from lex_dpr.data.corpus import read_corpus
 from lex_dpr.errors import ConfigError, InputError
-from lex_dpr.retrieval import store
+from lex_dpr.models import fingerprint
+from lex_dpr.models.fingerprint import model_fingerprint
 from lex_dpr.retrieval.bm25 import BM25Retriever
-from lex_dpr.retrieval.store import (MANIFEST, build_index, model_fingerprint, open_index, read_manifest,
-                                     update_index)
+from lex_dpr.retrieval.dense import DenseIndex
+from lex_dpr.retrieval.index import MANIFEST, build_index, encode, open_index, read_manifest, update, update_index
+from lex_dpr.retrieval.index.passages import text_sha256
+from lex_dpr.utils import folders
 from lex_dpr.utils.io import folder_lock, sha256_file, write_jsonl
 from _cli import link_copy
 
@@ -90,8 +93,8 @@ class _Counting:
 @pytest.fixture
 def encoded(monkeypatch) -> list[str]:
     seen: list[str] = []
-    real = store._load_encoder
-    monkeypatch.setattr(store, "_load_encoder", lambda *a, **kw: _Counting(real(*a, **kw), seen))
+    real = encode._load_encoder
+    monkeypatch.setattr(encode, "_load_encoder", lambda *a, **kw: _Counting(real(*a, **kw), seen))
     return seen
 
 
@@ -101,20 +104,20 @@ def test_build_writes_a_self_contained_index_that_opens(built_a, corpus_a, train
     assert sorted(p.name for p in built_a.parent.iterdir()) == [".index.lock", "index"]  # no staging, no temp left
     m = read_manifest(built_a)
     corpus = read_corpus(corpus_a)
-    assert m["passages"] == len(corpus) == 41
-    assert m["corpus"]["sha256"] == m["corpus_sha256"] == sha256_file(corpus_a)
-    assert m["model"]["name"] == str(trained_run) and m["model"]["path"] == str(trained_run.resolve())
-    assert m["model"]["fingerprint"] == model_fingerprint(trained_run) and m["model"]["kind"] == "static"
-    assert m["model"]["prompts"] == {"query": "", "document": ""}
-    assert m["model"]["dim"] == m["dense"]["dim"] == 16 and m["dense"]["kind"] == "flat"
-    assert m["tokenizer"]["name"] == "kiwi" and m["tokenizer"]["cutoff_threshold"] == 4.0
-    assert m["lex_dpr_version"] and m["built_at"].endswith("Z") and m["updates"] == []
-    assert m["build"]["encoded"] == 41 and m["build"]["shards"] == 6 and m["build"]["reused_shards"] == 0
-    assert all(not Path(f["path"]).is_absolute() for f in m["files"].values())
+    assert m.passages == len(corpus) == 41
+    assert m.corpus.sha256 == m.corpus_sha256 == sha256_file(corpus_a)
+    assert m.model.name == str(trained_run) and m.model.path == str(trained_run.resolve())
+    assert m.model.fingerprint == model_fingerprint(trained_run) and m.model.kind == "static"
+    assert m.model.prompts == {"query": "", "document": ""}
+    assert m.model.dim == m.dense.dim == 16 and m.dense.kind == "flat"
+    assert m.tokenizer["name"] == "kiwi" and m.tokenizer["cutoff_threshold"] == 4.0
+    assert m.lex_dpr_version and m.built_at.endswith("Z") and m.updates == []
+    assert m.build["encoded"] == 41 and m.build["shards"] == 6 and m.build["reused_shards"] == 0
+    assert all(not Path(f.path).is_absolute() for f in m.files.values())
     # passages keep every field (for citing), in order; the hashes match the texts
     assert [r["id"] for r in _records(built_a / "passages.jsonl")] == corpus.ids
     hashes = [orjson.loads(line) for line in (built_a / "passage_hashes.jsonl").read_bytes().splitlines()]
-    assert [h[:2] for h in hashes] == [[i, store.text_sha256(t)] for i, t in zip(corpus.ids, corpus.texts, strict=True)]
+    assert [h[:2] for h in hashes] == [[i, text_sha256(t)] for i, t in zip(corpus.ids, corpus.texts, strict=True)]
     emb = np.load(built_a / "embeddings.npy", mmap_mode="r", allow_pickle=False)
     assert emb.dtype == np.float32 and emb.shape == (41, 16) and np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-5)
 
@@ -143,7 +146,7 @@ def test_an_index_and_its_model_move_together(corpus_a, trained_run, tmp_path):
     bundle = tmp_path / "bundle"
     link_copy(trained_run, bundle / "model")
     build_index(corpus_a, bundle / "index", model=str(bundle / "model"), bm25=False)
-    assert read_manifest(bundle / "index")["model"]["path_from_index"] == "../model"
+    assert read_manifest(bundle / "index").model.path_from_index == "../model"
     bundle.rename(tmp_path / "moved")
     idx = open_index(tmp_path / "moved" / "index")  # the recorded absolute path is gone; ../model is found
     assert idx.bm25 is None and idx.dense.rank(["손해배상"], 1)
@@ -187,11 +190,11 @@ def test_update_equals_a_fresh_build(kind, corpus_a, corpus_b, trained_run, tmp_
     assert (updated / "passage_hashes.jsonl").read_bytes() == (fresh / "passage_hashes.jsonl").read_bytes()
     ma, mb = read_manifest(updated), read_manifest(fresh)
     for key in ("passages", "corpus_sha256", "model", "dense", "bm25", "tokenizer"):
-        assert ma[key] == mb[key], key
-    entry = ma["updates"][-1]
+        assert getattr(ma, key) == getattr(mb, key), key
+    entry = ma.updates[-1]
     assert entry["previous_corpus_sha256"] == sha256_file(corpus_a) and entry["corpus_sha256"] == sha256_file(new_corpus)
     assert (entry["added"], entry["changed"], entry["removed"], entry["encoded"]) == (3, 3, 3, 6)
-    assert ma["built_at"] and ma["updated_at"] and ma["build"]["encoded"] == 41  # the build it started from
+    assert ma.built_at and ma.updated_at and ma.build["encoded"] == 41  # the build it started from
     assert (updated / "retrieval.json").read_text() == '{"retrieval": {}}'  # kept across the update
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".fresh.lock", ".updated.lock"]
 
@@ -205,12 +208,12 @@ def test_update_with_nothing_to_encode_loads_no_model(built_a, corpus_a, tmp_pat
     summary = update_index(folder, same)
     assert (summary["unchanged"], summary["added"], summary["changed"], summary["removed"]) == (41, 0, 0, 0)
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.name != MANIFEST} == before
-    assert read_manifest(folder)["corpus"]["source"] == str(same) and len(read_manifest(folder)["updates"]) == 1
+    assert read_manifest(folder).corpus.source == str(same) and len(read_manifest(folder).updates) == 1
 
     def no_model(*a, **kw):
         raise AssertionError("no passage changed: the model must not be loaded")
 
-    monkeypatch.setattr(store, "_load_encoder", no_model)
+    monkeypatch.setattr(encode, "_load_encoder", no_model)
     recs = _records(corpus_a)
     fewer = tmp_path / "fewer.jsonl"
     write_jsonl(fewer, [{**r, "title": r["title"] + "!"} if r["id"] == recs[0]["id"] else r for r in recs[:-4]][::-1])
@@ -223,7 +226,7 @@ def test_update_with_nothing_to_encode_loads_no_model(built_a, corpus_a, tmp_pat
     emb = np.load(folder / "embeddings.npy")
     old = np.load(built_a / "embeddings.npy")
     assert np.array_equal(emb, old[:-4][::-1])  # the old vectors, moved to the new order
-    assert len(read_manifest(folder)["updates"]) == 2
+    assert len(read_manifest(folder).updates) == 2
 
 
 def test_an_index_opened_with_another_model_is_refused(built_a, trained_run, tmp_path):
@@ -233,7 +236,7 @@ def test_an_index_opened_with_another_model_is_refused(built_a, trained_run, tmp
     with pytest.raises(InputError) as err:
         open_index(built_a, model=other)
     msg = str(err.value)
-    fp = read_manifest(built_a)["model"]["fingerprint"]
+    fp = read_manifest(built_a).model.fingerprint
     assert f"built with model {str(trained_run)!r} (fingerprint {fp[:12]})" in msg
     assert f"not {other!r} (fingerprint {model_fingerprint(other)[:12]})" in msg
     assert f"rebuild it with `lex-dpr index build --passages {built_a / 'passages.jsonl'} --model {other}" in msg
@@ -307,7 +310,7 @@ def test_out_that_is_not_an_index_is_never_replaced(corpus_a, tmp_path):
 def test_bm25_only_index_and_a_cut_file(corpus_a, tmp_path):
     folder = tmp_path / "bm25only"
     m = build_index(corpus_a, folder, dense=False)
-    assert m["model"] is None and m["dense"] is None and not (folder / "embeddings.npy").exists()
+    assert m.model is None and m.dense is None and not (folder / "embeddings.npy").exists()
     idx = open_index(folder, model="ignored: no dense part")
     assert idx.dense is None and idx.bm25.rank(QUERIES, 3) == BM25Retriever(read_corpus(corpus_a)).rank(QUERIES, 3)
     with (folder / "passages.jsonl").open("ab") as fh:
@@ -330,9 +333,9 @@ def test_a_failed_rebuild_leaves_the_old_index(built_a, corpus_a, tmp_path, monk
     def broken(*a, **kw):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store.DenseIndex, "save", broken)
+    monkeypatch.setattr(DenseIndex, "save", broken)
     with pytest.raises(OSError):
-        build_index(corpus_a, folder, model=str(read_manifest(folder)["model"]["path"]))
+        build_index(corpus_a, folder, model=str(read_manifest(folder).model.path))
     assert (folder / "manifest.json").read_bytes() == before and open_index(folder, dense=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".index.lock", ".index.staging", "index"]
 
@@ -340,7 +343,7 @@ def test_a_failed_rebuild_leaves_the_old_index(built_a, corpus_a, tmp_path, monk
 # The CLI in a subprocess whose encoder sleeps per call, so that the test can SIGKILL it mid-encoding.
 _SLOW_BUILD = """
 import sys, time
-from lex_dpr.retrieval import store
+from lex_dpr.retrieval.index import encode as store
 real = store._load_encoder
 class Slow:
     def __init__(self, enc): self.enc = enc
@@ -380,7 +383,7 @@ def test_sigkill_mid_encoding_then_the_same_build_resumes(corpus_a, trained_run,
     result = lex_dpr(args)  # the same command again, in process (the encoder is counted)
     assert result.exit_code == 0, result.output
     m = read_manifest(out)
-    assert m["build"]["reused_shards"] == len(done) and m["build"]["encoded"] == 41 - 4 * len(done)
+    assert m.build["reused_shards"] == len(done) and m.build["encoded"] == 41 - 4 * len(done)
     assert len(encoded) == 41 - 4 * len(done)
     assert not (tmp_path / ".index.staging").exists()
     clean = tmp_path / "clean"
@@ -391,7 +394,7 @@ def test_sigkill_mid_encoding_then_the_same_build_resumes(corpus_a, trained_run,
 def test_changed_settings_start_the_shards_afresh(corpus_a, trained_run, tmp_path, encoded, monkeypatch):
     out = tmp_path / "index"
     calls = {"n": 0}
-    real = store._chunks
+    real = encode._chunks
 
     def stop_at_third(*a, **kw):
         calls["n"] += 1
@@ -399,26 +402,27 @@ def test_changed_settings_start_the_shards_afresh(corpus_a, trained_run, tmp_pat
             raise KeyboardInterrupt
         return real(*a, **kw)
 
-    monkeypatch.setattr(store, "_chunks", stop_at_third)
+    monkeypatch.setattr(encode, "_chunks", stop_at_third)
     with pytest.raises(KeyboardInterrupt):
         build_index(corpus_a, out, model=str(trained_run), shard_size=4)
-    monkeypatch.setattr(store, "_chunks", real)
+    monkeypatch.setattr(encode, "_chunks", real)
     assert len(list((tmp_path / ".index.staging" / "shards").glob("*.npy"))) == 2 and not out.exists()
     m = build_index(corpus_a, out, model=str(trained_run), shard_size=5)  # another shard size: nothing reused
-    assert m["build"]["reused_shards"] == 0 and m["build"]["encoded"] == 41
+    assert m.build["reused_shards"] == 0 and m.build["encoded"] == 41
 
 
 _KILL_IN_SWAP = """
 import os, signal, sys
-from lex_dpr.retrieval import store
-store._exchange = lambda a, b: False  # a file system without atomic exchange: two renames
+from lex_dpr.retrieval.index import update_index
+from lex_dpr.utils import folders
+folders.exchange = lambda a, b: False  # a file system without atomic exchange: two renames
 real = os.rename
 def hooked(src, dst):
     real(src, dst)
     if str(dst).endswith(".index.old"):
         os.kill(os.getpid(), signal.SIGKILL)
 os.rename = hooked
-store.update_index(sys.argv[1], sys.argv[2])
+update_index(sys.argv[1], sys.argv[2])
 """
 
 
@@ -442,7 +446,7 @@ def test_the_swap_exchanges_atomically(tmp_path):
     b.mkdir()
     (a / "x").write_text("new")
     (b / "x").write_text("old")
-    store._swap_into_place(a, b)
+    folders.commit_folder(a, b)
     assert (b / "x").read_text() == "new" and not a.exists()
 
 
@@ -451,19 +455,19 @@ def test_update_keeps_the_build_options(corpus_a, corpus_b, trained_run, tmp_pat
     build_index(corpus_a, folder, model=str(trained_run), faiss_kind="hnsw", hnsw_m=8)
     update_index(folder, corpus_b[0])
     m = read_manifest(folder)
-    assert m["dense"]["kind"] == "hnsw" and m["dense"]["params"]["m"] == 8 and m["dense"]["options"]["hnsw_m"] == 8
+    assert m.dense.kind == "hnsw" and m.dense.params["m"] == 8 and m.dense.options["hnsw_m"] == 8
     assert type(open_index(folder).dense.index.faiss_index).__name__ == "IndexHNSWFlat"
 
 
 def test_open_warns_about_other_tokeniser_settings(built_a, tmp_path, caplog, monkeypatch):
     folder = shutil.copytree(built_a, tmp_path / "index")
     m = read_manifest(folder)
-    m["tokenizer"]["settings_key"] = "000000000000"
-    (folder / MANIFEST).write_bytes(orjson.dumps(m))
+    m.tokenizer["settings_key"] = "000000000000"
+    (folder / MANIFEST).write_bytes(orjson.dumps(m.to_dict()))
     open_index(folder, dense=False)
     assert "built with other Kiwi settings (000000000000)" in caplog.text and "lex-dpr index update" in caplog.text
-    m["format"] = 99
-    (folder / MANIFEST).write_bytes(orjson.dumps(m))
+    m.format = 99
+    (folder / MANIFEST).write_bytes(orjson.dumps(m.to_dict()))
     with pytest.raises(InputError, match=r"index format 99, this lex-dpr reads format 1; build the index again"):
         open_index(folder)
 
@@ -476,7 +480,7 @@ def test_hub_ids_are_fingerprinted_by_their_cached_snapshot(tmp_path, monkeypatc
     (blobs / ("a" * 64)).write_bytes(b"weights")
     (snap / "model.safetensors").symlink_to(blobs / ("a" * 64))
     (snap / "config.json").write_text("{}")
-    monkeypatch.setattr(store, "_hub_snapshot", lambda repo: snap if repo == "org/model" else None)
+    monkeypatch.setattr(fingerprint, "_hub_snapshot", lambda repo: snap if repo == "org/model" else None)
     fp = model_fingerprint("org/model")
     assert fp is not None and fp == model_fingerprint("org/model")
     assert model_fingerprint("org/other") is None  # not cached: unknown until loaded
@@ -487,7 +491,7 @@ def test_hub_ids_are_fingerprinted_by_their_cached_snapshot(tmp_path, monkeypatc
 
 
 def test_old_update_entries_keep_their_counts_only():
-    history = [{"at": str(i), "added": 1, "ids": {"added": [f"P{i}"]}} for i in range(store.KEEP_IDS_IN_UPDATES + 5)]
-    trimmed = store._trim_history(history)
-    assert [("ids" in e) for e in trimmed] == [False] * 5 + [True] * store.KEEP_IDS_IN_UPDATES
+    history = [{"at": str(i), "added": 1, "ids": {"added": [f"P{i}"]}} for i in range(update.KEEP_IDS_IN_UPDATES + 5)]
+    trimmed = update.trim_history(history)
+    assert [("ids" in e) for e in trimmed] == [False] * 5 + [True] * update.KEEP_IDS_IN_UPDATES
     assert all(e["added"] == 1 for e in trimmed)

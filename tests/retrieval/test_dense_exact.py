@@ -1,0 +1,38 @@
+"""A flat dense search ranks and scores each query the same whichever queries share its batch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lex_dpr.retrieval.dense import DenseIndex
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_a_query_gets_the_same_bytes_alone_in_a_batch_and_in_another_batch():
+    rng = np.random.default_rng(0)
+    passages = _unit(rng.normal(size=(3000, 96)))
+    passages[10] = passages[11]  # an exact tie: the lower row comes first
+    queries = _unit(passages[:60] + rng.normal(scale=0.3, size=(60, 96)))
+    queries[0] = passages[10]
+    index = DenseIndex.build(passages)
+    scores, rows = index.search(queries, 20)
+    alone = [index.search(queries[i:i + 1], 20) for i in range(len(queries))]
+    assert np.array_equal(rows, np.vstack([r for _, r in alone]))
+    assert scores.tobytes() == np.vstack([s for s, _ in alone]).tobytes()
+    some, some_rows = index.search(queries[5:17], 20)
+    assert some.tobytes() == scores[5:17].tobytes() and np.array_equal(some_rows, rows[5:17])
+    assert list(rows[0][:2]) == [10, 11]
+    exact = passages.astype(np.float64) @ queries.astype(np.float64).T  # the true top 20, by float64 scores
+    for q in range(len(queries)):
+        want = np.lexsort((np.arange(len(passages)), -exact[:, q]))[:20]
+        assert list(rows[q]) == list(want)
+
+
+def test_fewer_passages_than_asked_pad_with_minus_one():
+    passages = _unit(np.random.default_rng(1).normal(size=(5, 8)))
+    scores, rows = DenseIndex.build(passages).search(passages[:2], 10)
+    assert rows.shape == (2, 5) and (rows >= 0).all()  # k is cut to the passage count
+    assert rows[0][0] == 0 and rows[1][0] == 1
