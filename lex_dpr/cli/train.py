@@ -68,6 +68,10 @@ def _train(cfg, folds: int, resume: bool, quiet: bool, allow_changes: bool) -> N
     from lex_dpr.training.train import train
 
     r = train(cfg, resume=resume, show_progress=not quiet, allow_changes=allow_changes)
+    from lex_dpr.training.distributed import world
+
+    if world()[0] != 0:
+        return  # under torchrun, rank 0 reports
     metrics = [(k.removeprefix("eval/"), f"{v:.4f}") for k, v in r.metrics.items()
                if k.removeprefix("eval/") in _KEYS]
     console.table("train", [("steps", r.steps), ("examples", r.examples), ("examples/s", r.examples_per_s),

@@ -80,7 +80,7 @@ class HealthCheck(TrainerCallback):
         self.last = None
 
     def on_evaluate(self, args, state, control, model=None, **kwargs):
-        if model is None:
+        if model is None or not state.is_world_process_zero:
             return
         self.last = embedding_health(model, self.queries, self.passages)
         if self.last.collapsed:

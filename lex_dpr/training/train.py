@@ -91,11 +91,28 @@ def train_model(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid
                 resume: bool = False, show_progress: bool = True, allow_changes: bool = False) -> TrainResult:
     """The recipe on data already read; records ``failed``/``interrupted`` with the reason on any exit.
 
-    The run folder is locked for the whole run: a second training on it fails at once, naming the pid.
+    The run folder is locked for the whole run: a second training on it fails at once, naming the pid. Under
+    ``torchrun`` (:mod:`lex_dpr.training.distributed`) rank 0 holds the folder and the other ranks follow it.
     """
+    from lex_dpr.training import distributed
+
+    rank, size = distributed.world()
+    if size > 1:
+        distributed.start()
+    if rank != 0:
+        checkpoint = distributed.share()
+        return _run(cfg, corpus, train_pairs, valid_pairs, run_dir, checkpoint, False, main=False)
     try:
-        with run_lock(run_dir):
+        try:
+            lock = run_lock(run_dir)
+            lock.__enter__()
+        except BaseException as exc:
+            distributed.share(error=exc)
+            raise
+        try:
             return _locked(cfg, corpus, train_pairs, valid_pairs, run_dir, resume, show_progress, allow_changes)
+        finally:
+            lock.__exit__(None, None, None)
     except OSError as exc:
         if exc.errno not in _DISK_ERRORS:
             raise
@@ -108,6 +125,26 @@ _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPE
 
 def _locked(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs: list[dict], run_dir: Path,
             resume: bool, show_progress: bool, allow_changes: bool) -> TrainResult:
+    from lex_dpr.training import distributed
+
+    try:
+        checkpoint = _start(cfg, run_dir, resume, allow_changes)
+    except BaseException as exc:
+        distributed.share(error=exc)  # the other ranks stop too, instead of waiting at the first collective
+        raise
+    distributed.share(checkpoint)
+    try:
+        return _run(cfg, corpus, train_pairs, valid_pairs, run_dir, checkpoint, show_progress)
+    except (KeyboardInterrupt, SystemExit) as exc:
+        _record_end(run_dir, RunStatus.INTERRUPTED, " ".join(str(exc).split()) or "interrupted")
+        raise
+    except BaseException as exc:
+        _record_end(run_dir, RunStatus.FAILED, _reason(exc))
+        raise
+
+
+def _start(cfg: TrainConfig, run_dir: Path, resume: bool, allow_changes: bool) -> Path | None:
+    """Check the run folder (and a resume), record the run as running; the checkpoint to continue from."""
     checkpoint = _check_run_dir(run_dir, resume)
     inputs = {"pairs": cfg.data.pairs, "valid_pairs": cfg.data.valid_pairs, "passages": cfg.data.passages}
     inputs |= {f"extra_pairs[{i}]": path for i, path in enumerate(cfg.data.extra_pairs)}  # hashed for --resume
@@ -123,14 +160,7 @@ def _locked(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pai
                                         "changes": changes}]}
     write_record(run_dir, RunStatus.RUNNING, config=cfg.to_dict(), overrides=to_overrides(cfg), inputs=inputs,
                  extra=extra)
-    try:
-        return _run(cfg, corpus, train_pairs, valid_pairs, run_dir, checkpoint, show_progress)
-    except (KeyboardInterrupt, SystemExit) as exc:
-        _record_end(run_dir, RunStatus.INTERRUPTED, " ".join(str(exc).split()) or "interrupted")
-        raise
-    except BaseException as exc:
-        _record_end(run_dir, RunStatus.FAILED, _reason(exc))
-        raise
+    return checkpoint
 
 
 def _record_end(run_dir: Path, status: RunStatus, error: str) -> None:
@@ -147,7 +177,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def _run(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs: list[dict], run_dir: Path,
-         checkpoint: Path | None, show_progress: bool) -> TrainResult:
+         checkpoint: Path | None, show_progress: bool, main: bool = True) -> TrainResult:
+    """The training itself; ``main`` is False on the ranks after the first (no W&B, no final save, no record)."""
     import datasets
     import torch
     from sentence_transformers import SentenceTransformerTrainingArguments
@@ -183,7 +214,7 @@ def _run(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs:
     prompts = {"query": meta.query_prompt} if meta.query_prompt else {}
     if meta.passage_prompt:
         prompts |= {c: meta.passage_prompt for c in examples.columns if c not in ("query", "label")}
-    wandb_run = _start_wandb(cfg, run_dir)
+    wandb_run = _start_wandb(cfg, run_dir) if main else None
     args = SentenceTransformerTrainingArguments(
         output_dir=str(run_dir), num_train_epochs=t.epochs, max_steps=t.max_steps,
         per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.batch_size,
@@ -203,7 +234,7 @@ def _run(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs:
     sample_q = [p["query_text"] for p in (valid_pairs or train_pairs)[:64]]
     health = cb.HealthCheck(sample_q, corpus.texts[:: max(1, len(corpus) // 256)][:256], metrics_file)
     callbacks = [metrics_file, guard, health]
-    if show_progress:
+    if show_progress and main:
         callbacks.append(RichProgress())
     if evaluator is not None and t.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience,
@@ -226,6 +257,10 @@ def _run(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs:
                             f"Lower trainer.lr (now {t.lr}) or raise trainer.temperature.")
 
     final_dir = run_dir / "final"
+    if not main:  # rank 0 saves, measures and records
+        return TrainResult(run_dir, final_dir, _best_eval_metrics(trainer.state), trainer.state.global_step,
+                           len(train_ds), round(time.perf_counter() - start, 2),
+                           round(output.metrics.get("train_samples_per_second", 0.0), 2), False, 0.0, 0.0)
     _save_atomically(model, final_dir, meta)
     metrics = _best_eval_metrics(trainer.state)
     health.on_evaluate(args, trainer.state, None, model=model)

@@ -50,9 +50,12 @@ class LexDprTrainer(SentenceTransformerTrainer):
         return sampler
 
     def _save_checkpoint(self, model, trial) -> None:
+        from lex_dpr.training import distributed
+
         run_dir = Path(self._get_output_dir(trial=trial))
         name = f"checkpoint-{self.state.global_step}"
-        staging = run_dir / STAGING
+        rank, size = distributed.world()
+        staging = run_dir / (STAGING if rank == 0 else f"{STAGING}-rank{rank}")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         self._get_output_dir = lambda trial=None: str(staging)  # the stock method writes under this folder
@@ -65,9 +68,18 @@ class LexDprTrainer(SentenceTransformerTrainer):
         best = self.state.best_global_step
         if best and (best == self.state.global_step or (run_dir / f"checkpoint-{best}").is_dir()):
             self.state.best_model_checkpoint = str(run_dir / f"checkpoint-{best}")
+        if rank != 0:  # after rank 0 committed the checkpoint: add this rank's RNG state to it, nothing else
+            distributed.barrier()
+            for rng in (staging / name).glob(f"rng_state_{rank}.pth"):
+                shutil.move(str(rng), str(run_dir / name / rng.name))
+            shutil.rmtree(staging, ignore_errors=True)
+            distributed.barrier()
+            return
         self.state.save_to_json(str(staging / name / STATE_FILE))  # with the final path of the best checkpoint
         write_metadata(staging / name, self.lexdpr_metadata)
         commit_folder(staging / name, run_dir / name)
         shutil.rmtree(staging, ignore_errors=True)
+        distributed.barrier()  # the other ranks add their RNG states now
+        distributed.barrier()
         rotate_checkpoints(output_dir=str(run_dir), save_total_limit=limit,
                            best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=False)

@@ -1,0 +1,58 @@
+"""`lex-dpr train` under torchrun, two CPU processes on gloo: one run folder, written by rank 0."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _torchrun(args: list[str], timeout: int = 300) -> subprocess.CompletedProcess:
+    launcher = shutil.which("torchrun", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if launcher is None:
+        pytest.skip("torchrun is not installed beside this Python")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([launcher, "--standalone", "--nproc_per_node=2", "-m", "lex_dpr.cli.main", *args],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def _args(data: dict[str, Path], out: Path) -> list[str]:
+    return ["train", "--config", "train", "--out-dir", str(out), "--quiet", f"data.pairs={data['pairs']}",
+            f"data.valid_pairs={data['valid_pairs']}", f"data.passages={data['passages']}", "trainer.epochs=2",
+            "trainer.batch_size=4", "model.vocab_size=400", "model.embedding_dim=16", "wandb.mode=disabled"]
+
+
+def test_two_processes_train_into_one_run_folder_written_by_rank_0(sample_training_data, tmp_path):
+    from lex_dpr.models.loading import load_encoder
+    from lex_dpr.runs.record import read_metrics, read_record
+
+    out = tmp_path / "ddp"
+    done = _torchrun(_args(sample_training_data, out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("model: ") == 1  # rank 0 reports; rank 1 says nothing
+    run = out / "bi_encoder"
+    record = read_record(run)
+    assert record["status"] == "finished" and record["result"]["steps"] > 0
+    checkpoints = sorted(run.glob("checkpoint-*"))
+    assert checkpoints and all({"rng_state_0.pth", "rng_state_1.pth"} <= {p.name for p in c.iterdir()}
+                               for c in checkpoints)  # each rank's RNG state, in rank 0's committed checkpoint
+    assert not list(run.glob(".staging*"))
+    steps = [row["step"] for row in read_metrics(run) if "train/loss" in row]
+    assert steps == sorted(set(steps))  # one writer: no line twice
+    vectors = load_encoder(str(run / "final")).encode_query(["손해배상"])
+    assert vectors.shape[0] == 1
+
+
+def test_a_refused_start_ends_every_rank_instead_of_hanging(sample_training_data, tmp_path):
+    out = tmp_path / "ddp"
+    done = _torchrun([*_args(sample_training_data, out), "--resume"], timeout=120)  # nothing to resume: refused
+    assert done.returncode != 0
+    assert any("no checkpoint to resume from" in line for line in done.stderr.splitlines() if line.startswith("error:"))
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert errors and any("rank 1: rank 0 did not start the run" in line for line in errors), done.stderr[-2000:]
