@@ -5,7 +5,7 @@
 The preset's transformer space (16 parameters) in a journal file, as the offline agent uses it. Finished
 trials are written with realistic values first; then 5 trials are asked, suggested, given a heartbeat and
 told, and the median per trial is printed, with the sampler the agent uses (a bayes sweep past
-lex_dpr.sweep.agent.GP_MAX_TRIALS finished trials runs TPE). Target (sweep issue): under 1 s.
+lex_dpr.sweep.study.GP_MAX_TRIALS finished trials runs TPE). Target (sweep issue): under 1 s.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ def main() -> None:
     import optuna
     import yaml
 
-    from lex_dpr.sweep.agent import Sweep, _heartbeat, _tell, make_sampler
-    from lex_dpr.sweep.agent import AgentOptions, consumed_before
-    from lex_dpr.sweep.config import parse_sweep
+    from lex_dpr.sweep.study import Sweep, make_sampler, tell
+    from lex_dpr.sweep.trial import heartbeat
+    from lex_dpr.sweep.agent import AgentOptions
+    from lex_dpr.sweep.study import consumed_before
+    from lex_dpr.sweep.parse import parse_sweep
     from lex_dpr.sweep.preset import TRANSFORMER_MODELS, build_preset
     from lex_dpr.sweep.space import suggest
     from lex_dpr.sweep.storage import open_storage
@@ -59,8 +61,8 @@ def main() -> None:
                 trial = loaded.ask()
                 consumed_before(loaded, trial.number)
                 suggest(trial, spec.parameters)
-                _heartbeat(trial, AgentOptions())
-                _tell(sweep.study, trial, 0.7)
+                heartbeat(trial, AgentOptions())
+                tell(sweep.study, trial, 0.7)
                 times.append(time.perf_counter() - start)
             used = type(sampler).__name__.removesuffix("Sampler")
             rows.append((n, f"{name}→{used}" if used.lower() != name else name, statistics.median(times), max(times),

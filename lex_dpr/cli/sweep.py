@@ -49,7 +49,7 @@ def main(ctx: typer.Context, config: ConfigOpt = None,
     if config is None:
         console.out.print(ctx.get_help())
         raise typer.Exit(2)
-    create(config, no_run_agent, count, storage, root, online)
+    _create(config, no_run_agent=no_run_agent, count=count, storage=storage, root=root, online=online)
 
 
 @app.command("create")
@@ -58,33 +58,7 @@ def create(config: Annotated[Path, typer.Option("--config", "-c", help="The swee
            count: CountOpt = None, storage: StorageOpt = None, root: RootOpt = Path("sweeps"),
            online: OnlineOpt = False) -> None:
     """Create the sweep (its id is written back into the file) and run an agent unless --no-run-agent."""
-    from lex_dpr.sweep.config import load_sweep
-    from lex_dpr.sweep.create import create_sweep
-    from lex_dpr.sweep.preset import missing_data
-
-    spec = load_sweep(config)
-    _print_notes(spec)
-    missing = missing_data(config.read_text(encoding="utf-8"))
-    if missing:
-        from lex_dpr.errors import InputError
-
-        raise InputError("; ".join(missing))
-    from lex_dpr.sweep.online import online_requested
-
-    if online_requested(online):
-        from lex_dpr.sweep.config import set_sweep_id
-        from lex_dpr.sweep.online import create_online
-
-        path = spec.wandb_sweep or create_online(spec)
-        set_sweep_id(config, path, key="wandb_sweep")
-        console.out.print(f"W&B sweep {path} (written into {config} as wandb_sweep)", highlight=False)
-        if not no_run_agent:
-            _online_agent(path, spec, count, root)
-        return
-    sweep_id = create_sweep(spec, root, storage)
-    console.out.print(f"sweep {sweep_id} (folder {root / sweep_id}; id written into {config})", highlight=False)
-    if not no_run_agent:
-        agent(sweep_id, None, count, None, None, storage, root, "gp", False, False)
+    _create(config, no_run_agent=no_run_agent, count=count, storage=storage, root=root, online=online)
 
 
 @app.command("preset")
@@ -102,10 +76,7 @@ def preset(output: Annotated[Path, typer.Option("--output", "-o", help="Where to
     from lex_dpr.sweep.preset import build_preset
     from lex_dpr.utils.io import atomic_open
 
-    if valid_pairs is None and pairs:
-        p = Path(pairs)
-        valid_pairs = str(p.with_name(f"{p.stem}_valid{p.suffix}"))
-    made = build_preset(family, pairs, passages, valid_pairs, run_cap)
+    made = build_preset(family, pairs=pairs, passages=passages, valid_pairs=valid_pairs, run_cap=run_cap)
     with atomic_open(output) as fh:
         fh.write(made.text.encode())
     console.err.print(f"family {made.reason}", highlight=False, markup=False)
@@ -113,7 +84,7 @@ def preset(output: Annotated[Path, typer.Option("--output", "-o", help="Where to
         console.err.print(f"left out {name}: {why}", highlight=False, markup=False)
     console.out.print(f"wrote {output}", highlight=False)
     if not no_run:
-        create(output, no_run_agent, count, storage, root, online)
+        _create(output, no_run_agent=no_run_agent, count=count, storage=storage, root=root, online=online)
 
 
 @app.command("agent")
@@ -126,46 +97,10 @@ def agent(sweep_id: SweepIdArg = None, config: ConfigOpt = None, count: CountOpt
 
     On a stopped sweep the agent runs nothing and says when it was stopped; --resume clears the stop first.
     """
-    from lex_dpr.sweep.agent import AgentOptions, clear_stop, open_sweep, run_agent, stopped_because
-    from lex_dpr.sweep.online import online_requested
-    from lex_dpr.sweep.window import TimeWindow
+    from lex_dpr.sweep.engine import prepare_agent
 
-    if online_requested(online):
-        from lex_dpr.errors import ConfigError
-        from lex_dpr.sweep.config import load_sweep
-
-        if config is None:
-            raise ConfigError("sweep agent --online needs --config F (the sweep file; W&B runs get its parameters)")
-        spec = load_sweep(config)
-        path = sweep_id or spec.wandb_sweep
-        if not path:
-            raise ConfigError(f"{config}: no wandb_sweep in the file: create it with `lex-dpr sweep create --config "
-                              f"{config} --online`")
-        _online_agent(path, spec, count, root)
-        return
-
-    if sampler not in ("gp", "tpe"):
-        from lex_dpr.errors import ConfigError
-
-        raise ConfigError(f"--sampler {sampler!r} is not one of gp, tpe")
-    options = AgentOptions(count=count, root=root, storage=storage, sampler=sampler)
-    sweep = open_sweep(sweep_id, config, options)
-    if resume:
-        clear_stop(sweep)
-    elif (why := stopped_because(sweep)) is not None:
-        console.problem(f"sweep {sweep.sweep_id} was stopped {why}; no trial run; to continue: "
-                        f"lex-dpr sweep agent {sweep.sweep_id} --resume", "warning")
-        return
-    text = time_window or sweep.spec.time_window
-    if text:
-        options.window = TimeWindow.parse(text, timezone or sweep.spec.timezone)
-    console.err.print(f"agent on sweep {sweep.sweep_id} ({sweep.spec.method}, {sweep.spec.metric} "
-                      f"{sweep.spec.goal}); trials in {sweep.folder / 'runs'}", highlight=False, markup=False)
-    result = run_agent(sweep, options, _printer())
-    console.table(f"agent on {sweep.sweep_id}", [("trials run", len(result.trials)), ("complete", result.completed),
-                                                 ("failed", result.failed), ("pruned", result.pruned),
-                                                 ("stopped because", result.stopped)], ("", "value"))
-    _status_table(sweep)
+    _run_agent(prepare_agent(sweep_id, config, count=count, time_window=time_window, timezone=timezone,
+                             storage=storage, root=root, sampler=sampler, online=online, resume=resume))
 
 
 @app.command("status")
@@ -182,8 +117,9 @@ def status(sweep_id: SweepIdArg = None, config: ConfigOpt = None, storage: Stora
 
     import orjson
 
-    from lex_dpr.sweep.agent import AgentOptions, open_sweep
+    from lex_dpr.sweep.agent import AgentOptions
     from lex_dpr.sweep.status import trial_rows, write_plots
+    from lex_dpr.sweep.study import open_sweep
     from lex_dpr.utils.io import WriteError, write_json
 
     sweep = open_sweep(sweep_id, config, AgentOptions(root=root, storage=storage))
@@ -209,23 +145,18 @@ def best(sweep_id: SweepIdArg = None, config: ConfigOpt = None, storage: Storage
          root: RootOpt = Path("sweeps"),
          export: Annotated[Path | None, typer.Option("--export", help="Write the best trial's config (YAML for train --config).")] = None) -> None:
     """The best trial, its config, and the one `lex-dpr train` line that reproduces it."""
-    import shlex
-
-    from lex_dpr.sweep.agent import AgentOptions, open_sweep
-    from lex_dpr.sweep.status import best_config, export_best
-    from lex_dpr.utils.config import to_overrides
+    from lex_dpr.sweep.agent import AgentOptions
+    from lex_dpr.sweep.status import best_config, best_rows, export_best, train_command
+    from lex_dpr.sweep.study import open_sweep
 
     sweep = open_sweep(sweep_id, config, AgentOptions(root=root, storage=storage))
     cfg, trial = best_config(sweep)
-    console.table(f"best of {sweep.sweep_id}: trial {trial.number}",
-                  [(sweep.spec.metric, f"{trial.value:.4f}"), *sorted((k, str(v)) for k, v in
-                                                                    (trial.user_attrs.get("values") or {}).items())],
-                  ("", "value"))
+    console.table(f"best of {sweep.sweep_id}: trial {trial.number}", best_rows(sweep, trial), ("", "value"))
     if export:
         path, command = export_best(sweep, export)
         console.out.print(f"wrote {path}; train it with: lex-dpr train --config {path}", highlight=False)
     else:
-        command = shlex.join(["lex-dpr", "train", *to_overrides(cfg)])
+        command = train_command(cfg)
     console.out.print(command, highlight=False, markup=False, soft_wrap=True)
 
 
@@ -233,7 +164,8 @@ def best(sweep_id: SweepIdArg = None, config: ConfigOpt = None, storage: Storage
 def stop(sweep_id: SweepIdArg = None, config: ConfigOpt = None, storage: StorageOpt = None,
          root: RootOpt = Path("sweeps")) -> None:
     """Agents finish their current trial and exit."""
-    from lex_dpr.sweep.agent import AgentOptions, open_sweep, request_stop
+    from lex_dpr.sweep.agent import AgentOptions
+    from lex_dpr.sweep.study import open_sweep, request_stop
 
     sweep = open_sweep(sweep_id, config, AgentOptions(root=root, storage=storage))
     request_stop(sweep)
@@ -264,16 +196,48 @@ def repair(sweep_id: SweepIdArg = None, config: ConfigOpt = None, storage: Stora
                       soft_wrap=True)
 
 
-def _online_agent(path: str, spec, count: int | None, root: Path) -> None:
-    from lex_dpr.sweep.online import run_online_agent
+def _create(config: Path, *, no_run_agent: bool, count: int | None, storage: str | None, root: Path,
+            online: bool) -> None:
+    """`sweep create` (also `sweep --config F` and `sweep preset`): create on the chosen engine, then run an agent."""
+    from lex_dpr.sweep import engine
+    from lex_dpr.sweep.parse import load_sweep
 
-    folder = root / path.rsplit("/", 1)[-1]
-    console.err.print(f"W&B agent on {path} ({spec.method}, {spec.metric} {spec.goal}); trials in {folder / 'runs'}",
+    spec = load_sweep(config)
+    _print_notes(spec)
+    made = engine.create(spec, config, root=root, storage=storage, online=online)
+    if made.engine == engine.ONLINE:
+        console.out.print(f"W&B sweep {made.sweep} (written into {config} as wandb_sweep)", highlight=False)
+        if not no_run_agent:
+            _run_agent(engine.online_plan(made.sweep, spec, count, root))
+        return
+    console.out.print(f"sweep {made.sweep} (folder {root / made.sweep}; id written into {config})", highlight=False)
+    if not no_run_agent:
+        _run_agent(engine.prepare_agent(made.sweep, count=count, storage=storage, root=root))
+
+
+def _run_agent(plan) -> None:
+    """Run a prepared agent (:mod:`lex_dpr.sweep.engine`) and render what it did."""
+    from lex_dpr.sweep import engine
+
+    spec = plan.spec
+    if plan.stopped is not None:
+        console.problem(f"sweep {plan.name} was stopped {plan.stopped}; no trial run; to continue: "
+                        f"lex-dpr sweep agent {plan.name} --resume", "warning")
+        return
+    who = "W&B agent" if plan.engine == engine.ONLINE else "agent"
+    where = plan.name if plan.engine == engine.ONLINE else f"sweep {plan.name}"
+    console.err.print(f"{who} on {where} ({spec.method}, {spec.metric} {spec.goal}); trials in {plan.folder / 'runs'}",
                       highlight=False, markup=False)
-    done = run_online_agent(path, spec, folder, count, on_event=_printer())
-    console.table(f"W&B agent on {path}", [("trials run", len(done)),
-                                           ("complete", sum(t.state == "complete" for t in done)),
-                                           ("failed", sum(t.state == "failed" for t in done))], ("", "value"))
+    result = engine.run(plan, _printer())
+    if plan.engine == engine.ONLINE:
+        console.table(f"W&B agent on {plan.name}", [("trials run", len(result)),
+                                                    ("complete", sum(t.state == "complete" for t in result)),
+                                                    ("failed", sum(t.state == "failed" for t in result))], ("", "value"))
+        return
+    console.table(f"agent on {plan.name}", [("trials run", len(result.trials)), ("complete", result.completed),
+                                            ("failed", result.failed), ("pruned", result.pruned),
+                                            ("stopped because", result.stopped)], ("", "value"))
+    _status_table(plan.sweep)
 
 
 def _print_notes(spec) -> None:
@@ -307,37 +271,30 @@ def _printer():
 
 def _status_table(sweep) -> None:
     """Trial, state, value and wall time always whole; parameters as columns when they fit the width, else
-    one column of ``name=value`` pairs (names: their shortest unique tails, e.g. ``lr`` for ``trainer.lr``)."""
+    one column of ``name=value`` pairs (:func:`lex_dpr.sweep.status.status_view` gives the cells)."""
     from rich.measure import Measurement
     from rich.table import Table
     from rich.text import Text
 
-    from lex_dpr.sweep.status import best_trial, short_names, trial_rows, varying_keys
+    from lex_dpr.sweep.status import StatusView, status_view
 
-    rows = trial_rows(sweep)
-    keys = varying_keys(rows)
-    names = short_names(keys)
-    fixed = [(str(r.number), {"dead": "dead (agent gone)"}.get(r.state, r.state)
-              + (" (re-queued)" if r.requeued_as_new_trial else ""), "" if r.value is None else f"{r.value:.4f}",
-              "" if r.wall_s is None else str(r.wall_s)) for r in rows]
-    params = [[f"{v:.4g}" if isinstance(v, float) else str(v) for v in (r.values.get(k, "") for k in keys)] for r in rows]
+    view = status_view(sweep)
 
     def build(folded: bool) -> Table:
         t = Table(show_lines=folded)
-        for i, col in enumerate(("trial", "state", "value", "wall (s)")):
+        for i, col in enumerate(StatusView.COLUMNS):
             t.add_column(col, justify="left" if i == 1 else "right", no_wrap=True)
-        for name in ["parameters"] if folded else names:
+        for name in ["parameters"] if folded else view.names:
             t.add_column(name, justify="left" if folded else "right", overflow="fold")
-        for cells, vals in zip(fixed, params, strict=True):
-            more = ["  ".join(f"{n}={v}" for n, v in zip(names, vals, strict=True))] if folded else vals
+        for cells, vals in zip(view.rows, view.params, strict=True):
+            more = ["  ".join(f"{n}={v}" for n, v in zip(view.names, vals, strict=True))] if folded else vals
             t.add_row(*(Text(c) for c in (*cells, *more)))
         return t
 
     table = build(False)
-    if keys and Measurement.get(console.out, console.out.options.update_width(10**5), table).maximum > console.out.width:
+    if view.names and Measurement.get(console.out, console.out.options.update_width(10**5), table).maximum > console.out.width:
         table = build(True)
-    console.out.print(f"sweep {sweep.sweep_id} ({sweep.spec.metric}, {sweep.spec.goal})", highlight=False, soft_wrap=True)
+    console.out.print(view.heading, highlight=False, soft_wrap=True)
     console.out.print(table)
-    best = best_trial(sweep)
-    if best is not None:
-        console.out.print(f"best: trial {best.number}, {sweep.spec.metric} = {best.value:.4f}", highlight=False)
+    if view.best is not None:
+        console.out.print(view.best, highlight=False)

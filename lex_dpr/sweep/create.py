@@ -26,7 +26,7 @@ def create_sweep(spec, root: str | Path = "sweeps", storage: str | None = None) 
     import optuna
     import yaml
 
-    from lex_dpr.sweep.config import set_sweep_id
+    from lex_dpr.sweep.parse import set_sweep_id
 
     name = spec.raw.get("name")
     sweep_id = spec.sweep_id or new_sweep_id(name if isinstance(name, str) else

@@ -25,10 +25,11 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from lex_dpr.sweep.metric import metric_name, mode
 
 BGE_QUERY_PROMPT = "Represent this sentence for searching relevant passages: "
 NO_CHANGE: Any = object()  # what a converter returns for a value that changes nothing
@@ -76,28 +77,6 @@ def _whole(key: str, value: Any, least: int, what: str) -> int:
     return value
 
 
-def metric_name(name: Any) -> str:
-    """A predecessor, W&B or sentence-transformers metric name in lex-dpr's form.
-
-    Example:
-        >>> metric_name("eval_recall@5"), metric_name("eval/mrr_at_10"), metric_name("cosine_ndcg@10")
-        ('recall_at_5', 'mrr_at_10', 'ndcg_at_10')
-        >>> metric_name("eval_valid_cosine_accuracy@1")
-        'hit_at_1'
-    """
-    text = str(name).strip().lower()
-    for prefix in ("eval/", "eval_", "val/", "val_", "valid_", "cosine_"):
-        if text.startswith(prefix):
-            text = text[len(prefix):]
-    text = re.sub(r"\s*@\s*", "_at_", text)
-    return re.sub(r"^accuracy_at_", "hit_at_", text)
-
-
-def metric_direction(name: Any) -> str:
-    """``max`` for ranking metrics (ndcg, recall, mrr, map, hit, precision), ``min`` for losses."""
-    return "min" if metric_name(name).endswith("loss") else "max"
-
-
 def _model_name(key: str, value: Any, ctx: Mapping[str, Any]) -> Any:
     if isinstance(value, bool) or not isinstance(value, str) or not value.strip():
         raise ValueError(f"'{key}': {value!r} is not a model name: it is LexDPR's base model (ko-simcse, bge-m3-ko, "
@@ -133,7 +112,7 @@ def _mode(key: str, value: Any, ctx: Mapping[str, Any]) -> Any:
     metric = ctx.get("trainer.early_stopping.metric", "cosine_ndcg@10")
     if metric is MANY:
         return Skip("the direction follows each metric")
-    want = metric_direction(metric)
+    want = mode(metric)
     if value != want:
         better = "larger" if want == "max" else "smaller"
         raise ValueError(f"'{key}': {value} disagrees with the metric {metric}, which is better {better}: use {want} "

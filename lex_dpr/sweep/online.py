@@ -11,7 +11,7 @@ run's values as overrides, in ``sweeps/ID/runs/RUN_ID/`` (:func:`run_online_tria
 the run as it appears, so W&B's bayes search and hyperband see the same numbers as the offline engine.
 
 Example:
-    >>> from lex_dpr.sweep.config import parse_sweep
+    >>> from lex_dpr.sweep.parse import parse_sweep
     >>> spec = parse_sweep({"method": "bayes", "metric": {"name": "eval/ndcg_at_10", "goal": "maximize"},
     ...     "parameters": {"trainer.lr": {"distribution": "log_uniform_values", "min": 0.01, "max": 0.3}},
     ...     "fixed": {"trainer.epochs": 3}, "run_cap": 8})
@@ -33,10 +33,10 @@ from typing import Any
 
 from lex_dpr.errors import ConfigError, InputError
 from lex_dpr.runs.record import read_metrics
-from lex_dpr.sweep.agent import RUNS_DIR, SweepError, _last_error, _spawn, _terminate
-from lex_dpr.sweep.config import SweepSpec
-from lex_dpr.sweep.space import to_overrides
-from lex_dpr.utils import config as _config
+from lex_dpr.sweep.agent import SweepError
+from lex_dpr.sweep.parse import read_override
+from lex_dpr.sweep.spec import SweepSpec
+from lex_dpr.sweep.trial import RUNS_DIR, TRIAL_LOG, best_value, last_error, overrides_for, spawn, terminate
 
 _SPEC_FIELDS = ("value", "values", "min", "max", "mu", "sigma", "q")
 
@@ -55,9 +55,9 @@ def to_wandb(spec: SweepSpec, name: str | None = None) -> dict[str, Any]:
         else:
             parameters[key] = {"distribution": p.distribution,
                                **{f: getattr(p, f) for f in _SPEC_FIELDS if getattr(p, f) is not None}}
-    for item in spec.fixed:
-        key, _, text = item.partition("=")
-        parameters[key] = {"value": _config.parse_yaml(text, key) if text else None}
+    for item in spec.fixed:  # the values lex-dpr train reads from the overrides (a ~key reset is shown as null)
+        key, text, value = read_override(item) or (item, None, None)
+        parameters[key if text is not None else item] = {"value": value}
     cfg: dict[str, Any] = {"method": spec.method, "metric": metric, "parameters": parameters}
     if name or spec.sweep_id:
         cfg["name"] = name or spec.sweep_id
@@ -170,30 +170,26 @@ def run_online_trial(spec: SweepSpec, run, folder: Path, poll_s: float = 1.0,
     values = trial_values(spec, dict(run.config))
     run_dir = Path(folder) / RUNS_DIR / str(run.id)
     run_dir.mkdir(parents=True, exist_ok=True)
-    extra = []
-    metric = spec.metric.split("/", 1)[-1]
-    if spec.metric.startswith("eval/") and metric != "loss":
-        extra.append(f"eval.metric={metric}")
-    overrides = [*spec.fixed, *extra, *to_overrides(values), f"out_dir={run_dir}", "wandb.mode=disabled"]
-    proc = _spawn(overrides, run_dir, resume=False)
+    overrides = overrides_for(spec, values, run_dir, "wandb.mode=disabled")
+    proc = spawn(overrides, run_dir, resume=False)
     sent = 0
     try:
         while proc.poll() is None:
             sent = _log_new(run, run_dir, sent)
             if should_stop is not None and should_stop():
-                _terminate(proc)
+                terminate(proc)
                 break
             time.sleep(poll_s)
     except BaseException:
-        _terminate(proc)
+        terminate(proc)
         raise
     sent = _log_new(run, run_dir, sent)
-    best = _best(run_dir, spec)
+    best = best_value(run_dir, spec.metric, spec.goal)
     if best is not None:
         run.summary[spec.metric] = best
     if proc.returncode == 0 and best is not None:
         return OnlineTrial(run_dir, "complete", best, None, sent, overrides)
-    error = (_last_error(run_dir / "train.log") or f"lex-dpr train exited with {proc.returncode}"
+    error = (last_error(run_dir / TRIAL_LOG) or f"lex-dpr train exited with {proc.returncode}"
              if proc.returncode != 0 else f"no {spec.metric} was logged: give the trials a validation set")
     return OnlineTrial(run_dir, "failed", best, error, sent, overrides)
 
@@ -245,9 +241,3 @@ def _log_new(run, run_dir: Path, sent: int) -> int:
         step = row.get("step")
         run.log(clean, step=int(step) if isinstance(step, int | float) and math.isfinite(step) else None)
     return max(sent, len(rows))
-
-
-def _best(run_dir: Path, spec: SweepSpec) -> float | None:
-    from lex_dpr.sweep.agent import best_value
-
-    return best_value(run_dir, spec.metric, spec.goal)

@@ -1,5 +1,8 @@
 """Sweep files: W&B sweep YAML (``method``, ``metric``, ``parameters``, ``early_terminate`` ...) read and checked.
 
+This module turns a file into a :class:`~lex_dpr.sweep.spec.SweepSpec` (the typed data lives in
+:mod:`lex_dpr.sweep.spec`) and writes a sweep id back into it (:func:`set_sweep_id`).
+
 The file is W&B's sweep format, so the same file runs offline on Optuna or online on W&B, plus a few keys
 of lex-dpr's own: ``fixed`` (overrides for every trial), ``initial_runs``, ``time_window``, ``timezone``,
 ``sweep_id`` and ``storage``. Parameter keys are training keys (``trainer.lr``); keys of the predecessor
@@ -30,30 +33,21 @@ import enum
 import math
 import re
 import typing
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from lex_dpr.errors import ConfigError
 from lex_dpr.sweep import legacy as _legacy
+from lex_dpr.sweep import metric as _metric
 from lex_dpr.sweep import space as _space
 from lex_dpr.sweep.legacy import LegacyMapping
-from lex_dpr.training.config import _METRIC_NAMES, TrainConfig, load_config
+from lex_dpr.sweep.spec import DISTRIBUTIONS, GOALS, METHODS, MIN_MAX, NORMAL_FAMILY, HyperbandSpec, ParamSpec, SweepSpec
+from lex_dpr.training.config import TrainConfig, load_config
 from lex_dpr.utils import config as _config
 
-METHODS = ("grid", "random", "bayes")
-GOALS = ("maximize", "minimize")
-DISTRIBUTIONS = ("constant", "categorical", "int_uniform", "uniform", "q_uniform", "log_uniform", "log_uniform_values",
-                 "q_log_uniform_values", "normal", "q_normal", "log_normal", "q_log_normal")
-MIN_MAX = ("int_uniform", "uniform", "q_uniform", "log_uniform", "log_uniform_values", "q_log_uniform_values")
-NORMAL_FAMILY = _space.NORMAL_FAMILY
-GRID_DISTRIBUTIONS = _space.GRID_DISTRIBUTIONS
-GRID_LIMIT = 100_000  # grid combinations; GridSampler lists them all in memory
-MAX_BANDS = 100  # W&B's min_iter form: `for i in range(100)` in sweeps' hyperband_stopping.py
 MAX_VALUES = 1_000  # values of one categorical parameter
 MAX_PROBLEMS_SHOWN = 20
-METRIC_EXAMPLES = "eval/ndcg_at_10, eval/recall_at_10, eval/mrr_at_10, eval/map_at_100, eval/loss or train/loss"
 
 # W&B distributions lex-dpr does not sample, with what to write instead
 _UNSUPPORTED = {
@@ -78,88 +72,6 @@ _HYPERBAND_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
 _ALWAYS = "always"  # _window_problem's answer for 0-24 (LexDPR's agent and lex-dpr's: every hour)
 _WINDOW = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*-\s*(\d{1,2})(?::(\d{2}))?$")
 TRAINING_KEYS = tuple(_config.all_keys(TrainConfig))
-
-
-@dataclass
-class ParamSpec:
-    """One swept training key, as W&B writes it: a constant, a categorical, or a distribution."""
-
-    key: str  # dotted training key (after legacy mapping)
-    distribution: str  # one of DISTRIBUTIONS
-    value: Any = None  # constant
-    values: list[Any] | None = None  # categorical
-    min: float | None = None
-    max: float | None = None
-    mu: float | None = None
-    sigma: float | None = None
-    q: float | None = None
-
-
-@dataclass
-class HyperbandSpec:
-    """``early_terminate: {type: hyperband, ...}``; an iteration is one evaluation of the metric (a metrics.jsonl row).
-
-    W&B's bands, as ``sweeps.hyperband_stop_runs`` computes them: with ``max_iter`` and ``s``,
-    ``max_iter / eta^i`` for i = 1..s (those >= 1); with ``min_iter``, ``min_iter * eta^i`` for i = 0..99;
-    each truncated to a whole number. A band b is an index into a run's history: a run is judged at b once
-    it has logged more than b evaluations, so never at its first (:mod:`lex_dpr.sweep.pruner`).
-
-    Example:
-        >>> HyperbandSpec(min_iter=None, max_iter=27, eta=3, s=2).bands(), HyperbandSpec(min_iter=2).bands(up_to=20)
-        ([3, 9], [2, 6, 18])
-        >>> HyperbandSpec(min_iter=1, eta=1.01).bands()[-1]  # 100 bands at most, as W&B
-        2
-    """
-
-    min_iter: int | None = None
-    max_iter: int | None = None
-    eta: int | float = 3
-    s: int | None = None
-
-    def bands(self, up_to: int | None = None) -> list[int]:
-        out: list[int] = []
-        if self.max_iter is not None:
-            band = float(self.max_iter)
-            for _ in range(self.s or 0):
-                band /= self.eta
-                if band < 1:
-                    break
-                out.append(int(band))
-        elif self.min_iter is not None:
-            band = self.min_iter  # int times an int eta stays exact, as in sweeps
-            while len(out) < MAX_BANDS and band < math.inf:
-                out.append(int(band))
-                band *= self.eta
-        return sorted(b for b in out if up_to is None or b <= up_to)
-
-
-@dataclass
-class SweepSpec:
-    """A checked sweep file. ``raw`` is the YAML as read: parsing it again gives the same spec."""
-
-    method: str  # grid | random | bayes
-    metric: str  # "eval/ndcg_at_10"
-    goal: str  # "maximize" | "minimize"
-    target: float | None = None
-    parameters: dict[str, ParamSpec] = field(default_factory=dict)  # by dotted key, file order
-    fixed: list[str] = field(default_factory=list)  # "key=value" overrides for every trial (legacy-mapped)
-    early_terminate: HyperbandSpec | None = None
-    run_cap: int | None = None
-    initial_runs: int | None = None
-    time_window: str | None = None
-    timezone: str | None = None
-    sweep_id: str | None = None
-    wandb_sweep: str | None = None  # ENTITY/PROJECT/ID of the online sweep, written by `sweep create --online`
-    storage: str | None = None
-    project: str | None = None
-    entity: str | None = None
-    notes: list[str] = field(default_factory=list)  # ignored keys, defaults chosen, legacy decisions
-    legacy: list[LegacyMapping] = field(default_factory=list)  # predecessor keys met, for the one-time table
-    source: Path | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
-
-    def direction(self) -> str:
-        return self.goal
 
 
 def load_sweep(path: str | Path) -> SweepSpec:
@@ -228,23 +140,31 @@ def set_sweep_id(path: str | Path, sweep_id: str, key: str = "sweep_id") -> None
         fh.write(new.encode("utf-8"))
 
 
-def metric_key(name: Any) -> str | None:
-    """The metrics.jsonl name of a sweep metric (``ndcg_at_10`` → ``eval/ndcg_at_10``), or ``None`` if not one.
+def read_override(item: Any) -> tuple[str, str | None, Any] | None:
+    """One ``key=value`` or ``~key`` override read as ``lex-dpr train`` reads it: ``(key, text, value)``.
+
+    ``text`` is None for ``~key``; ``value`` is the text read as YAML (the text itself when it is not YAML, ``""``
+    for none). None: ``item`` is neither form.
 
     Example:
-        >>> metric_key("eval/ndcg_at_10"), metric_key("eval_recall@5"), metric_key("train/loss"), metric_key("acc")
-        ('eval/ndcg_at_10', 'eval/recall_at_5', 'train/loss', None)
+        >>> read_override(" trainer.lr = 2e-5"), read_override("~lora"), read_override("lora.r")
+        (('trainer.lr', '2e-5', '2e-5'), ('lora', None, None), None)
     """
-    if not isinstance(name, str):
+    import yaml
+
+    if not isinstance(item, str):
         return None
-    text = name.strip().lower()
-    if text in ("train/loss", "train_loss"):
-        return "train/loss"
-    bare = _legacy.metric_name(text)
-    if bare == "loss" and text != "loss":
-        return "eval/loss"
-    m = re.fullmatch(rf"({'|'.join(_METRIC_NAMES)})_at_(\d+)", bare)
-    return f"eval/{bare}" if m and int(m[2]) >= 1 else None
+    item = item.strip()
+    if item.startswith("~"):
+        return item[1:].strip(), None, None
+    if "=" not in item:
+        return None
+    key, text = (part.strip() for part in item.split("=", 1))
+    try:
+        value = yaml.safe_load(text) if text else ""
+    except yaml.YAMLError:
+        value = text
+    return key, text, value
 
 
 # --- internals -------------------------------------------------------------------------------------------
@@ -371,7 +291,7 @@ class _Parser:
                          sweep_id=self._text("sweep_id"), wandb_sweep=self._text("wandb_sweep"), storage=self._text("storage"),
                          project=self._text("project"), entity=self._text("entity"), raw=raw)
         if method == "grid":
-            self._check_grid(parameters)
+            self.problems += _space.grid_problems(parameters)
         for key, why in _IGNORED_OFFLINE.items():
             if key in raw:
                 self.notes.append(f"ignored offline: {key} ({why})")
@@ -386,12 +306,9 @@ class _Parser:
             items = _config.flatten(fixed)
         elif isinstance(fixed, list):
             for item in fixed:
-                if isinstance(item, str) and "=" in item:
-                    key, text = (part.strip() for part in item.split("=", 1))
-                    try:
-                        items[key] = _config.parse_yaml(text, f"'fixed': {key}") if text else ""
-                    except ConfigError:
-                        items[key] = text  # _fixed reports it
+                read = read_override(item)
+                if read is not None and read[1] is not None:  # _fixed reports the rest
+                    items[read[0]] = read[2]
         flat: list[tuple[str, Any]] = []
         if isinstance(raw.get("parameters"), dict):
             self._flatten(raw["parameters"], "", flat)
@@ -404,7 +321,7 @@ class _Parser:
 
     def _check_stopping_metric(self, metric: str, fixed: list[str], parameters: dict[str, ParamSpec]) -> None:
         chosen = [item.split("=", 1)[1] for item in fixed if item.startswith("eval.metric=")]
-        if chosen and metric.startswith("eval/") and chosen[-1] != metric.removeprefix("eval/"):
+        if chosen and metric.startswith("eval/") and chosen[-1] != _metric.metric_name(metric):
             self.notes.append(f"eval.metric={chosen[-1]} in fixed: trials pick their best checkpoint and stop early "
                               f"by the sweep's metric {metric} instead")
 
@@ -469,7 +386,7 @@ class _Parser:
     # --- metric and early termination
 
     def _metric(self, metric: Any, parameters: dict[str, ParamSpec]) -> tuple[str, str, float | None]:
-        default = f"eval/{self.baseline.get('eval.metric', 'ndcg_at_10')}"
+        default = _metric.key_of(self.baseline.get("eval.metric", _metric.DEFAULT))
         if metric is None:
             self.notes.append(f"metric not set: {default}, maximize (the training's eval.metric)")
             return default, "maximize", None
@@ -484,19 +401,19 @@ class _Parser:
         for key in ("impute", "impute_while_running"):
             if key in metric:
                 self.notes.append(f"ignored offline: metric.{key} (failed trials are not scored)")
-        name = metric_key(metric.get("name"))
+        name = _metric.metric_key(metric.get("name"))
         if metric.get("name") is None:
-            self.problems.append(f"'metric.name' is missing: use {METRIC_EXAMPLES}")
+            self.problems.append(f"'metric.name' is missing: use {_metric.EXAMPLES}")
             name = default
         elif name is None:
             self.problems.append(f"'metric.name': {metric.get('name')!r} is not a metric training logs: use "
-                                 f"{METRIC_EXAMPLES} (ndcg, recall, precision, hit at any k)")
+                                 f"{_metric.EXAMPLES} (ndcg, recall, precision, hit at any k)")
             name = default
         else:
             self._check_logged(name, parameters)
         goal = metric.get("goal")
         if goal is None:
-            goal = "minimize" if name.endswith("/loss") else "maximize"
+            goal = _metric.goal(name)
             if goal == "maximize":
                 self.notes.append(f"metric.goal not set: maximize {name} (W&B alone would minimize: set goal to be "
                                   "explicit)")
@@ -510,18 +427,11 @@ class _Parser:
         return name, goal, None if target is None else float(_number(target))
 
     def _check_logged(self, name: str, parameters: dict[str, ParamSpec]) -> None:
-        """Training logs mrr_at_10, map_at_100, and ndcg/recall/precision/hit at eval.k_values ∪ {1, 3, 5, 10}."""
-        m = re.fullmatch(r"eval/([a-z]+)_at_(\d+)", name)
-        if not m or "eval.k_values" in parameters:
+        if "eval.k_values" in parameters:
             return
-        metric, k = m[1], int(m[2])
-        ks = sorted({*self.baseline.get("eval.k_values", [1, 3, 5, 10, 20, 100]), 1, 3, 5, 10})
-        if metric == "mrr" and k != 10 or metric == "map" and k != 100:
-            self.problems.append(f"'metric.name': {name} is not logged by training (it logs eval/mrr_at_10 and "
-                                 "eval/map_at_100)")
-        elif metric not in ("mrr", "map") and k not in ks:
-            self.problems.append(f"'metric.name': {name} is not logged by training: add {k} to eval.k_values in "
-                                 f"fixed (now {ks})")
+        problem = _metric.not_logged(name, self.baseline.get("eval.k_values", [1, 3, 5, 10, 20, 100]))
+        if problem:
+            self.problems.append(f"'metric.name': {problem}")
 
     def _hyperband(self, et: Any) -> HyperbandSpec | None:
         if et is None:
@@ -582,26 +492,19 @@ class _Parser:
             for key, value in _config.flatten(fixed).items():
                 self._merge(keys, self._fixed_item(str(key), value, None, f"'fixed.{key}'", out))
         elif isinstance(fixed, list):
-            import yaml
-
             for item in fixed:
-                if not isinstance(item, str) or ("=" not in item and not item.strip().startswith("~")):
+                read = read_override(item)
+                if read is None:
                     self.problems.append(f"'fixed': {item!r} is not key=value or ~key (e.g. trainer.epochs=1)")
                     continue
-                item = item.strip()
-                if item.startswith("~"):
-                    key = item[1:].strip()
+                key, text, value = read
+                if text is None:
                     if key not in TRAINING_KEYS and not any(k.startswith(key + ".") for k in TRAINING_KEYS):
                         self.problems.append(f"'fixed': unknown training key '{key}'{_config._did_you_mean(TrainConfig, key)}")
                     else:
                         out.append(f"~{key}")
                         self._merge(keys, {key: key})
                     continue
-                key, text = (part.strip() for part in item.split("=", 1))
-                try:
-                    value = yaml.safe_load(text) if text else ""
-                except yaml.YAMLError:
-                    value = text
                 self._merge(keys, self._fixed_item(key, value, text, f"'fixed': {key}", out))
         else:
             self.problems.append(f"'fixed' must be a mapping (key: value) or a list of key=value, not {fixed!r}")
@@ -887,23 +790,3 @@ class _Parser:
             text = _space.format_value(value)
             for problem in _training_problems((*self.base, f"{spec.key}={text}")):
                 self.problems.append(f"{where}: {label} {text} is rejected by training: {problem}")
-
-    def _check_grid(self, parameters: dict[str, ParamSpec]) -> None:
-        bad = [f"'parameters.{k}' ({p.distribution})" for k, p in parameters.items()
-               if p.distribution not in GRID_DISTRIBUTIONS]
-        if bad:
-            self.problems.append(f"method grid cannot enumerate {', '.join(bad)}: give values: [...], or int_uniform "
-                                 "or q_uniform bounds, or use method random or bayes")
-            return
-        total = 1
-        for p in parameters.values():
-            if p.distribution == "categorical":
-                total *= len(p.values)
-            elif p.distribution == "int_uniform":
-                total *= int(p.max) - int(p.min) + 1
-            elif p.distribution == "q_uniform":
-                kmin, kmax = _space.q_steps(p)
-                total *= kmax - kmin + 1
-        if total > GRID_LIMIT:
-            self.problems.append(f"method grid has {total} combinations (more than {GRID_LIMIT}): fewer values, or "
-                                 "use method random or bayes")

@@ -71,10 +71,19 @@ def _hub_reachable(hub_id: str) -> bool:
         return False
 
 
+def valid_sibling(pairs: str) -> str:
+    """The validation pairs ``make-pairs`` writes beside ``pairs``: ``x/p.jsonl`` → ``x/p_valid.jsonl``."""
+    p = Path(pairs)
+    return str(p.with_name(f"{p.stem}_valid{p.suffix}"))
+
+
 def build_preset(family: str | None = None, pairs: str | None = None, passages: str | None = None,
                  valid_pairs: str | None = None, run_cap: int | None = None,
                  availability: dict[str, str | None] | None = None) -> Preset:
-    """The preset sweep file for ``family`` (None: transformer if any of its models loads here, else static)."""
+    """The preset sweep file for ``family`` (None: transformer if any of its models loads here, else static).
+
+    ``valid_pairs`` defaults to the ``_valid`` sibling of ``pairs`` (:func:`valid_sibling`).
+    """
     if family is not None and family not in FAMILIES:
         raise ConfigError(f"--family {family!r} is not one of {', '.join(FAMILIES)}")
     need_models = family in (None, "transformer")
@@ -94,7 +103,7 @@ def build_preset(family: str | None = None, pairs: str | None = None, passages: 
                           + "); download one into the Hugging Face cache, or use --family static")
     data = {"data.pairs": pairs or f"{DATA_DIR}/pairs_train.jsonl",
             "data.passages": passages or f"{DATA_DIR}/merged_corpus.jsonl",
-            "data.valid_pairs": valid_pairs or f"{DATA_DIR}/pairs_train_valid.jsonl"}
+            "data.valid_pairs": valid_pairs or (valid_sibling(pairs) if pairs else f"{DATA_DIR}/pairs_train_valid.jsonl")}
     body = _TRANSFORMER if family == "transformer" else _STATIC
     if family == "transformer":
         body = body.replace("{models}", ", ".join(usable))

@@ -1,6 +1,6 @@
 """Early termination for offline sweeps: W&B's ``early_terminate: hyperband`` rule as an Optuna pruner.
 
-W&B cuts runs at bands (:meth:`~lex_dpr.sweep.config.HyperbandSpec.bands`), indices into each run's history of
+W&B cuts runs at bands (:meth:`~lex_dpr.sweep.spec.HyperbandSpec.bands`), indices into each run's history of
 the metric. A running trial with more than b evaluations is
 judged at the last such band b: the threshold is the value ranked ``int(n / eta)`` (from 0, best first) among the
 n values that every trial of the sweep, whatever its state, logged at index b, and the trial is stopped when the
@@ -20,7 +20,7 @@ class HyperbandStopping(optuna.pruners.BasePruner):
     """W&B's hyperband stopping over the study's trials; a trial's history is its reported values in step order.
 
     Example:
-        >>> from lex_dpr.sweep.config import HyperbandSpec
+        >>> from lex_dpr.sweep.spec import HyperbandSpec
         >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
         >>> study = optuna.create_study(direction="maximize",
         ...                             pruner=HyperbandStopping(HyperbandSpec(min_iter=1, eta=2), "maximize"))

@@ -1,6 +1,6 @@
 """The search space: a sweep's parameters as Optuna suggestions, and back to training overrides.
 
-Each :class:`~lex_dpr.sweep.config.ParamSpec` becomes one Optuna parameter named after its training key
+Each :class:`~lex_dpr.sweep.spec.ParamSpec` becomes one Optuna parameter named after its training key
 (``trainer.lr``), except the normal family, which Optuna cannot bound: those suggest a uniform
 ``"{key}#u"`` in [1e-6, 1 - 1e-6] and map it through the normal quantile function, so every sampler
 (random, TPE, GP) works on a bounded parameter. W&B's quantised distributions return ``round(x / q) * q``
@@ -9,7 +9,7 @@ within [min, max], i.e. it is a multiple of ``q`` inside the range. :func:`decod
 turns Optuna's stored value into the value used, so :func:`suggest` and :func:`resolved_values` agree.
 
 Example:
-    >>> from lex_dpr.sweep.config import ParamSpec
+    >>> from lex_dpr.sweep.spec import ParamSpec
     >>> params = {"trainer.lr": ParamSpec("trainer.lr", "log_uniform_values", min=1e-5, max=1e-3),
     ...           "lora.target_modules": ParamSpec("lora.target_modules", "categorical",
     ...                                            values=[["q_proj", "v_proj"], ["query", "value"]]),
@@ -28,14 +28,14 @@ from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 from lex_dpr.errors import ConfigError
+from lex_dpr.sweep.spec import GRID_DISTRIBUTIONS, NORMAL_FAMILY
 from lex_dpr.utils import config as _config
 
 if TYPE_CHECKING:
-    from lex_dpr.sweep.config import ParamSpec
+    from lex_dpr.sweep.spec import ParamSpec
 
 U_LOW, U_HIGH = 1e-6, 1 - 1e-6  # the quantiles a normal-family parameter can reach
-NORMAL_FAMILY = ("normal", "q_normal", "log_normal", "q_log_normal")
-GRID_DISTRIBUTIONS = ("constant", "categorical", "int_uniform", "q_uniform")
+GRID_LIMIT = 100_000  # grid combinations; GridSampler lists them all in memory
 
 
 def format_value(value: Any) -> str:
@@ -167,7 +167,7 @@ def suggest(trial: Any, parameters: dict[str, ParamSpec]) -> dict[str, Any]:
 
     Example:
         >>> import optuna
-        >>> from lex_dpr.sweep.config import ParamSpec
+        >>> from lex_dpr.sweep.spec import ParamSpec
         >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
         >>> study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
         >>> params = {"lora.r": ParamSpec("lora.r", "int_uniform", min=4, max=64),
@@ -187,20 +187,50 @@ def suggest(trial: Any, parameters: dict[str, ParamSpec]) -> dict[str, Any]:
     return out
 
 
+def grid_problems(parameters: dict[str, ParamSpec]) -> list[str]:
+    """Why ``method: grid`` cannot enumerate these parameters (empty when it can): the one grid check.
+
+    A grid takes constants, categoricals, ``int_uniform`` and ``q_uniform``, and at most ``GRID_LIMIT``
+    combinations (counted, not listed).
+
+    Example:
+        >>> from lex_dpr.sweep.spec import ParamSpec
+        >>> grid_problems({"lora.r": ParamSpec("lora.r", "int_uniform", min=1, max=1_000_000)})
+        ['method grid has 1000000 combinations (more than 100000): fewer values, or use method random or bayes']
+    """
+    bad = [f"'parameters.{k}' ({p.distribution})" for k, p in parameters.items()
+           if p.distribution not in GRID_DISTRIBUTIONS]
+    if bad:
+        return [f"method grid cannot enumerate {', '.join(bad)}: give values: [...], or int_uniform or q_uniform "
+                "bounds, or use method random or bayes"]
+    total = 1
+    for p in parameters.values():
+        if p.distribution == "categorical":
+            total *= len(p.values)
+        elif p.distribution == "int_uniform":
+            total *= int(p.max) - int(p.min) + 1
+        elif p.distribution == "q_uniform":
+            kmin, kmax = q_steps(p)
+            total *= kmax - kmin + 1
+    if total > GRID_LIMIT:
+        return [f"method grid has {total} combinations (more than {GRID_LIMIT}): fewer values, or use method "
+                "random or bayes"]
+    return []
+
+
 def grid_space(parameters: dict[str, ParamSpec]) -> dict[str, list[Any]]:
     """The search space for ``optuna.samplers.GridSampler``: every suggested name → its values.
 
     Raises:
-        ConfigError: a parameter a grid cannot enumerate (continuous or unbounded), all of them named.
+        ConfigError: the parameters fail :func:`grid_problems` (a continuous or unbounded one, all of them named).
     """
+    problems = grid_problems(parameters)
+    if problems:
+        raise ConfigError("; ".join(problems))
     space: dict[str, list[Any]] = {}
-    bad = []
-    for key, spec in parameters.items():
+    for spec in parameters.values():
         d = spec.distribution
         if d == "constant":
-            continue
-        if d not in GRID_DISTRIBUTIONS:
-            bad.append(f"'parameters.{key}' ({d})")
             continue
         name, _, kwargs = suggestion(spec)
         if d == "categorical":
@@ -210,9 +240,6 @@ def grid_space(parameters: dict[str, ParamSpec]) -> dict[str, list[Any]]:
         else:
             kmin, kmax = q_steps(spec)
             space[name] = [_multiple(spec, k) for k in range(kmin, kmax + 1)]
-    if bad:
-        raise ConfigError(f"method grid cannot enumerate {', '.join(bad)}: give values: [...], or int_uniform or "
-                          "q_uniform bounds, or use method random or bayes")
     return space
 
 

@@ -35,12 +35,13 @@ class TrialRow:
 def trial_rows(sweep, stale_s: float | None = None, now: float | None = None) -> list[TrialRow]:
     """Every trial of the sweep but surplus ones (asked past ``run_cap`` and never run).
 
-    A running trial whose agent is gone (:func:`lex_dpr.sweep.agent.agent_gone`; ``stale_s`` defaults to the
+    A running trial whose agent is gone (:func:`lex_dpr.sweep.trial.agent_gone`; ``stale_s`` defaults to the
     agents' own) is ``dead``.
     """
     import time
 
-    from lex_dpr.sweep.agent import AgentOptions, agent_gone
+    from lex_dpr.sweep.agent import AgentOptions
+    from lex_dpr.sweep.trial import agent_gone
 
     now = time.time() if now is None else now
     stale_s = AgentOptions.stale_s if stale_s is None else stale_s
@@ -82,6 +83,37 @@ def short_names(keys: list[str]) -> list[str]:
             n += 1
         out.append(".".join(p[-n:]))
     return out
+
+
+@dataclass
+class StatusView:
+    """The status table as text, ready to render: fixed columns, then one column per varying parameter.
+
+    ``rows`` are (trial, state, value, wall s); ``params`` one list per row, one cell per ``names`` entry (the
+    parameters' shortest unique tails, e.g. ``lr`` for ``trainer.lr``); ``best`` is the line under the table.
+    """
+
+    heading: str
+    rows: list[tuple[str, str, str, str]]
+    names: list[str]
+    params: list[list[str]]
+    best: str | None = None
+
+    COLUMNS = ("trial", "state", "value", "wall (s)")
+
+
+def status_view(sweep, stale_s: float | None = None, now: float | None = None) -> StatusView:
+    """The sweep's trials as :class:`StatusView` cells (a dead trial reads ``dead (agent gone)``)."""
+    rows = trial_rows(sweep, stale_s, now)
+    keys = varying_keys(rows)
+    cells = [(str(r.number), {"dead": "dead (agent gone)"}.get(r.state, r.state)
+              + (" (re-queued)" if r.requeued_as_new_trial else ""), "" if r.value is None else f"{r.value:.4f}",
+              "" if r.wall_s is None else str(r.wall_s)) for r in rows]
+    params = [[f"{v:.4g}" if isinstance(v, float) else str(v) for v in (r.values.get(k, "") for k in keys)] for r in rows]
+    best = best_trial(sweep)
+    return StatusView(f"sweep {sweep.sweep_id} ({sweep.spec.metric}, {sweep.spec.goal})", cells, short_names(keys),
+                      params, None if best is None else
+                      f"best: trial {best.number}, {sweep.spec.metric} = {best.value:.4f}")
 
 
 def best_trial(sweep):
@@ -152,11 +184,22 @@ def best_config(sweep):
     return cfg, best
 
 
+def best_rows(sweep, trial) -> list[tuple[str, str]]:
+    """``(name, value)`` rows of a trial: the sweep's metric, then its parameters by name."""
+    return [(sweep.spec.metric, f"{trial.value:.4f}"),
+            *sorted((k, str(v)) for k, v in (trial.user_attrs.get("values") or {}).items())]
+
+
+def train_command(cfg) -> str:
+    """The one ``lex-dpr train`` line that trains ``cfg`` (its overrides from the defaults), shell-quoted."""
+    from lex_dpr.utils.config import to_overrides
+
+    return shlex.join(["lex-dpr", "train", *to_overrides(cfg)])
+
+
 def export_best(sweep, path: str | Path) -> tuple[Path, str]:
     """Write the best trial's config as YAML that ``lex-dpr train --config`` takes; return it and the command."""
     import yaml
-
-    from lex_dpr.utils.config import to_overrides
 
     cfg, best = best_config(sweep)
     path = Path(path)
@@ -164,4 +207,4 @@ def export_best(sweep, path: str | Path) -> tuple[Path, str]:
               f"# Train it: lex-dpr train --config {path}\n")
     with atomic_open(path) as fh:
         fh.write((header + yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True)).encode())
-    return path, shlex.join(["lex-dpr", "train", *to_overrides(cfg)])
+    return path, train_command(cfg)

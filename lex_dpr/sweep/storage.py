@@ -45,6 +45,16 @@ STOP_FILE = "STOP"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
 
 
+def utc_now() -> str:
+    """Now, as the sweep writes a time into a file: UTC, ISO 8601, whole seconds, ``Z`` (``2026-12-07T05:10:17Z``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def file_stamp() -> str:
+    """Now in UTC for a file name: ``20261207T051017Z`` (ISO 8601 basic form, as the sweep writes every time)."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
 def new_sweep_id(name: str | None) -> str:
     """``{name}-{8 hex}``: readable, and unique across machines without coordination."""
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", name or "sweep").strip("-")[:40] or "sweep"
@@ -152,7 +162,7 @@ def journal_lock(path: str | Path):
 
 def _aside(path: Path, kind: str, data: bytes) -> Path:
     """Keep ``data`` in ``PATH.KIND-TIME`` (a new file, never an existing one)."""
-    stamp = time.strftime("%Y%m%dT%H%M%S")
+    stamp = file_stamp()
     for n in range(1000):
         target = path.with_name(f"{path.name}.{kind}-{stamp}" + (f"-{n}" if n else ""))
         try:
@@ -338,7 +348,7 @@ def repair_journal(path: str | Path) -> Repair:
         repaired = b"".join(good)
         result.kept = len(good)
         if repaired != original:
-            result.backup = path.with_name(f"{path.name}.bad-{time.strftime('%Y%m%dT%H%M%S')}")
+            result.backup = path.with_name(f"{path.name}.bad-{file_stamp()}")
             shutil.copy2(path, result.backup)
             tmp = path.with_name(f".{path.name}.repair.tmp")
             with tmp.open("wb") as fh:
@@ -371,7 +381,7 @@ def find_sweep(sweep_id: str | None, config: str | Path | None, root: str | Path
     if sweep_id:
         return sweep_id
     if config is not None:
-        from lex_dpr.sweep.config import load_sweep
+        from lex_dpr.sweep.parse import load_sweep
 
         spec = load_sweep(config)
         if spec.sweep_id:

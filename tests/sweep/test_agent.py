@@ -1,6 +1,7 @@
 """Offline sweeps end to end on the sample: real agents in child processes, kills, two agents on one journal."""
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+
+from lex_dpr.training.config import load_config
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +52,8 @@ def _trials(cwd, config):
 
 
 def test_three_trials_status_plots_and_best_export(sample_training_data, tmp_path):
-    config = _sweep_file(tmp_path, sample_training_data)
+    data = sample_training_data
+    config = _sweep_file(tmp_path, data)
     created = _cli("sweep", "create", "--config", config, "--no-run-agent", cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     sweep_id = next(line.split(": ", 1)[1] for line in config.read_text().splitlines() if line.startswith("sweep_id:"))
@@ -69,7 +73,12 @@ def test_three_trials_status_plots_and_best_export(sample_training_data, tmp_pat
     assert f"{top['value']:.4f}" in best.stdout
     check = _cli("train", "--config", "best.yaml", "--check", cwd=tmp_path)
     assert check.returncode == 0, check.stderr
-    assert f"trainer.lr={top['values']['trainer.lr']!r}" in check.stdout or str(top["values"]["trainer.lr"]) in check.stdout
+    # the exported file trains the best trial's values exactly, and is the run `sweep best` printed as one line
+    command = shlex.split(check.stdout.strip().splitlines()[-1])
+    assert command[:2] == ["lex-dpr", "train"] and check.stdout.strip().splitlines()[-1] == best.stdout.strip().splitlines()[-1]
+    for cfg in (load_config(tmp_path / "best.yaml"), load_config(None, command[2:])):
+        assert (cfg.trainer.lr, cfg.trainer.epochs) == (top["values"]["trainer.lr"], top["values"]["trainer.epochs"])
+        assert cfg.data.pairs == str(data["pairs"]) and cfg.out_dir == f"runs/{sweep_id}-best"
     # the agent stops at run_cap: a second agent runs nothing more
     again = _cli("sweep", "agent", "--config", config, cwd=tmp_path)
     assert again.returncode == 0 and "run_cap 3 reached" in again.stdout

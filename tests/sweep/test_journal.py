@@ -3,6 +3,7 @@ naming the file, the line and `lex-dpr sweep repair`, which keeps every record b
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,7 @@ def test_a_torn_last_line_is_set_aside_and_nothing_is_glued_onto_it(sweep, tmp_p
     assert "a write cut short" in warning[0] and "set aside into journal.log.torn-" in warning[0]
     [kept] = journal.parent.glob("journal.log.torn-*")
     assert kept.read_bytes() == torn  # nothing is lost
+    assert re.fullmatch(r"journal\.log\.torn-\d{8}T\d{6}Z", kept.name), kept.name  # named by UTC time
     records = _records(journal)  # before the fix: the stop record was glued onto the torn line
     assert records[-1]["user_attr"]["stop"]["why"] == "lex-dpr sweep stop"
     for args in (["status", sweep_id, "--no-plots"], ["create", "--config", "sweep.yaml", "--no-run-agent"]):
@@ -123,7 +125,7 @@ def test_binary_garbage_is_one_line_naming_file_line_and_repair_which_keeps_the_
     assert f"line {bad_line}: not valid UTF-8 (binary data); set aside with every line after it" in repaired.stderr
     assert journal.read_bytes() == good
     [backup] = journal.parent.glob("journal.log.bad-*")
-    assert backup.read_bytes() == damaged
+    assert backup.read_bytes() == damaged and re.fullmatch(r"journal\.log\.bad-\d{8}T\d{6}Z", backup.name)
     assert _cli("sweep", "status", sweep_id, "--no-plots", cwd=tmp_path).returncode == 0
     again = _cli("sweep", "repair", sweep_id, cwd=tmp_path)
     assert again.returncode == 0 and "nothing to repair" in again.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lex_dpr.errors import ConfigError
-from lex_dpr.sweep.config import load_sweep, parse_sweep
+from lex_dpr.sweep.parse import load_sweep, parse_sweep
 from lex_dpr.sweep.legacy import BGE_QUERY_PROMPT, LEGACY_KEYS, legacy_table, lookup, map_value
 from lex_dpr.sweep.space import resolved_values
 from lex_dpr.training.config import load_config

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from lex_dpr.errors import ConfigError
-from lex_dpr.sweep.config import load_sweep, parse_sweep
+from lex_dpr.sweep.parse import load_sweep, parse_sweep
 from lex_dpr.sweep.online import check_for_wandb, to_wandb, wandb_problems
 
 BASE = {"method": "bayes", "metric": {"name": "eval/ndcg_at_10", "goal": "maximize"}}

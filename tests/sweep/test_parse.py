@@ -8,7 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lex_dpr.errors import ConfigError
-from lex_dpr.sweep.config import DISTRIBUTIONS, HyperbandSpec, load_sweep, metric_key, parse_sweep, set_sweep_id
+from lex_dpr.sweep.metric import metric_key
+from lex_dpr.sweep.parse import load_sweep, parse_sweep, set_sweep_id
+from lex_dpr.sweep.spec import DISTRIBUTIONS, HyperbandSpec
 from lex_dpr.training.config import load_config
 
 FULL = """\

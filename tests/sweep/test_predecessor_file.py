@@ -15,7 +15,8 @@ import orjson
 import pytest
 
 from lex_dpr.errors import ConfigError
-from lex_dpr.sweep.config import HyperbandSpec, load_sweep, parse_sweep
+from lex_dpr.sweep.parse import load_sweep, parse_sweep
+from lex_dpr.sweep.spec import HyperbandSpec
 from lex_dpr.sweep.legacy import BGE_QUERY_PROMPT
 
 TEMPLATE = Path(__file__).parent / "data" / "lexdpr_sweep_preset.yaml"

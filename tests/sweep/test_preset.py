@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from lex_dpr.errors import ConfigError
-from lex_dpr.sweep.config import parse_sweep
+from lex_dpr.sweep.parse import parse_sweep
 from lex_dpr.sweep.preset import TRANSFORMER_MODELS, build_preset, missing_data, model_availability
 
 ALL = dict.fromkeys(TRANSFORMER_MODELS)

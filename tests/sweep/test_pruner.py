@@ -15,7 +15,8 @@ from optuna.trial import TrialState
 from sweeps import RunState, SweepRun
 from sweeps.hyperband_stopping import hyperband_stop_runs
 
-from lex_dpr.sweep.config import HyperbandSpec, parse_sweep
+from lex_dpr.sweep.parse import parse_sweep
+from lex_dpr.sweep.spec import HyperbandSpec
 from lex_dpr.sweep.pruner import HyperbandStopping, make_pruner
 
 METRIC = "eval/ndcg_at_10"
@@ -267,15 +268,17 @@ def test_the_package_exposes_load_sweep_and_make_pruner(tmp_path):
     assert exposed is make_pruner and isinstance(exposed(spec), HyperbandStopping)
     import lex_dpr.sweep
 
-    assert {"load_sweep", "make_pruner"} <= set(dir(lex_dpr.sweep)) and lex_dpr.sweep.__all__ == ["load_sweep",
-                                                                                                    "make_pruner"]
+    assert {"load_sweep", "make_pruner"} <= set(lex_dpr.sweep.__all__) <= set(dir(lex_dpr.sweep))
+    for name in lex_dpr.sweep.__all__:  # every public name resolves to the object in its home module
+        value = getattr(lex_dpr.sweep, name)
+        assert value.__module__.startswith("lex_dpr.sweep.") and value.__name__ == name
     with pytest.raises(AttributeError, match="no_such_name"):
         _ = lex_dpr.sweep.no_such_name
 
 
 def test_importing_the_package_imports_neither_optuna_nor_the_config():
     code = ("import sys, lex_dpr.sweep\n"
-            "print(sorted(m for m in ('optuna', 'lex_dpr.sweep.config', 'lex_dpr.sweep.pruner') if m in sys.modules))\n"
+            "print(sorted(m for m in ('optuna', 'lex_dpr.sweep.parse', 'lex_dpr.sweep.pruner') if m in sys.modules))\n"
             "from lex_dpr.sweep import make_pruner\n"
             "print('optuna' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lex_dpr.errors import ConfigError
-from lex_dpr.sweep.config import ParamSpec, parse_sweep
+from lex_dpr.sweep.parse import parse_sweep
+from lex_dpr.sweep.spec import ParamSpec
 from lex_dpr.sweep.space import format_value, grid_space, param_name, resolved_values, suggest, to_overrides
 from lex_dpr.training.config import load_config
 from lex_dpr.utils.config import flatten, to_dict
@@ -150,6 +151,23 @@ def test_grid_enumerates_exactly_the_product():
                                                     [("q_proj", "v_proj"), ("query", "value")]))
     with pytest.raises(ConfigError, match=r"'parameters.x' \(uniform\)"):
         grid_space({"x": ParamSpec("x", "uniform", min=0.0, max=1.0)})
+
+
+@pytest.mark.parametrize("parameters", [{"trainer.warmup_ratio": {"min": 0.0, "max": 0.5}}, {"lora.r": {"min": 1, "max": 400},
+                                                                            "trainer.epochs": {"min": 1, "max": 400}}])
+def test_the_file_check_and_the_sampler_refuse_a_grid_with_the_same_words(parameters):
+    """One grid check (space.grid_problems): sweep files are refused with the words grid_space raises."""
+    from lex_dpr.sweep.space import grid_problems
+
+    specs = {k: ParamSpec(k, "uniform" if isinstance(v["min"], float) else "int_uniform", min=v["min"], max=v["max"])
+             for k, v in parameters.items()}
+    [problem] = grid_problems(specs)
+    with pytest.raises(ConfigError) as raised:
+        grid_space(specs)
+    assert str(raised.value) == problem
+    with pytest.raises(ConfigError) as parsed:
+        parse_sweep({"method": "grid", "metric": {"name": "eval/ndcg_at_10"}, "parameters": parameters})
+    assert problem in str(parsed.value)
 
 
 def test_normal_family_is_suggested_as_a_bounded_quantile():

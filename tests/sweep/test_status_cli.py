@@ -2,6 +2,7 @@
 trial, and an agent started on a stopped sweep: real CLI runs on the sample data."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -207,6 +208,7 @@ def test_an_agent_on_a_stopped_sweep_says_when_and_how_to_resume(tmp_path):
     sweep_id = _sweep_id(config)
     assert _cli("sweep", "stop", sweep_id, cwd=tmp_path).returncode == 0
     at = (tmp_path / "sweeps" / sweep_id / "STOP").read_text().splitlines()[0]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", at), at  # UTC, ISO 8601 with Z
     done = _cli("sweep", "agent", sweep_id, cwd=tmp_path)
     assert done.returncode == 0 and done.stdout == ""
     assert done.stderr.splitlines() == [f"warning: sweep {sweep_id} was stopped at {at} (lex-dpr sweep stop); no "

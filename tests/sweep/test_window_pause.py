@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 import pytest
 
 from lex_dpr.sweep import agent as A
-from lex_dpr.sweep.config import parse_sweep
+from lex_dpr.sweep.parse import parse_sweep
+from lex_dpr.sweep.study import open_sweep
 from lex_dpr.sweep.create import create_sweep
 from lex_dpr.sweep.window import TimeWindow
 
@@ -37,7 +38,7 @@ def test_window_close_pauses_the_trial_and_resumes_it(sample_training_data, tmp_
 
     options = A.AgentOptions(root=tmp_path / "sweeps", window=TimeWindow.parse("9-18", "UTC"), clock=lambda: now[0],
                              sleep=sleep, poll_s=0.2)
-    result = A.run_agent(A.open_sweep(sweep_id, options=options), options, lambda kind, info: events.append(kind))
+    result = A.run_agent(open_sweep(sweep_id, options=options), options, lambda kind, info: events.append(kind))
     assert result.completed == 1
     assert "pause" in events and "waiting" in events  # stopped at window close, waited for 09:00 the next day
     assert now[0] >= datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc).timestamp()
