@@ -108,14 +108,31 @@ class Lexicon:
 
 
 def load_lexicon(spec: str | Path | None) -> Lexicon | None:
-    """``None``/``"none"``: no lexicon; ``"builtin"``: the bundled one; else a TSV file."""
+    """``None``/``"none"``: no lexicon; ``"builtin"``: the bundled one; else a TSV file.
+
+    Read once per process (a file again when it changed): the dense half, BM25 and the reranker share it.
+    """
     if spec is None or str(spec).lower() in ("", "none", "null"):
         return None
     if str(spec) == BUILTIN:
-        from lex_dpr.resources import resource_text
+        key = (BUILTIN, 0)
+    else:
+        try:
+            key = (str(Path(spec).resolve()), Path(spec).stat().st_mtime_ns)
+        except OSError:
+            key = (str(spec), -1)  # from_file names the problem
+    if key not in _LOADED:
+        if str(spec) == BUILTIN:
+            from lex_dpr.resources import resource_text
 
-        return Lexicon.from_lines(resource_text("lexicon/everyday_legal.tsv").splitlines(), "builtin lexicon")
-    return Lexicon.from_file(spec)
+            lexicon = Lexicon.from_lines(resource_text("lexicon/everyday_legal.tsv").splitlines(), "builtin lexicon")
+        else:
+            lexicon = Lexicon.from_file(spec)
+        _LOADED[key] = lexicon
+    return _LOADED[key]
+
+
+_LOADED: dict[tuple[str, int], Lexicon] = {}
 
 
 class QuestionView:

@@ -46,7 +46,11 @@ def project_2d(vectors: np.ndarray, method: str = DEFAULT_METHOD, seed: int = 42
         raise ConfigError(f"only {n} point(s) to map; raise --n-samples or check the pairs file")
     started = time.perf_counter()
     if method == "umap":
-        import umap
+        try:
+            import umap
+        except ImportError:  # an extra: numba, which it needs, slows every bm25s import by 0.7 s
+            raise ConfigError("--method umap needs umap-learn: pip install 'lex-dpr[umap]' (or umap-learn); "
+                              "--method tsne needs nothing more") from None
 
         reducer = umap.UMAP(n_components=2, n_neighbors=max(2, min(neighbours, n - 1)), metric="cosine",
                             random_state=seed, n_jobs=1, init="spectral" if n > 16 else "random",

@@ -83,6 +83,7 @@ def test_an_explicit_before_model(sample_training_data, trained_run, tmp_path):
 
 @pytest.mark.slow  # numba compiles UMAP on first use: about a minute on a busy 2-core machine
 def test_umap_space_map(sample_training_data, trained_run, tmp_path):
+    pytest.importorskip("umap", reason="umap-learn is an extra (pip install 'lex-dpr[umap]')")
     out = tmp_path / "viz"
     result = lex_dpr(["visualize", "-m", str(trained_run), "-o", str(out), "--type", "embedding-space", "--method", "umap",
                       *SMALL])
