@@ -40,6 +40,7 @@ from typing import Any
 import orjson
 
 from lex_dpr.errors import InputError
+from lex_dpr.utils.folders import fsync_dir
 from lex_dpr.utils.io import WriteError, folder_lock, sha256_file, try_lock, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class PairSetWriter:
                         "removed": sorted(set(old.get("files", {})) - set(self.names)),
                         "settings": self.settings}
             write_json(self.tmp / (self.stem + MANIFEST_SUFFIX), manifest)  # the commit point
-            _fsync_dir(self.tmp)
+            fsync_dir(self.tmp)
         except BaseException:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise
@@ -235,7 +236,7 @@ def _roll_forward(setdir: Path, folder: Path) -> bool:
         with contextlib.suppress(FileNotFoundError):
             (folder / name).unlink()
     os.replace(manifest_file, folder / manifest_file.name)
-    _fsync_dir(folder)
+    fsync_dir(folder)
     shutil.rmtree(setdir, ignore_errors=True)
     return True
 
@@ -264,15 +265,6 @@ def _sha256(path: Path) -> str:
     if key not in _HASHES:
         _HASHES[key] = sha256_file(path)
     return _HASHES[key]
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _glob_escape(name: str) -> str:

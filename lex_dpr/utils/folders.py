@@ -73,12 +73,7 @@ def fsync_tree(root: str | Path) -> None:
 
 
 def _fsync_file(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    fsync_dir(path)  # the same call: open read-only, fsync, close; a no-op where it cannot be opened
 
 
 def exchange(a: str | Path, b: str | Path) -> bool:
