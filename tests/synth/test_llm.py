@@ -3,6 +3,8 @@ from collections import Counter
 import orjson
 import pytest
 
+from lex_dpr.errors import InputError
+
 from lex_dpr.llm.base import Generation
 from lex_dpr.synth import run as synth_run
 from lex_dpr.synth.llm import INSTRUCTIONS, build_prompt, parse_question
@@ -96,7 +98,11 @@ def test_tiny_lm_through_the_transformers_backend(statute_passages, tmp_path):
     out = tmp_path / "s.jsonl"
     job = SynthJob(passages=str(passages), out=str(out), llm=f"transformers:{model}", n=2, types=["정의"],
                    temperatures=[0.1, 0.3, 0.4], device="cpu", generation=GenerationConfig(max_new_tokens=12))
-    r = run_synth(job, show_progress=False)
+    try:
+        r = run_synth(job, show_progress=False)
+    except InputError as exc:  # gibberish kept nothing: one line with the attempts counted, nothing written
+        assert "no question kept (5 attempts:" in str(exc) and not out.exists()
+        return
     s = r.summary
     assert s["attempted"] == 5 and s["written"] + sum(s["rejected"].values()) == 5
     assert set(s["per_temperature"]) == {"0.1", "0.3", "0.4"}

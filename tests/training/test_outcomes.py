@@ -104,9 +104,11 @@ def test_record_reproduces_the_run_from_its_override_list(sample_training_data, 
 
 _SUBPROCESS_TRAIN = """
 import sys
+import torch
+torch.set_num_threads(int(sys.argv[1]))  # the parent's: a float sum's order depends on how many threads share it
 from lex_dpr.training.config import load_config
 from lex_dpr.training.train import train
-train(load_config(None, sys.argv[1:]), show_progress=False)
+train(load_config(None, sys.argv[2:]), show_progress=False)
 """
 
 
@@ -132,7 +134,10 @@ def test_two_trainings_in_one_process_behave_as_in_two(sample_training_data, tmp
     assert {k: os.environ.get(k) for k in ours} == env_before  # settings went to wandb.init, not the env
     overrides = [f"data.{k}={v}" for k, v in sample_training_data.items()] + STATIC + [
         f"out_dir={tmp_path / 'fresh'}", "trainer.max_steps=3", "trainer.seed=7", "wandb.mode=disabled"]
-    subprocess.run([sys.executable, "-c", _SUBPROCESS_TRAIN, *overrides], check=True, capture_output=True)
+    import torch
+
+    subprocess.run([sys.executable, "-c", _SUBPROCESS_TRAIN, str(torch.get_num_threads()), *overrides], check=True,
+                   capture_output=True)
     fresh = tmp_path / "fresh" / "bi_encoder" / "final"
     assert (result.final_dir / "model.safetensors").read_bytes() == (fresh / "model.safetensors").read_bytes()
 
