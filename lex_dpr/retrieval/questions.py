@@ -82,15 +82,17 @@ class Lexicon:
         return cls.from_lines(text.splitlines(), str(path))
 
     def terms(self, query: str) -> list[str]:
-        """The legal terms ``query`` gets, in entry order, without duplicates or terms it already has."""
+        """The legal terms ``query`` gets, in the order its words meet the entries, without duplicates or terms
+        it already has: the same list in every process."""
         if query in self._terms:
             return list(self._terms[query])
         if len(self._terms) >= 4096:
             self._terms.clear()
-        have = set(tokenize_many([query])[0])
+        words = tokenize_many([query])[0]
+        have = set(words)
         out: dict[str, None] = {}
         seen: set[int] = set()
-        for w in have:
+        for w in dict.fromkeys(words):  # the query's order, not a set's: that changes with PYTHONHASHSEED
             for e in self._by_word.get(w, ()):
                 if id(e) in seen or not e.words <= have:
                     continue

@@ -67,3 +67,16 @@ def test_questions_are_expanded_and_filtered_statements_pass_through():
     asked = [q for qs, _ in inner.asked for q in qs]
     assert STATEMENT in asked and QUESTION + " 과실상계" in asked
     assert [k for _, k in inner.asked] == [2, 8, 32]
+
+
+def test_the_terms_a_question_gets_do_not_depend_on_the_process_hash_seed():
+    import os
+    import subprocess
+    import sys
+
+    code = ("from lex_dpr.retrieval.questions import load_lexicon; lex = load_lexicon('builtin'); "
+            "print([lex.terms(q) for q in ('집주인이 보증금을 안 돌려주고 이사 가래요. 결혼 전에 빌린 돈은요?', "
+            "'통장을 빌려줬는데 대출 이자가 너무 높아요?')])")
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(runs) == 1 and "[]" not in runs.pop()[:3]
