@@ -61,7 +61,8 @@ def contexts_answer(contexts: Sequence[Context]) -> str:
 
 
 def build_retriever(index, cfg: RagConfig, rerank: bool | None = None) -> Retriever:
-    """The index's dense and BM25 halves fused as ``cfg.retrieval`` says (either alone when the other is absent).
+    """The index's dense and BM25 halves fused as ``cfg.retrieval`` says (either alone when the other is absent),
+    with the passages a query names by law and article first (``retrieval.citations``).
 
     Queries asked as questions see both halves through :func:`question_views`, and their fused candidates are
     reordered by the index's question reranker (``INDEX/rerank.json`` from ``rag tune --questions``) when
@@ -72,11 +73,17 @@ def build_retriever(index, cfg: RagConfig, rerank: bool | None = None) -> Retrie
     r = cfg.retrieval
     dense, bm25 = question_views(index, cfg)
     if dense is None or bm25 is None:
-        return dense or bm25
-    k_first = r.k_dense if r.method == Method.INDEPENDENT else None
-    reranker = question_reranker(index, cfg) if (r.rerank if rerank is None else rerank) else None
-    return FusionRetriever(dense, bm25, weight=r.weight, depth=r.depth, method=str(r.method),
-                           k_first=k_first, question_weight=r.question_weight, reranker=reranker)
+        retriever = dense or bm25
+    else:
+        k_first = r.k_dense if r.method == Method.INDEPENDENT else None
+        reranker = question_reranker(index, cfg) if (r.rerank if rerank is None else rerank) else None
+        retriever = FusionRetriever(dense, bm25, weight=r.weight, depth=r.depth, method=str(r.method),
+                                    k_first=k_first, question_weight=r.question_weight, reranker=reranker)
+    if r.citations and retriever is not None:
+        from lex_dpr.retrieval.citations import CitedFirst
+
+        retriever = CitedFirst(retriever, index.corpus.records)
+    return retriever
 
 
 def question_views(index, cfg: RagConfig):

@@ -156,3 +156,16 @@ def is_question(text: str) -> bool:
         False
     """
     return bool(_QUESTION.search(text.strip()))
+
+
+_LAW_NAME_NOISE = re.compile(r"[\s「」『』ㆍ·・‧･.,]")
+
+
+def law_name_key(name: str) -> str:
+    """A law name as a spacing-, bracket- and middle-dot-insensitive key (also an article label's: 제23조 의2).
+
+    Example:
+        >>> law_name_key("남녀고용평등과 일ㆍ가정 양립 지원에 관한 법률") == law_name_key("「남녀고용평등과일·가정양립지원에관한법률」")
+        True
+    """
+    return _LAW_NAME_NOISE.sub("", name)

@@ -109,3 +109,14 @@ def test_a_question_gets_the_question_weight_and_a_statement_the_weight(sample_i
     assert given.cfg.retrieval.question_weight is None
     both = open_answerer(sample_index, overrides=["retrieval.weight=0.8", "retrieval.question_weight=0.1"])
     assert (both.cfg.retrieval.weight, both.cfg.retrieval.question_weight) == (0.8, 0.1)
+
+
+def test_an_article_named_by_law_and_number_comes_first(sample_index):
+    from lex_dpr.rag.answer import open_answerer
+
+    question = "민법 제406조는 언제 적용되나요?"
+    on = open_answerer(sample_index).answer([question])[0]
+    off = open_answerer(sample_index, overrides=["retrieval.citations=false"]).answer([question])[0]
+    assert on.contexts[0].pid == "LAW_001706_제406조" != off.contexts[0].pid
+    assert [c.pid for c in on.contexts[1:]] == [c.pid for c in off.contexts if c.pid != "LAW_001706_제406조"][:5]
+    assert on.contexts[0].score == on.contexts[1].score  # scored as the ranking's best
