@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import orjson
 
 from lex_dpr.errors import InputError
+from lex_dpr.utils.hashing import blake2b_digest
 from lex_dpr.utils.io import BadLine, ensure_writable, iter_numbered_jsonl, write_jsonl
 
 
@@ -25,7 +25,7 @@ class MergeReport:
 def _digest(record: dict) -> int:
     """A content hash that, like dict equality, ignores key order."""
     raw = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-    return int.from_bytes(hashlib.blake2b(raw, digest_size=16).digest(), "big")
+    return int.from_bytes(blake2b_digest(raw, 16), "big")
 
 
 def _passage_id(p: dict) -> str | None:

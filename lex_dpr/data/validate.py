@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lex_dpr.utils.hashing import blake2b_digest
 from lex_dpr.utils.text import normalize_query
 from lex_dpr.utils.io import BadLine, iter_jsonl
 
@@ -79,7 +79,7 @@ def validate(pair_files: list[str | Path], passage_files: list[str | Path]) -> V
 
 
 def _query_key(text: str) -> bytes:
-    return hashlib.blake2b(normalize_query(text).encode(), digest_size=16).digest()
+    return blake2b_digest(normalize_query(text), 16)
 
 
 def _id_list(value: object) -> list[str] | None:

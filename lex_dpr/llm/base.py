@@ -18,7 +18,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, runtime_checkable
@@ -26,6 +25,7 @@ from typing import Protocol, runtime_checkable
 import orjson
 
 from lex_dpr.utils.config import setting
+from lex_dpr.utils.hashing import sha256_hex
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": ...}
 
@@ -68,7 +68,7 @@ class GenerationConfig:
         if not self.do_sample:  # greedy: the sampling settings change nothing
             unused += ("temperature", "top_p", "top_k", "seed")
         keep = {k: v for k, v in asdict(self).items() if k not in unused}
-        return hashlib.sha256(orjson.dumps(keep, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+        return sha256_hex(orjson.dumps(keep, option=orjson.OPT_SORT_KEYS), 16)
 
 
 @dataclass

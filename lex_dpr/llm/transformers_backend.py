@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ import torch
 from lex_dpr.errors import ConfigError, InputError
 from lex_dpr.llm.banned import bad_words_ids, strip_banned
 from lex_dpr.llm.base import Generation, GenerationConfig, Message
+from lex_dpr.utils.hashing import sha256_hex
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def _folder_stamp(folder: Path) -> str:
     """A short hash of a local model's files (names, sizes, modification times): retrained weights, new key."""
     files = sorted(p for p in folder.iterdir() if p.is_file())
     stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
-    return hashlib.sha256(stamp.encode()).hexdigest()[:12]
+    return sha256_hex(stamp, 12)
 
 
 def _eos_ids(model, tokenizer) -> list[int]:

@@ -9,14 +9,14 @@ entry in models.yaml (prompts, max length).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import orjson
 
 from lex_dpr.errors import InputError
-from lex_dpr.utils.io import read_json_file, sha256_file
+from lex_dpr.utils.hashing import sha256_file, sha256_hex
+from lex_dpr.utils.io import read_json_file
 
 # Files that do not decide what a model computes: the model card and a checkpoint's training state.
 _NOT_MODEL = {"README.md", "optimizer.pt", "scheduler.pt", "scaler.pt", "trainer_state.json", "training_args.bin",
@@ -36,7 +36,7 @@ def model_fingerprint(name_or_path: str | Path) -> str | None:
     lines = _model_lines(str(name_or_path), depth=0)
     if lines is None:
         return None
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return sha256_hex("\n".join(lines))
 
 
 def _model_lines(name: str, depth: int) -> list[str] | None:
@@ -124,7 +124,7 @@ def _hub_snapshot(repo_id: str) -> Path | None:
 def fingerprint_or_name(model: str) -> str:
     """:func:`model_fingerprint`, or a hash of the name for a hub model with no snapshot to hash."""
     fp = model_fingerprint(model)
-    return fp if fp is not None else hashlib.sha256(f"unresolved:{model}".encode()).hexdigest()
+    return fp if fp is not None else sha256_hex(f"unresolved:{model}")
 
 
 def is_hub_id(name: str) -> bool:

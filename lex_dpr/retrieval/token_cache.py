@@ -1,13 +1,15 @@
 """Kiwi morphemes on disk, so that a rerun skips Kiwi and an interrupted run resumes where it stopped.
 
 Keyed by a hash of the text and of the tokeniser settings (Kiwi version, kept tags, options); written
-as append-only JSONL in chunks while tokenising. A line cut by a crash, or any line that is not
-``[key, [token, ...]]``, is a cache miss: skipped and counted (``bad_lines``), never an error.
+as an append-only journal (:mod:`lex_dpr.utils.journal`) in chunks while tokenising. A last line cut by a
+crash is dropped, and cut away before the next append; any other line that is not ``[key, [token, ...]]`` is
+a cache miss: skipped, counted (``bad_lines``) and named in one warning, never an error.
 
-Several runs may share one cache: appends hold an ``flock`` on ``<cache>.lock`` and first read what the
-others appended, so each key is written once. Duplicates from older versions are dropped on read, and the
-file is rewritten without them (and without bad lines) when they make up more than a quarter of it.
-A cache that cannot be written (read-only folder, full disk) is used read-only, with one warning.
+Several runs may share one cache: appends hold an exclusive ``flock`` on ``<cache>.lock``
+(:func:`~lex_dpr.utils.locks.hold_lock`; reads a shared one) and first read what the others appended, so
+each key is written once. Duplicates from older versions are dropped on read, and the file is rewritten
+without them (and without bad lines) when they make up more than a quarter of it. A cache that cannot be
+written (read-only folder, full disk) is used read-only, with one warning.
 
 Example:
     >>> import tempfile
@@ -19,17 +21,16 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import Any
 
-import orjson
-
-from lex_dpr.utils.io import atomic_open
+from lex_dpr.utils.hashing import blake2b_hex, sha1_hex
+from lex_dpr.utils.io import BadLine, atomic_open, dumps
+from lex_dpr.utils.journal import Position, append, open_append, scan
+from lex_dpr.utils.locks import hold_lock
 
 log = logging.getLogger(__name__)
 
@@ -44,28 +45,24 @@ def _settings_key() -> str:
     from lex_dpr.retrieval import tokenize as t
 
     raw = f"{version('kiwipiepy')}|{t.KEPT_TAGS}|{t._OPTIONS}|{t._PIECES.pattern}|nodicts|{t.CUTOFF_THRESHOLD}|irregular-stems"
-    return hashlib.sha1(raw.encode()).hexdigest()[:12]
+    return sha1_hex(raw, 12)
 
 
 def text_key(text: str) -> str:
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+    return blake2b_hex(text, 12)
 
 
-def _entry(line: bytes) -> tuple[str, list[str]] | None:
-    """``(key, tokens)`` of a cache line, or None when it is not one (cut, or valid JSON of another shape).
+def _not_entry(obj: Any) -> str | None:
+    """Why a parsed cache line is not ``[key, [token, ...]]``, or None when it is one.
 
     Example:
-        >>> [_entry(x) for x in (b'["k", ["a", "b"]]', b'[1, 2]', b'{"k": 3}', b'"s"', b'["k", ["a", 3]]', b'["k"')]
-        [('k', ['a', 'b']), None, None, None, None, None]
+        >>> [_not_entry(x) for x in (["k", ["a", "b"]], [1, 2], {"k": 3}, ["k", ["a", 3]])]
+        [None, 'not a cache entry', 'not a cache entry', 'not a cache entry']
     """
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
     if (isinstance(obj, list) and len(obj) == 2 and isinstance(obj[0], str) and isinstance(obj[1], list)
             and all(isinstance(t, str) for t in obj[1])):
-        return obj[0], obj[1]
-    return None
+        return None
+    return "not a cache entry"
 
 
 class TokenCache:
@@ -74,26 +71,31 @@ class TokenCache:
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self._tokens: dict[str, list[str]] = {}  # what get_many serves: the file plus this run's additions
         self._disk: dict[str, None] = {}  # keys in the file, in file order
-        self.bad_lines = 0  # lines skipped as cache misses
+        self._bad: list[BadLine] = []  # lines skipped as cache misses
         self.duplicates = 0  # keys found more than once in the file
         self._lines = 0
-        self._offset = 0  # bytes read: up to the end of the last complete line
+        self._pos = Position()  # read up to the end of the last whole line
         self._inode: int | None = None
         self.writable = True
         if not self.path.is_file():
             return
         try:
-            with self._locked(shared=True):
+            with hold_lock(self.lock_path, shared=True):
                 self._read_new()
         except OSError as exc:
             log.warning("%s: cannot read the token cache (%s); tokenising without it", self.path, exc.strerror)
             return
         if self.bad_lines:
-            log.warning("%s: %d line(s) are not cache entries; skipped (re-tokenised on demand)",
-                        self.path, self.bad_lines)
+            log.warning("%s: %d line(s) are not cache entries; skipped (re-tokenised on demand); the first: %s",
+                        self.path, self.bad_lines, self._bad[0])
         waste = self.bad_lines + self.duplicates
         if waste >= COMPACT_MIN_LINES and waste > COMPACT_SHARE * self._lines:
             self._compact()
+
+    @property
+    def bad_lines(self) -> int:
+        """Lines of the file that are not cache entries (cache misses)."""
+        return len(self._bad)
 
     def __len__(self) -> int:
         return len(self._tokens)
@@ -113,91 +115,59 @@ class TokenCache:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._locked(shared=False):
+            with hold_lock(self.lock_path):
                 self._read_new()  # what other runs appended meanwhile is not written twice
-                self._append([orjson.dumps([k, v]) for k, v in new.items() if k not in self._disk])
+                self._append([[k, v] for k, v in new.items() if k not in self._disk])
         except OSError as exc:
             self.writable = False
             log.warning("%s: cannot write the token cache (%s); going on without saving tokens",
                         self.path, exc.strerror)
-
-    @contextlib.contextmanager
-    def _locked(self, shared: bool) -> Iterator[None]:
-        """An flock on the lock file beside the cache (not on the cache, which compaction replaces)."""
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: one writer at a time is up to the user
-            yield
-            return
-        try:
-            fh: IO[str] = self.lock_path.open("a+")
-        except OSError:
-            if not shared:
-                raise
-            yield  # a read-only cache folder: nobody can be writing in there
-            return
-        try:
-            fcntl.flock(fh, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-            yield
-        finally:
-            fh.close()
 
     def _read_new(self) -> None:
         """Read the lines appended since the last read (all of them when the file was replaced)."""
         try:
             fh = self.path.open("rb")
         except FileNotFoundError:
-            self._offset, self._inode = 0, None
+            self._pos, self._inode = Position(), None
             return
         with fh:
             inode = os.fstat(fh.fileno()).st_ino
             if inode != self._inode:  # the first read, or compacted by another run
-                self._offset, self._inode, self._lines = 0, inode, 0
+                self._pos, self._inode, self._lines, self.duplicates = Position(), inode, 0, 0
                 self._disk.clear()
-            fh.seek(self._offset)
-            for line in fh:
-                entry = _entry(line)
-                if entry is None and not line.endswith(b"\n"):
-                    break  # the last line, cut by a crash: glued over by the next append
-                self._offset += len(line)
-                if not line.strip():
-                    continue
+                self._bad.clear()
+            before = len(self._bad)
+            for entry in scan(fh, self.path, self._pos, check=_not_entry, bad=self._bad):
+                key, tokens = entry.value
                 self._lines += 1
-                if entry is None:
-                    self.bad_lines += 1
-                elif entry[0] in self._disk:
+                if key in self._disk:
                     self.duplicates += 1
                 else:
-                    self._disk[entry[0]] = None
-                    self._tokens.setdefault(*entry)
+                    self._disk[key] = None
+                    self._tokens.setdefault(key, tokens)
+            self._lines += len(self._bad) - before
 
-    def _append(self, lines: list[bytes]) -> None:
-        if not lines:
+    def _append(self, entries: list[list]) -> None:
+        """Append ``[key, tokens]`` entries, right after what :meth:`_read_new` read (under the exclusive lock)."""
+        if not entries:
             return
-        with self.path.open("ab+") as fh:
-            end = fh.seek(0, 2)
-            if end:  # after a crash the last line may lack its newline: never glue onto it
-                fh.seek(-1, 2)
-                if fh.read(1) != b"\n":
-                    fh.write(b"\n")
-                    end += 1
-            data = b"\n".join(lines) + b"\n"
-            fh.write(data)
-            fh.flush()
-            self._inode, self._offset = os.fstat(fh.fileno()).st_ino, end + len(data)
-        self._disk.update(dict.fromkeys(orjson.loads(line)[0] for line in lines))
-        self._lines += len(lines)
+        with open_append(self.path) as fh:  # a last line cut by a crash is cut away first, never glued onto
+            end = fh.seek(0, os.SEEK_END)
+            written = append(fh, entries)
+            self._inode = os.fstat(fh.fileno()).st_ino
+        self._pos = Position(end + written, self._pos.line + len(entries))
+        self._disk.update(dict.fromkeys(key for key, _ in entries))
+        self._lines += len(entries)
 
     def _compact(self) -> None:
         """Rewrite the cache with one line per key and no bad lines (atomically, under the lock)."""
         try:
-            with self._locked(shared=False):
-                self._inode = None
-                self.bad_lines = self.duplicates = 0
+            with hold_lock(self.lock_path):
+                self._inode = None  # read the whole file again
                 self._read_new()
                 with atomic_open(self.path) as fh:
                     for key in self._disk:
-                        fh.write(orjson.dumps([key, self._tokens[key]]) + b"\n")
+                        fh.write(dumps([key, self._tokens[key]]))
                 self._inode = None
                 self._read_new()
         except OSError as exc:

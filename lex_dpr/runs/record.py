@@ -16,9 +16,8 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import os
+import logging
 import subprocess
-import time
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -27,7 +26,13 @@ from typing import Any
 import orjson
 
 from lex_dpr.errors import InputError
-from lex_dpr.utils.io import read_json_file, sha256_file, write_json
+from lex_dpr.utils.clock import utc_now
+from lex_dpr.utils.hashing import sha256_file
+from lex_dpr.utils.io import BadLine, read_json_file, write_json
+from lex_dpr.utils.journal import read_journal
+from lex_dpr.utils.locks import hold_lock
+
+log = logging.getLogger(__name__)
 
 CONFIG_FILE = "training_config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -73,7 +78,7 @@ def write_record(run_dir: str | Path, status: RunStatus, *, config: dict[str, An
         record["command"] = shlex.join(["lex-dpr", "train", *overrides])
     record.setdefault("versions", _versions())
     record.setdefault("git_commit", _git_commit())
-    record |= {"status": str(status), "updated": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    record |= {"status": str(status), "updated": utc_now()}
     if error is not None:
         record["error"] = error
     elif status in (RunStatus.RUNNING, RunStatus.FINISHED):
@@ -102,8 +107,13 @@ def metric_value(value: float) -> float | str:
     return value
 
 
-def read_metrics(run: str | Path) -> list[dict[str, Any]]:
-    """The rows of ``metrics.jsonl``; a line cut by a crash is skipped, the rest is still good.
+_WARNED: set[tuple[str, int]] = set()  # bad lines already warned about (the sweep agent reads the file every poll)
+
+
+def read_metrics(run: str | Path, bad: list[BadLine] | None = None) -> list[dict[str, Any]]:
+    """The rows of ``metrics.jsonl``, an append-only journal (:mod:`lex_dpr.utils.journal`): a last line cut
+    by a crash (or still being written) is left out; a damaged line elsewhere is left out and reported, into
+    ``bad`` when given, else as a warning (once per line), never as an error, since the rest is still good.
 
     Non-finite values come back as floats (written as ``"NaN"``, or ``null`` by older versions), so a
     NaN loss is seen as one.
@@ -111,16 +121,18 @@ def read_metrics(run: str | Path) -> list[dict[str, Any]]:
     path = Path(run) / METRICS_FILE
     if not path.is_file():
         return []
-    rows = []
-    for line in path.read_bytes().splitlines():
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(row, dict):
-            rows.append({k: _NON_FINITE[v] if k != "step" and (v is None or isinstance(v, str)) and v in _NON_FINITE
-                         else v for k, v in row.items()})
-    return rows
+    found: list[BadLine] = []
+    entries, _ = read_journal(path, check=lambda row: None if isinstance(row, dict) else "not a JSON object",
+                              bad=found)
+    if bad is not None:
+        bad.extend(found)
+    else:
+        for b in found:
+            if (b.path, b.line) not in _WARNED:
+                _WARNED.add((b.path, b.line))
+                log.warning("%s; the row is left out", b)
+    return [{k: _NON_FINITE[v] if k != "step" and (v is None or isinstance(v, str)) and v in _NON_FINITE
+             else v for k, v in e.value.items()} for e in entries]
 
 
 def checkpoint_step(folder: Path) -> int:
@@ -162,33 +174,21 @@ LOCK_FILE = ".lock"
 def run_lock(run_dir: str | Path) -> Iterator[None]:
     """Hold the run folder for this process; a second process on the same folder fails at once.
 
-    An ``flock`` on ``.lock``: the kernel releases it when the process dies, however it dies (SIGKILL,
-    power loss on a local disk), so a dead run never blocks the next one.
+    An ``flock`` on ``.lock`` (:func:`~lex_dpr.utils.locks.hold_lock`): the kernel releases it when the
+    process dies, however it dies (SIGKILL, power loss on a local disk), so a dead run never blocks the next one.
 
     Raises:
         InputError: another process holds the folder (its pid is named).
     """
-    import fcntl
-
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    fh = (run_dir / LOCK_FILE).open("a+")
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.seek(0)
-        holder = fh.read().strip() or "?"
-        fh.close()
-        raise InputError(f"{run_dir} is in use by another lex-dpr process (pid {holder}); wait for it to end "
-                         "or choose another out_dir") from None
-    try:
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
+
+    def held(pid: str) -> InputError:
+        return InputError(f"{run_dir} is in use by another lex-dpr process (pid {pid}); wait for it to end "
+                          "or choose another out_dir")
+
+    with hold_lock(run_dir / LOCK_FILE, blocking=False, held=held):
         yield
-    finally:
-        fh.close()  # closing releases the lock
 
 
 def _versions() -> dict[str, str]:

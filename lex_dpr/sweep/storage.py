@@ -29,11 +29,12 @@ import os
 import re
 import secrets
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lex_dpr.errors import ConfigError, InputError, LexDprError
+from lex_dpr.utils.clock import utc_file_stamp as file_stamp
+from lex_dpr.utils.clock import utc_now as utc_now  # the time every sweep file records (study.py imports it here)
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +44,6 @@ STORAGE_FILE = "storage.txt"
 JOURNAL_FILE = "journal.log"
 STOP_FILE = "STOP"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
-
-
-def utc_now() -> str:
-    """Now, as the sweep writes a time into a file: UTC, ISO 8601, whole seconds, ``Z`` (``2026-12-07T05:10:17Z``)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def file_stamp() -> str:
-    """Now in UTC for a file name: ``20261207T051017Z`` (ISO 8601 basic form, as the sweep writes every time)."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
 
 def new_sweep_id(name: str | None) -> str:

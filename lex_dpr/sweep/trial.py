@@ -19,13 +19,14 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lex_dpr.runs.record import read_metrics
 from lex_dpr.sweep import metric as _metric
 from lex_dpr.sweep.study import tell
+from lex_dpr.utils.locks import hold_lock
 
 if TYPE_CHECKING:
     from lex_dpr.sweep.agent import AgentOptions
@@ -160,19 +161,18 @@ def _requeue(sweep: Sweep, trial, why: str) -> None:
         sweep.study.enqueue_trial(trial.params, user_attrs={"requeued_from": trial.number})
 
 
+RECOVERY_LOCK = "recover.lock"
+
+
 @contextlib.contextmanager
-def _recovery_lock(sweep: Sweep):
+def _recovery_lock(sweep: Sweep) -> Iterator[None]:
+    """One agent at a time recovers dead trials of a journal-file sweep (an ``flock`` on ``recover.lock`` in
+    the sweep folder, waited for; shared over NFS as a whole-file POSIX lock)."""
     if "://" in sweep.storage_url:
         yield  # databases: a rare double re-queue is caught by `requeued_from`
         return
-    from optuna.storages.journal import JournalFileOpenLock
-
-    lock = JournalFileOpenLock(str(sweep.folder / "recover.lock"))
-    lock.acquire()
-    try:
+    with hold_lock(sweep.folder / RECOVERY_LOCK):
         yield
-    finally:
-        lock.release()
 
 
 def _alive(pid: int) -> bool:

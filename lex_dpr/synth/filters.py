@@ -20,11 +20,11 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections import defaultdict
 
+from lex_dpr.utils.hashing import blake2b_digest
 from lex_dpr.utils.text import normalize_query
 
 # What a check says about one question; "ok" is kept, every other is a reason to drop it.
@@ -67,7 +67,7 @@ def jaccard(a: set[str], b: set[str]) -> float:
 
 def _hash(shingle: str) -> bytes:
     """A tie-break that does not depend on Python's per-process hash seed."""
-    return hashlib.blake2b(shingle.encode(), digest_size=8).digest()
+    return blake2b_digest(shingle, 8)
 
 
 class NearDuplicateIndex:

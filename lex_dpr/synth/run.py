@@ -7,8 +7,9 @@ or no slots left. A kept question is one that parses, is Korean and is neither a
 duplicate of one kept before (:mod:`lex_dpr.synth.filters`). An LLM's k-th request of a type is sampled
 at ``temperatures[k % len(temperatures)]``, requests of one temperature sent together.
 
-Files. ``OUT`` gets each kept pair as it arrives; ``OUT.journal`` (JSON lines, written first) records every
-attempt (kept or why not) under a header with the settings; ``{stem}.summary.json`` is written atomically
+Files. ``OUT`` gets each kept pair as it arrives; ``OUT.journal`` (an append-only journal,
+:mod:`lex_dpr.utils.journal`, written first and flushed after every attempt) records every attempt (kept or
+why not) under a header with the settings; ``{stem}.summary.json`` is written atomically
 at the end. A killed run, restarted with the same command, rebuilds ``OUT`` from the journal and goes on
 with the next slot, so an offline run gives the same bytes however often it is interrupted. Other
 settings with an existing journal are refused (``force`` starts over).
@@ -37,15 +38,16 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
 from lex_dpr.errors import ConfigError, InputError
 from lex_dpr.llm.base import GenerationConfig
 from lex_dpr.rag.classify import QUESTION_TYPES, classify
 from lex_dpr.synth.filters import QuestionFilter
 from lex_dpr.synth.llm import LlmQuestions
 from lex_dpr.synth.offline import OfflineGenerator
-from lex_dpr.utils.io import BadLine, dumps, ensure_writable, folder_lock, iter_passages, sha256_file, write_json, write_jsonl
+from lex_dpr.utils.hashing import sha256_file
+from lex_dpr.utils.io import BadLine, ensure_writable, iter_passages, write_json, write_jsonl
+from lex_dpr.utils.journal import append, open_append, read_journal
+from lex_dpr.utils.locks import folder_lock
 from lex_dpr.utils.progress import track
 
 log = logging.getLogger(__name__)
@@ -155,16 +157,17 @@ def run_synth(job: SynthJob, show_progress: bool = True) -> SynthResult:
     out = Path(job.out)
     ensure_writable(out)
     with folder_lock(out.parent, f".{out.name}.lock", "synth run"):
-        return _locked(job, out, show_progress)
+        return _run_holding_lock(job, out, show_progress)
 
 
-def _locked(job: SynthJob, out: Path, show_progress: bool) -> SynthResult:
+def _run_holding_lock(job: SynthJob, out: Path, show_progress: bool) -> SynthResult:
+    """The job itself, while this process holds the output's lock."""
     passages = _read_passages(job)
     settings = job.settings(sha256_file(job.passages))
     entries = _open_journal(out, settings, job.force)
     source = _open_source(job, passages)
     plan = _Plan(job, source, passages, entries)
-    with journal_path(out).open("ab") as journal, out.open("ab") as pairs:
+    with open_append(journal_path(out)) as journal, open_append(out) as pairs:
         events = plan.run(source, journal, pairs)
         for _ in track(events, "synth", total=plan.remaining(), enabled=show_progress):
             pass
@@ -230,21 +233,11 @@ def _open_journal(out: Path, settings: dict[str, Any], force: bool) -> list[dict
     header = None
     entries: list[dict] = []
     if path.is_file() and not force:
-        raw = path.read_bytes()
-        cut = raw.rfind(b"\n") + 1
-        if cut < len(raw):  # a line cut by a kill: drop it, it is attempted again
-            with path.open("r+b") as fh:
-                fh.truncate(cut)
-        for i, line in enumerate(raw[:cut].splitlines()):
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                raise InputError(f"{path}:{i + 1}: not a synth journal line; delete {path} and {out} or pass "
-                                 "--force to start over") from None
-            if i == 0:
-                header = obj
-            else:
-                entries.append(obj)
+        # a line cut by a kill is dropped (attempted again) and cut away when the journal is opened to append
+        records, _ = read_journal(path, check=lambda obj: None if isinstance(obj, dict) else "not a JSON object",
+                                  fix=f"not a synth journal line; delete {path} and {out} or pass --force to start over")
+        if records:
+            header, entries = records[0].value, [r.value for r in records[1:]]
         if header is not None:
             if header.get("format") != JOURNAL_FORMAT:
                 raise InputError(f"{path}: not a synth journal; pass --force to start over")
@@ -340,11 +333,9 @@ class _Plan:
                                      "positive_passages": list(positives), "hard_negatives": [],
                                      "meta": {"type": "synth", "qtype": t, "generator": source.name,
                                               "temperature": temperature}}
-                journal.write(dumps(entry))  # the journal first: a kill before the pair line is repaired from it
-                journal.flush()
+                append(journal, [entry])  # the journal first: a kill before the pair line is repaired from it
                 if status == "ok":
-                    pairs.write(dumps(entry["pair"]))
-                    pairs.flush()
+                    append(pairs, [entry["pair"]])
                 self._record(entry)
                 if status == "ok":
                     yield None

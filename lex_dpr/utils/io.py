@@ -1,11 +1,15 @@
-"""Atomic, deterministic JSON/JSONL input and output."""
+"""Atomic, deterministic JSON/JSONL input and output.
+
+Its neighbours hold the other crash-safety primitives: :mod:`lex_dpr.utils.locks` (``flock``),
+:mod:`lex_dpr.utils.journal` (append-only JSONL that drops a torn last line), :mod:`lex_dpr.utils.hashing`
+(content hashes), :mod:`lex_dpr.utils.folders` (folder commits) and :mod:`lex_dpr.utils.clock` (UTC times).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import gzip
-import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -16,6 +20,11 @@ from typing import IO, Any, BinaryIO
 import orjson
 
 from lex_dpr.errors import InputError
+
+# Kept importable from here for the modules that import them from io; they live in their own homes.
+from lex_dpr.utils.hashing import sha256_file as sha256_file
+from lex_dpr.utils.locks import folder_lock as folder_lock
+from lex_dpr.utils.locks import try_lock as try_lock
 
 _DUMP_OPTS = orjson.OPT_APPEND_NEWLINE
 _UMASK = os.umask(0)
@@ -312,74 +321,3 @@ def _decode(raw: bytes, path: Path) -> str:
         return raw.decode("cp949")
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 or CP949 text (wrong encoding?)") from None
-
-
-@contextlib.contextmanager
-def folder_lock(folder: str | Path, name: str, holder: str) -> Iterator[Path]:
-    """Hold ``folder/name`` (an ``flock``) for this process; a second holder fails at once, naming the lock.
-
-    The kernel releases the lock when the process dies, however it dies, so a killed run never blocks the next.
-    Without ``fcntl`` (Windows) nothing is locked.
-
-    Raises:
-        InputError: another process holds the lock (its pid is named).
-
-    Example:
-        >>> import tempfile
-        >>> folder = tempfile.mkdtemp()
-        >>> with folder_lock(folder, ".demo.lock", "demo run"):
-        ...     with folder_lock(folder, ".demo.lock", "demo run"):
-        ...         pass
-        Traceback (most recent call last):
-        lex_dpr.errors.InputError: .../.demo.lock is held by another demo run (pid ...); wait for it to finish or choose another output folder
-    """
-    lock = Path(folder) / name
-    fh = try_lock(lock)
-    if fh is None:
-        holder_pid = "?"
-        with contextlib.suppress(OSError):
-            holder_pid = lock.read_text().strip() or "?"
-        raise InputError(f"{lock} is held by another {holder} (pid {holder_pid}); wait for it to finish "
-                         "or choose another output folder")
-    try:
-        with contextlib.suppress(OSError):
-            fh.seek(0)
-            fh.truncate()
-            fh.write(str(os.getpid()))
-            fh.flush()
-        yield lock
-    finally:
-        fh.close()  # closing releases the lock
-
-
-def try_lock(lock: str | Path, blocking: bool = False) -> IO[str] | None:
-    """The open lock file with an exclusive ``flock`` held, or None when another process holds it.
-
-    Close the returned file to release the lock.
-
-    Raises:
-        WriteError: the lock file cannot be created (read-only folder, no permission).
-    """
-    try:
-        fh = Path(lock).open("a+")
-    except OSError as exc:
-        raise WriteError(lock, exc) from None
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        return fh
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.close()
-        return None
-    return fh
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, for fingerprints in run records."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()

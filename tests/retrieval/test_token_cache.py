@@ -91,3 +91,19 @@ def test_a_cache_that_cannot_be_written_is_used_read_only(tmp_path, caplog):
     cache.add(["형법"], [["형법"]])
     assert cache.get_many(["민법", "형법"]) == [["민법"], ["형법"]] and not cache.writable
     assert caplog.text.count("cannot write the token cache") == 1
+
+
+def test_a_line_cut_by_a_crash_is_dropped_and_cut_away_before_the_next_append(tmp_path):
+    import orjson
+
+    from lex_dpr.retrieval.token_cache import TokenCache, text_key
+
+    path = TokenCache(tmp_path).path
+    good = orjson.dumps([text_key("형법"), ["형법"]]) + b"\n"
+    path.write_bytes(good + orjson.dumps([text_key("민법"), ["민법"]])[:-4])  # killed mid-append
+    cache = TokenCache(tmp_path)
+    assert (len(cache), cache.bad_lines) == (1, 0) and cache.get_many(["민법"]) == [None]
+    cache.add(["민법"], [["민법"]])
+    assert path.read_bytes() == good + orjson.dumps([text_key("민법"), ["민법"]]) + b"\n"  # not glued onto the cut
+    again = TokenCache(tmp_path)
+    assert again.get_many(["형법", "민법"]) == [["형법"], ["민법"]] and again.bad_lines == 0

@@ -135,3 +135,39 @@ def test_the_package_face_names_the_record_and_the_report():
 
     assert all(getattr(runs, name) is getattr(record if hasattr(record, name) else report, name) for name in runs.__all__)
     assert {"RunCheck", "check_run", "read_record", "write_record"} <= set(runs.__all__)
+
+
+def test_metrics_a_torn_last_row_is_left_out_and_a_damaged_one_named_once(tmp_path, caplog):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_bytes(b'{"step": 1, "train/loss": 2.0}\n{"step": 2, "tr\n[3]\n'
+                                        b'{"step": 3, "train/loss": null}\n{"step": 4, "train/lo')
+    for _ in range(2):  # the sweep agent reads it every poll: one warning per damaged line, not one per read
+        rows = read_metrics(run)
+        assert [r["step"] for r in rows] == [1, 3] and rows[1]["train/loss"] != rows[1]["train/loss"]  # NaN
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2 and warned[0].startswith(f"{run / 'metrics.jsonl'}:2: invalid JSON (")
+    assert warned[1] == f"{run / 'metrics.jsonl'}:3: not a JSON object; the row is left out"
+    bad = []
+    read_metrics(run, bad)
+    assert [b.line for b in bad] == [2, 3]
+
+
+def test_the_record_says_utc_and_one_process_holds_a_run(tmp_path):
+    import os
+
+    import pytest
+
+    from lex_dpr.errors import InputError
+    from lex_dpr.runs.record import RunStatus, run_lock, write_record
+
+    write_record(tmp_path, RunStatus.RUNNING)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", read_record(tmp_path)["updated"])
+    with run_lock(tmp_path):
+        with pytest.raises(InputError) as caught:
+            with run_lock(tmp_path):
+                pass
+    assert str(caught.value) == (f"{tmp_path} is in use by another lex-dpr process (pid {os.getpid()}); wait for it "
+                                 "to end or choose another out_dir")
+    with run_lock(tmp_path):  # released on exit
+        pass

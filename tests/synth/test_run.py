@@ -143,3 +143,15 @@ def test_shared_corpus_gives_3000_balanced_questions(shared_dir, tmp_path):
     assert r.summary["success_rate"] > 0.95
     ids = set(read_corpus(corpus).ids)
     assert all(p in ids for pair in _lines(tmp_path / "s.jsonl") for p in pair["positive_passages"])
+
+
+def test_a_damaged_journal_line_is_named_and_nothing_is_changed(statute_passages, tmp_path):
+    out = tmp_path / "s.jsonl"
+    run_synth(_job(statute_passages, out, n=6), show_progress=False)
+    lines = journal_path(out).read_bytes().splitlines(keepends=True)
+    damaged = b"".join([*lines[:2], b'{"t": \n', *lines[2:]])
+    journal_path(out).write_bytes(damaged)
+    with pytest.raises(InputError, match=rf"^{journal_path(out)}:3: invalid JSON \(.+\); not a synth journal line; "
+                                         rf"delete {journal_path(out)} and {out} or pass --force to start over$"):
+        run_synth(_job(statute_passages, out, n=6), show_progress=False)
+    assert journal_path(out).read_bytes() == damaged
