@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 from lex_dpr.rag.config import Method, RagConfig
 from lex_dpr.rag.prompts import Context, Templates, build_messages, check_answer, cited, is_refusal, load_templates
 from lex_dpr.retrieval.base import Ranking, Retriever
+from lex_dpr.utils.hashing import sha256_hex
 
 
 @dataclass
@@ -166,18 +166,18 @@ class Answerer:
                  "llm": self.generator.fingerprint if self.generator is not None else "none",
                  "generation": self.cfg.generation.fingerprint() if self.generator is not None else "",
                  "templates": self.templates_fingerprint(), "min_hangul": self.cfg.min_hangul}
-        return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()[:16]
+        return sha256_hex(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS, default=str), 16)
 
     def _question_view_fingerprint(self) -> str:
         """The content of what questions are retrieved with beyond settings: the lexicon file and the reranker."""
-        from lex_dpr.utils.io import sha256_file
+        from lex_dpr.utils.hashing import sha256_file
 
         parts = []
         lexicon = self.cfg.retrieval.lexicon
         if lexicon == "builtin":
             from lex_dpr.resources import resource_text
 
-            parts.append(hashlib.sha256(resource_text("lexicon/everyday_legal.tsv").encode()).hexdigest()[:16])
+            parts.append(sha256_hex(resource_text("lexicon/everyday_legal.tsv"), 16))
         elif lexicon and lexicon not in ("none", "null") and Path(lexicon).is_file():
             parts.append(sha256_file(lexicon)[:16])
         reranker = getattr(self.retriever, "reranker", None)
@@ -187,7 +187,7 @@ class Answerer:
 
     def templates_fingerprint(self) -> str:
         text = self.templates.system + "\0" + "\0".join(f"{k}\0{v}" for k, v in sorted(self.templates.by_type.items()))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return sha256_hex(text, 16)
 
     def retrieve(self, questions: Sequence[str]) -> list[list[Context]]:
         rankings = self.retriever.rank(list(questions), self.cfg.retrieval.k)

@@ -32,6 +32,7 @@ import orjson
 from lex_dpr.errors import InputError
 from lex_dpr.retrieval.base import Ranking
 from lex_dpr.retrieval.tokenize import tokenize_many
+from lex_dpr.utils.hashing import sha256_hex
 
 FEATURES = ("fused_score", "fused_rank", "dense_score", "dense_rank", "dense_rel", "bm25_score", "bm25_rank",
             "bm25_rel", "title_share", "heading_share", "heading_hits", "popularity", "length",
@@ -191,11 +192,9 @@ class Reranker:
     def save(self, path: str | Path) -> Path:
         """One JSON file, written atomically: the features, the trees (LightGBM's JSON dump and text format)
         and the citation counts."""
-        import hashlib
-
         from lex_dpr.utils.io import atomic_open
 
-        self.meta["sha256"] = hashlib.sha256(self.model_text.encode()).hexdigest()[:16]
+        self.meta["sha256"] = sha256_hex(self.model_text, 16)
         doc = {**self.meta, "features": list(FEATURES), "popularity": self.info.popularity,
                "words": {text: sorted(w) for text, w in sorted(self.info._words.items())},
                "trees": self.tree_info, "model": self.model_text}

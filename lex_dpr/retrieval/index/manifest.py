@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
 from lex_dpr.errors import InputError
 from lex_dpr.retrieval.index.layout import FORMAT, MANIFEST, old_dir
+from lex_dpr.utils.clock import utc_now
 from lex_dpr.utils.io import read_json_file
 
 _S = TypeVar("_S", bound="_Section")
@@ -239,4 +239,4 @@ def package_version(package: str) -> str:
 
 def now() -> str:
     """The time a manifest records: UTC, seconds, ``Z``."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return utc_now()

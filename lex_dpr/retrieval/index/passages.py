@@ -11,7 +11,8 @@ from pathlib import Path
 from lex_dpr.data.corpus import check_encoding
 from lex_dpr.errors import InputError
 from lex_dpr.retrieval.bm25 import search_text
-from lex_dpr.utils.io import BadLine, dumps, iter_passages, sha256_file
+from lex_dpr.utils.hashing import sha256_file, sha256_hex
+from lex_dpr.utils.io import BadLine, dumps, iter_passages
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +60,12 @@ def text_sha256(text: str) -> str:
         >>> text_sha256("제1조(목적)")[:12]
         'f9acd50fb8be'
     """
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return sha256_hex(text)
 
 
 def record_sha256(record: dict) -> str:
     """A short hash of a passage's fields other than its text (title, article, dates, meta)."""
-    return hashlib.sha256(dumps({k: v for k, v in record.items() if k != "text"})).hexdigest()[:16]
+    return sha256_hex(dumps({k: v for k, v in record.items() if k != "text"}), 16)
 
 
 def records_sha256(records: list[dict]) -> str:
