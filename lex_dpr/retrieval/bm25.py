@@ -28,9 +28,14 @@ def search_text(record: dict, fields: Sequence[str] = SEARCH_FIELDS) -> str:
         >>> search_text({"text": "본문"}, fields=())
         '본문'
     """
-    meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
-    head = " ".join(v.strip() for f in fields for v in (record.get(f, meta.get(f)),) if isinstance(v, str) and v.strip())
+    head = search_head(record, fields)
     return f"{head}\n{record['text']}" if head else record["text"]
+
+
+def search_head(record: dict, fields: Sequence[str] = SEARCH_FIELDS) -> str:
+    """The line :func:`search_text` puts before a passage's text: its ``fields``, space-separated ("" if none)."""
+    meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+    return " ".join(v.strip() for f in fields for v in (record.get(f, meta.get(f)),) if isinstance(v, str) and v.strip())
 
 
 class BM25Index:

@@ -34,6 +34,9 @@ from lex_dpr.utils.locks import hold_lock
 
 log = logging.getLogger(__name__)
 
+# The cache `make-pairs` keeps beside its pairs (its --cache-dir default), which `index build` borrows from.
+CACHE_DIR = ".lexdpr_cache"
+
 # Rewrite the file when duplicate or bad lines exceed this share of it (and this many lines).
 COMPACT_SHARE = 0.25
 COMPACT_MIN_LINES = 1000

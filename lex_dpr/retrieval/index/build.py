@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 def build_index(passages: str | Path, out: str | Path, model: str | None = None, *, faiss_kind: str = "flat",
                 dense: bool = True, bm25: bool = True, batch_size: int = 128, shard_size: int = 4096,
                 device: str | None = None, trust_remote_code: bool = False, show_progress: bool = False,
-                hnsw_m: int = 32, ivf_lists: int | None = None) -> Manifest:
+                hnsw_m: int = 32, ivf_lists: int | None = None, token_cache: str | Path | None = "auto") -> Manifest:
     """Build an index folder from a passage JSONL; returns the manifest.
 
     Args:
@@ -49,6 +49,8 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
         dense, bm25: which parts to build (at least one).
         batch_size: passages per forward pass; shard_size: passages per resumable encoding shard.
         hnsw_m, ivf_lists: FAISS options (``ivf_lists`` None: 4·√n, at most n/39).
+        token_cache: a Kiwi cache to borrow the passages' morphemes from (read only): ``"auto"`` is the one
+            ``make-pairs`` keeps beside the passages file (``.lexdpr_cache``) when there is one; None: none.
 
     Raises:
         ConfigError: no ``model`` for the dense part, both parts off, an unknown FAISS kind, sizes below 1.
@@ -85,7 +87,8 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
         if bm25:
             with timer(seconds, "tokenize"):  # an index being rebuilt lends its morphemes (same Kiwi settings only)
                 tokens, stats["tokenized"] = tokens_for_update(out, staging, source.for_bm25(SEARCH_FIELDS),
-                                                               show_progress)
+                                                               show_progress, source.bm25_parts(SEARCH_FIELDS),
+                                                               lent_cache(passages, token_cache))
         manifest = assemble(out, source, tokens, embeddings, model_info, dense_info, seconds, SEARCH_FIELDS)
         assert manifest.build is not None
         manifest.build.update({**stats, "shard_size": shard_size, "batch_size": batch_size,
@@ -94,6 +97,20 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
         commit(out, manifest.to_dict())
         shutil.rmtree(staging, ignore_errors=True)
     return manifest
+
+
+def lent_cache(passages: str | Path, spec: str | Path | None):
+    """The Kiwi cache ``build_index(token_cache=spec)`` borrows from, or None (``"auto"`` without one)."""
+    from lex_dpr.retrieval.token_cache import CACHE_DIR, TokenCache
+
+    if spec is None or str(spec).lower() in ("", "none", "null"):
+        return None
+    folder = Path(passages).parent / CACHE_DIR if str(spec) == "auto" else Path(spec)
+    if not folder.is_dir():
+        if str(spec) != "auto":
+            log.warning("--token-cache %s: no such folder; the passages go through Kiwi", folder)
+        return None
+    return TokenCache(folder)
 
 
 def check_build_options(model: str | None, dense: bool, bm25: bool, faiss_kind: str, batch_size: int, shard_size: int,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lex_dpr.data.corpus import check_encoding
 from lex_dpr.errors import InputError
-from lex_dpr.retrieval.bm25 import search_text
+from lex_dpr.retrieval.bm25 import search_head, search_text
 from lex_dpr.utils.hashing import sha256_file, sha256_hex
 from lex_dpr.utils.io import BadLine, dumps, iter_passages
 
@@ -35,6 +35,10 @@ class Passages:
         """The records' searchable texts with ``fields`` (remembered for the manifest's tokens)."""
         self.search_texts = [search_text(r, fields) for r in self.records]
         return self.search_texts
+
+    def bm25_parts(self, fields: Sequence[str]) -> list[tuple[str, str]]:
+        """Each record's (head line, text): :meth:`for_bm25`'s texts in two parts."""
+        return [(search_head(r, fields), t) for r, t in zip(self.records, self.texts, strict=True)]
 
 
 def read_passages(path: str | Path) -> Passages:
