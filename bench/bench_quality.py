@@ -12,7 +12,12 @@ Query sets (each skipped when its file is absent):
 Systems per index, an ablation ladder: BM25 only and the model only (plain: no lexicon, every passage type,
 no reranker), BM25 as questions see it (lexicon, statutes), then the index's tuned fusion with one weight for every
 query, + the question weight, + questions answered from statutes, + the everyday→legal lexicon, + the question
-reranker: the last row is what `rag ask|batch` do by default. Prints a table, writes JSON with `--output`;
+reranker, + articles named by law and number first: the last row is what `rag ask|batch` do by default.
+`--override KEY=VALUE` (repeatable) applies to every row, e.g. another lexicon:
+
+    git show a88896c:lex_dpr/resources/lexicon/everyday_legal.tsv > /tmp/lexicon_1029.tsv
+    poetry run python bench/bench_quality.py --index out/shared/index_default --override retrieval.lexicon=/tmp/lexicon_1029.tsv
+ Prints a table, writes JSON with `--output`;
 asserts nothing.
 """
 
@@ -63,6 +68,7 @@ def main() -> None:
     ap.add_argument("--pairs-dir", default="out/shared", help="Where make-pairs wrote its splits.")
     ap.add_argument("--questions", default=str(ROOT / "data" / "questions" / "questions.jsonl"))
     ap.add_argument("--output", help="Write the table as JSON.")
+    ap.add_argument("--override", action="append", default=[], help="KEY=VALUE for every row (repeatable).")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from lex_dpr.rag.answer import open_answerer
@@ -71,26 +77,29 @@ def main() -> None:
     sets = None
     for i, index in enumerate(args.index):
         label = args.label[i] if i < len(args.label) else Path(index).name
-        tuned = open_answerer(index)
+        tuned = open_answerer(index, overrides=args.override)
         if sets is None:
             sets = query_sets(Path(args.pairs_dir), Path(args.questions), tuned.index.corpus)
-        plain = ["retrieval.rerank=false", "retrieval.lexicon=null", "retrieval.question_types=null"]
+        plain = ["retrieval.rerank=false", "retrieval.lexicon=null", "retrieval.question_types=null",
+                 "retrieval.citations=false"]
         r = tuned.cfg.retrieval
         systems = {  # an ablation ladder: each row adds one thing to the row above it
             f"{label}, BM25 only": ["retrieval.method=weighted", "retrieval.weight=0", *plain],
             f"{label}, BM25 + lexicon, statutes": ["retrieval.method=weighted", "retrieval.weight=0",
-                                                  "retrieval.rerank=false"],
+                                                  "retrieval.rerank=false", "retrieval.citations=false"],
             f"{label}, model only": ["retrieval.method=weighted", "retrieval.weight=1", *plain],
             f"{label}, fused, one weight for all": ["retrieval.question_weight=null", *plain],
             f"{label}, + question weight {r.question_weight}": plain,
-            f"{label}, + questions from statutes": ["retrieval.rerank=false", "retrieval.lexicon=null"],
-            f"{label}, + lexicon": ["retrieval.rerank=false"],
-            f"{label}, + reranker (default)": [],
+            f"{label}, + questions from statutes": ["retrieval.rerank=false", "retrieval.lexicon=null",
+                                                    "retrieval.citations=false"],
+            f"{label}, + lexicon": ["retrieval.rerank=false", "retrieval.citations=false"],
+            f"{label}, + reranker": ["retrieval.citations=false"],
+            f"{label}, + cited articles first (default)": [],
         }
         for name, overrides in systems.items():
-            answerer = open_answerer(index, overrides=overrides) if overrides else tuned
-            if not overrides and answerer.retriever.__dict__.get("reranker") is None:
-                name = name.replace("+ reranker (default)", "default (no reranker in this index)")
+            answerer = open_answerer(index, overrides=[*args.override, *overrides]) if overrides else tuned
+            if name.endswith("+ reranker") and getattr(answerer.retriever, "reranker", None) is None:
+                name = name.replace("+ reranker", "(no reranker in this index)")
             table[name] = {s: score(answerer.retriever, items, metric, k) for s, (metric, k, items) in sets.items()}
     names = list(sets)
     print(f"{'system':<40}" + "".join(f"{n + ' (' + str(len(sets[n][2])) + ')':>24}" for n in names))

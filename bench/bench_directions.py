@@ -1,0 +1,262 @@
+"""Directions of issue #17 measured and not made default: each prints what it would add to the default path.
+
+    poetry run python bench/bench_directions.py [--index out/shared/index_default] [--pairs-dir out/shared]
+        [--synthetic synthetic.jsonl] [--only bridge,headings,statements,synthetic]
+
+- bridge: precedents as a bridge. BM25 over the 판시사항 of the training precedents that cite a law or admin
+  article; a question's top 30 precedents vote for the articles they cite (score share / √citations). Scored
+  alone, as extra candidates (its top 20 beside the fused top 50) and as three more reranker features.
+- headings: BM25 over article headings (law name + heading) with the lexicon-expanded question, as a third
+  candidate list beside the fused top 50.
+- statements: a LambdaMART reranker for statements (판시사항 queries) trained on the valid pairs (5-fold CV,
+  grouped by precedent), with and without the citation-count feature, scored on the held-out articles.
+- synthetic: the question reranker trained on the dev questions plus offline synthetic questions
+  (`lex-dpr synth --llm none`), scored on the test questions.
+
+Questions come from `data/questions/questions.jsonl` (dev trains, test scores). Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import zlib
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [orjson.loads(x) for x in path.read_bytes().splitlines() if x.strip()]
+
+
+class Setup:
+    def __init__(self, index: str, pairs_dir: Path, questions: Path) -> None:
+        from lex_dpr.rag.answer import build_retriever, question_filter
+        from lex_dpr.rag.config import load_rag_config, read_index_settings
+        from lex_dpr.retrieval.index import open_index
+        from lex_dpr.retrieval.questions import load_lexicon
+        from lex_dpr.retrieval.rerank import PassageInfo
+
+        self.cfg = load_rag_config(None, [], read_index_settings(index))
+        self.index = open_index(index)
+        self.fused = build_retriever(self.index, self.cfg, rerank=False)
+        self.keep = question_filter(self.index.corpus, self.cfg.retrieval.question_types)
+        self.lexicon = load_lexicon(self.cfg.retrieval.lexicon)
+        self.train = _jsonl(pairs_dir / "pairs_train.jsonl")
+        self.valid = _jsonl(pairs_dir / "pairs_train_valid.jsonl")
+        held = pairs_dir / "pairs_train_heldout.jsonl"
+        self.heldout = _jsonl(held) if held.is_file() else []
+        rows = _jsonl(questions)
+        self.dev = [(r["question"], set(r["positive_passages"])) for r in rows if r["split"] == "dev"]
+        self.test = [(r["question"], set(r["positive_passages"])) for r in rows if r["split"] == "test"]
+        popularity = Counter(pid for p in self.train for pid in p["positive_passages"])
+        self.info = PassageInfo(self.index.corpus, self.index.bm25.index, dict(sorted(popularity.items())))
+        self.info.warm(self.index.corpus.ids)
+
+    def terms(self, q: str) -> list[str]:
+        return self.lexicon.terms(q) if self.lexicon is not None else []
+
+    def candidates(self, texts: list[str]):
+        from lex_dpr.retrieval.rerank import CANDIDATES, Candidates
+
+        a, b = self.fused.first.rank(texts, 100), self.fused.second.rank(texts, 100)
+        return [Candidates(q, x, y, self.fused.combine(x, y, CANDIDATES, self.fused.weight_for(q)))
+                for q, x, y in zip(texts, a, b, strict=True)]
+
+
+def _fit(rows):
+    import lightgbm
+
+    from lex_dpr.retrieval.rerank import PARAMS
+
+    X, y, groups = [], [], []
+    for pids, F, rel in rows:
+        labels = [int(p in rel) for p in pids]
+        if any(labels):
+            X.append(F)
+            y += labels
+            groups.append(len(labels))
+    model = lightgbm.LGBMRanker(**PARAMS)
+    model.fit(np.vstack(X), np.asarray(y), group=groups)
+    return model
+
+
+def _order(model, pids, F) -> list[str]:
+    return [pids[i] for i in np.argsort(-model.predict(F), kind="stable")]
+
+
+def _mean_recall(orders, rels, k) -> float:
+    from lex_dpr.evaluation.metrics import recall_at_k
+
+    return float(np.mean([recall_at_k(o, r, k) for o, r in zip(orders, rels, strict=True)]))
+
+
+def _cv(rows, folds=5, key=None) -> list[list[str]]:
+    """Each row's order by a model trained on the other folds."""
+    fold = [key(i) % folds if key else i % folds for i in range(len(rows))]
+    out: list[list[str] | None] = [None] * len(rows)
+    for f in range(folds):
+        model = _fit([r for r, g in zip(rows, fold, strict=True) if g != f])
+        for i, g in enumerate(fold):
+            if g == f:
+                out[i] = _order(model, rows[i][0], rows[i][1])
+    return out  # type: ignore[return-value]
+
+
+def bridge(s: Setup) -> None:
+    from lex_dpr.retrieval.bm25 import BM25Index
+    from lex_dpr.retrieval.rerank import Candidates, features
+    from lex_dpr.retrieval.tokenize import tokenize_many
+
+    docs: dict[str, tuple[list[str], set[str]]] = defaultdict(lambda: ([], set()))
+    for p in s.train:
+        cited = [x for x in p["positive_passages"] if s.keep is None or s.keep(x)]
+        if cited:
+            texts, arts = docs[p["query_id"].rsplit("_Q", 1)[0]]
+            if p["query_text"] not in texts:
+                texts.append(p["query_text"])
+            arts.update(cited)
+    names = sorted(docs)
+    cites = [sorted(docs[n][1]) for n in names]
+    index = BM25Index.from_texts([" ".join(docs[n][0]) for n in names])
+    print(f"bridge: {len(names)} precedents citing {len({a for c in cites for a in c})} law/admin articles")
+
+    def votes(texts):
+        out = []
+        for ids, scores in index.search(tokenize_many([s.lexicon.expand(q) if s.lexicon else q for q in texts]), 30):
+            v: dict[str, float] = defaultdict(float)
+            top = scores[0] if len(scores) and scores[0] > 0 else 1.0
+            for d, sc in zip(ids.tolist(), scores.tolist(), strict=True):
+                for a in cites[d] if sc > 0 else ():
+                    v[a] += sc / top / math.sqrt(len(cites[d]))
+            out.append(sorted(v.items(), key=lambda x: (-x[1], x[0])))
+        return out
+
+    def rows(items, with_bridge):
+        texts = [q for q, _ in items]
+        out = []
+        for c, b, (q, rel) in zip(s.candidates(texts), votes(texts), items, strict=True):
+            fused = list(c.fused)
+            if with_bridge:
+                have = {p for p, _ in fused}
+                fused += [(p, 0.0) for p, _ in b[:20] if p not in have]
+            F = features(Candidates(q, c.dense, c.bm25, fused), s.info, s.terms(q))
+            if with_bridge:
+                where = {p: (i, v) for i, (p, v) in enumerate(b)}
+                top = b[0][1] if b else 1.0
+                F = np.hstack([F, [[where.get(p, (150, 0.0))[1] / top, where.get(p, (150, 0.0))[0],
+                                    where.get(p, (150, 0.0))[1]] for p, _ in fused]])
+            out.append(([p for p, _ in fused], F, rel))
+        return out
+
+    for name, items in (("dev", s.dev), ("test", s.test)):
+        b = votes([q for q, _ in items])
+        rels = [r for _, r in items]
+        print(f"  bridge alone, {name}: R@6 {_mean_recall([[p for p, _ in x] for x in b], rels, 6):.4f}, "
+              f"R@20 {_mean_recall([[p for p, _ in x] for x in b], rels, 20):.4f}")
+    for with_bridge in (False, True):
+        dev, test = rows(s.dev, with_bridge), rows(s.test, with_bridge)
+        cv = _mean_recall(_cv(dev), [r for *_, r in dev], 6)
+        model = _fit(dev)
+        got = _mean_recall([_order(model, p, F) for p, F, _ in test], [r for *_, r in test], 6)
+        print(f"  reranker {'with' if with_bridge else 'without'} the bridge: dev CV R@6 {cv:.4f}, test R@6 {got:.4f}")
+
+
+def headings(s: Setup) -> None:
+    from lex_dpr.retrieval.bm25 import BM25Index
+    from lex_dpr.retrieval.tokenize import tokenize_many
+
+    corpus = s.index.corpus
+    rows = [i for i, pid in enumerate(corpus.ids) if s.keep is None or s.keep(pid)]
+    index = BM25Index.from_texts([f"{corpus.records[i].get('title', '')} {corpus.records[i].get('heading') or ''}"
+                                  for i in rows])
+    for name, items in (("dev", s.dev), ("test", s.test)):
+        texts, rels = [q for q, _ in items], [r for _, r in items]
+        fused = [[p for p, _ in c.fused] for c in s.candidates(texts)]
+        found = index.search(tokenize_many([s.lexicon.expand(q) if s.lexicon else q for q in texts]), 20)
+        heads = [[corpus.ids[rows[d]] for d, v in zip(ids, sc, strict=True) if v > 0] for ids, sc in found]
+        union = [f + [p for p in h if p not in f] for f, h in zip(fused, heads, strict=True)]
+        print(f"headings, {name}: fused top 50 R@50 {_mean_recall(fused, rels, 50):.4f}; + heading top 20 "
+              f"{_mean_recall(union, rels, 70):.4f}; headings alone R@6 {_mean_recall(heads, rels, 6):.4f}")
+
+
+def statements(s: Setup) -> None:
+    from lex_dpr.evaluation.metrics import ndcg_at_k
+    from lex_dpr.retrieval.citations import CitationFinder
+    from lex_dpr.retrieval.rerank import FEATURES, features
+
+    finder = CitationFinder.from_records(s.index.corpus.records)
+
+    def rows(pairs, drop):
+        cands = s.candidates([p["query_text"] for p in pairs])
+        return [([x for x, _ in c.fused], np.delete(features(c, s.info, []), drop, axis=1),
+                 set(p["positive_passages"])) for c, p in zip(cands, pairs, strict=True)]
+
+    def cited(order, query):
+        first = finder.find(query)
+        return first + [p for p in order if p not in first]
+
+    vq, hq = [p["query_text"] for p in s.valid], [p["query_text"] for p in s.heldout]
+    for label, drop in (("all features", []), ("without citation counts", [FEATURES.index("popularity")])):
+        valid, held = rows(s.valid, drop), rows(s.heldout, drop)
+        key = [zlib.crc32(p["query_id"].rsplit("_Q", 1)[0].encode()) for p in s.valid]
+        cv = _cv(valid, key=lambda i: key[i])
+        model = _fit(valid)
+        base_v = np.mean([ndcg_at_k(cited(p, q), r, 10) for (p, _, r), q in zip(valid, vq, strict=True)])
+        cv_v = np.mean([ndcg_at_k(cited(o, q), r, 10) for o, (_, _, r), q in zip(cv, valid, vq, strict=True)])
+        base_h = _mean_recall([cited(p, q) for (p, _, _), q in zip(held, hq, strict=True)], [r for *_, r in held], 10)
+        got_h = _mean_recall([cited(_order(model, p, F), q) for (p, F, _), q in zip(held, hq, strict=True)],
+                             [r for *_, r in held], 10)
+        print(f"statement reranker, {label}: valid nDCG@10 {base_v:.4f} → CV {cv_v:.4f}; "
+              f"held-out R@10 {base_h:.4f} → {got_h:.4f}")
+
+
+def synthetic(s: Setup, path: Path) -> None:
+    from lex_dpr.retrieval.rerank import features
+
+    syn = [(p["query_text"], set(p["positive_passages"])) for p in _jsonl(path)]
+
+    def rows(items):
+        cands = s.candidates([q for q, _ in items])
+        return [([p for p, _ in c.fused], features(c, s.info, s.terms(q)), rel)
+                for c, (q, rel) in zip(cands, items, strict=True)]
+
+    dev, test, more = rows(s.dev), rows(s.test), rows(syn)
+    rels = [r for *_, r in test]
+    print(f"synthetic: fused test R@6 {_mean_recall([p for p, _, _ in test], rels, 6):.4f}")
+    for label, train in (("dev", dev), *((f"dev + {n} synthetic", dev + more[:n]) for n in (300, 1000, 3000)),
+                         ("3000 synthetic only", more[:3000])):
+        model = _fit(train)
+        print(f"  reranker trained on {label}: test R@6 "
+              f"{_mean_recall([_order(model, p, F) for p, F, _ in test], rels, 6):.4f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--index", default="out/shared/index_default")
+    ap.add_argument("--pairs-dir", default="out/shared")
+    ap.add_argument("--questions", default=str(ROOT / "data" / "questions" / "questions.jsonl"))
+    ap.add_argument("--synthetic", help="Synthetic pairs from `lex-dpr synth --llm none` (for `synthetic`).")
+    ap.add_argument("--only", default="bridge,headings,statements,synthetic")
+    args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    s = Setup(args.index, Path(args.pairs_dir), Path(args.questions))
+    only = set(args.only.split(","))
+    if "bridge" in only:
+        bridge(s)
+    if "headings" in only:
+        headings(s)
+    if "statements" in only and s.heldout:
+        statements(s)
+    if "synthetic" in only and args.synthetic:
+        synthetic(s, Path(args.synthetic))
+
+
+if __name__ == "__main__":
+    main()
