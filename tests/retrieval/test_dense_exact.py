@@ -36,3 +36,18 @@ def test_fewer_passages_than_asked_pad_with_minus_one():
     scores, rows = DenseIndex.build(passages).search(passages[:2], 10)
     assert rows.shape == (2, 5) and (rows >= 0).all()  # k is cut to the passage count
     assert rows[0][0] == 0 and rows[1][0] == 1
+
+
+def test_a_batch_read_in_blocks_or_reading_every_passage_ranks_as_one_query(monkeypatch):
+    import lex_dpr.retrieval.dense as dense
+
+    rng = np.random.default_rng(2)
+    passages = _unit(rng.normal(size=(500, 32)))
+    queries = _unit(rng.normal(size=(30, 32)))
+    index = DenseIndex.build(passages)
+    alone = np.vstack([index.search(queries[i:i + 1], 7)[1] for i in range(len(queries))])
+    monkeypatch.setattr(dense, "BATCH_SCORES", 500 * 4)  # four queries' scores at a time: eight blocks
+    assert np.array_equal(index.search(queries, 7)[1], alone)
+    few = DenseIndex.build(passages[:20])  # k + 16 covers every passage
+    want = np.vstack([few.search(queries[i:i + 1], 10)[1] for i in range(len(queries))])
+    assert np.array_equal(few.search(queries, 10)[1], want)
