@@ -29,6 +29,7 @@ from lex_dpr.retrieval.index.layout import FORMAT, PASSAGES
 from lex_dpr.retrieval.index.manifest import Manifest
 from lex_dpr.retrieval.index.passages import text_sha256
 from lex_dpr.utils.io import atomic_open, read_json_file, write_json
+from lex_dpr.utils.progress import Bar
 
 log = logging.getLogger(__name__)
 
@@ -182,11 +183,11 @@ def encode_resumable(encoder, texts: Sequence[str], staging: Path, key: dict, sh
         else:
             todo.append(i)
     encoded = 0
-    with _progress("encode", len(texts), len(texts) - sum(min(shard_size, len(texts) - i * shard_size) for i in todo),
-                   show_progress) as advance:
+    with Bar("encode", len(texts), "passages", show_progress,
+             completed=len(texts) - sum(min(shard_size, len(texts) - i * shard_size) for i in todo)) as bar:
         for i in todo:
             part = texts[i * shard_size:(i + 1) * shard_size]
-            vectors = np.vstack(_chunks(encoder, part, batch_size, advance))
+            vectors = np.vstack(_chunks(encoder, part, batch_size, bar.advance))
             if dim is not None and vectors.shape[1] != dim:
                 raise InputError(f"the model gives {vectors.shape[1]}-dimensional vectors, the finished shards in "
                                  f"{shards_dir} {dim}; remove {staging} and build again")
@@ -215,18 +216,4 @@ def _npy_shape(path: Path) -> tuple[int, ...] | None:
     return array.shape if array.dtype == np.float32 and array.ndim == 2 else None
 
 
-@contextlib.contextmanager
-def _progress(description: str, total: int, completed: int, enabled: bool):
-    """``advance(n)`` for a rich progress bar on stderr (a no-op when disabled)."""
-    if not enabled or total == 0:
-        yield lambda n: None
-        return
-    from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
-
-    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=total, completed=completed)
-        yield lambda n: bar.advance(task, n)
 
