@@ -78,8 +78,8 @@ class DenseIndex:
         A few queries (one `rag ask`, one server request) search on one thread: OpenMP's start-up and spinning
         cost more than they save there (one query, 15,638 × 768 flat, 2 cores: 3.3–10.6 ms on one thread,
         21–26 ms on two while other work runs; bench/bench_rag.py). More queries on a flat index are one numpy
-        matrix product (BLAS) and a partial sort: 56 ms for 64 queries where FAISS's own flat search took
-        184–195 ms on one or two threads (15,638 × 768, 2 cores; bench/bench_rag.py prints both).
+        matrix product (BLAS) and a partial sort: 48 ms for 64 queries where FAISS's own flat search took 59 ms
+        in bench/bench_rag.py (15,638 × 768, 2 cores; it prints both), and 165–195 ms in other runs.
         """
         import faiss
 
