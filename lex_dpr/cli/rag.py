@@ -185,6 +185,7 @@ def tune(index: IndexOpt,
     """Choose the retrieval mode and weight on validation pairs; store them in the index for ask and batch."""
     from lex_dpr.data.corpus import read_pairs
     from lex_dpr.evaluation.report import fingerprint
+    from lex_dpr.mining.split_files import split_base, split_of
     from lex_dpr.rag.config import load_rag_config
     from lex_dpr.rag.tune import (MIN_RERANK_QUESTIONS, read_questions, tune_question_weight, tune_reranker,
                                   write_reranker, write_settings)
@@ -194,9 +195,9 @@ def tune(index: IndexOpt,
 
     opened = open_index(index, model=model, device=device)
     valid = read_pairs(pairs, opened.corpus, corpus_flag="--index")
-    if train_pairs is None and pairs.stem.endswith("_valid"):
-        sibling = pairs.with_name(pairs.stem.removesuffix("_valid") + pairs.suffix)
-        train_pairs = sibling if sibling.is_file() else None
+    if train_pairs is None and split_of(pairs) == "valid":
+        sibling = split_base(pairs)
+        train_pairs = sibling if sibling is not None and sibling.is_file() else None
     train = read_pairs(train_pairs) if train_pairs is not None else []
     asked = read_questions(questions, opened.corpus) if questions is not None else None
     result = run_tune(opened, valid, train, k=k or 6, show_progress=not quiet)

@@ -1,1 +1,1 @@
-"""Retrieval evaluation: metrics, baseline systems, fusion, and the comparison report."""
+"""Retrieval evaluation: metrics and metric names, baseline systems, fusion, and the comparison report."""

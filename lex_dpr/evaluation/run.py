@@ -10,6 +10,7 @@ from lex_dpr.errors import ConfigError
 from lex_dpr.evaluation.report import Report, check_cutoffs, evaluate, to_markdown
 from lex_dpr.data.corpus import read_corpus, read_pairs
 from lex_dpr.mining.pairset import check_pair_set
+from lex_dpr.models.run_folder import run_label
 from lex_dpr.utils.io import write_json
 
 BASELINES = ("bm25", "popularity", "knn-label")
@@ -81,7 +82,7 @@ def run_eval(job: EvalJob, show_progress: bool = False) -> Report:
     for name in job.models:
         from lex_dpr.models.loading import load_encoder
 
-        dense = DenseRetriever(_label(name), load_encoder(name, device=job.device), corpus, show_progress=show_progress)
+        dense = DenseRetriever(run_label(name), load_encoder(name, device=job.device), corpus, show_progress=show_progress)
         systems.append(dense)
         if job.fusion and tune_pool:
             tune = random.Random(job.seed).sample(tune_pool, min(job.fusion_tune_queries, len(tune_pool)))
@@ -148,10 +149,3 @@ def check_same_passages(system, corpus) -> None:
     if missing or len(own) != len(corpus):
         raise ConfigError(f"{system.name} holds other passages than --passages ({len(own)} against {len(corpus)}, "
                           f"e.g. {missing[:1] or 'a different count'}); give the corpus it was built from")
-
-
-def _label(model: str) -> str:
-    """A short system name: the run folder name for run paths, else the model name."""
-    p = Path(model)
-    parts = [x for x in p.parts if x not in ("bi_encoder", "final")]
-    return parts[-1] if parts else model

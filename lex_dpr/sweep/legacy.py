@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lex_dpr.sweep.metric import metric_name, mode
+from lex_dpr.errors import ConfigError
+from lex_dpr.evaluation.metric_name import MetricName
 
 BGE_QUERY_PROMPT = "Represent this sentence for searching relevant passages: "
 NO_CHANGE: Any = object()  # what a converter returns for a value that changes nothing
@@ -112,12 +113,27 @@ def _mode(key: str, value: Any, ctx: Mapping[str, Any]) -> Any:
     metric = ctx.get("trainer.early_stopping.metric", "cosine_ndcg@10")
     if metric is MANY:
         return Skip("the direction follows each metric")
-    want = mode(metric)
+    try:
+        want = MetricName.parse(metric).mode
+    except ConfigError:
+        return Skip(f"the direction follows the metric, and {metric!r} is not one lex-dpr knows")
     if value != want:
         better = "larger" if want == "max" else "smaller"
         raise ValueError(f"'{key}': {value} disagrees with the metric {metric}, which is better {better}: use {want} "
                          "(or remove the key: lex-dpr knows each metric's direction)")
     return Skip(f"{metric} is better {'larger' if want == 'max' else 'smaller'}, as lex-dpr knows")
+
+
+def _metric(key: str, value: Any, ctx: Mapping[str, Any]) -> Any:
+    try:
+        name = MetricName.parse(value)
+    except ConfigError as exc:
+        raise ValueError(f"'{key}': {exc}") from None
+    if name.eval_metric is None:
+        raise ValueError(f"'{key}': {value!r} is a loss, but the best checkpoint and early stopping follow a ranking "
+                         "metric (eval.metric, e.g. cosine_ndcg@10); to rank trials by the loss, set metric.name: "
+                         f"{name.key}")
+    return name.eval_metric
 
 
 def _restore(key: str, value: Any, ctx: Mapping[str, Any]) -> Any:
@@ -173,7 +189,7 @@ _RULES: dict[str, _Rule] = {
     "trainer.early_stopping.min_delta": _Rule("trainer.early_stopping_threshold", "renamed"),
     "trainer.early_stopping.metric": _Rule("eval.metric", "cosine_ndcg@10 / eval_ndcg@10 style names → ndcg_at_10 "
                                            "(eval.metric also picks the best checkpoint)",
-                                           lambda key, value, ctx: metric_name(value)),
+                                           _metric),
     "trainer.early_stopping.enabled": _Rule("trainer.early_stopping_patience", "false → trainer.early_stopping_patience"
                                             "=0 (off), true changes nothing", _when_false(0)),
     "trainer.early_stopping.mode": _Rule(None, "must agree with the metric's direction (max for ndcg, recall, mrr, "

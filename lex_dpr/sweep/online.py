@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from lex_dpr.errors import ConfigError, InputError
+from lex_dpr.models.run_folder import RUN_SUBDIR
 from lex_dpr.runs.record import read_metrics
 from lex_dpr.sweep.agent import SweepError
-from lex_dpr.sweep.parse import read_override
 from lex_dpr.sweep.spec import SweepSpec
 from lex_dpr.sweep.trial import RUNS_DIR, TRIAL_LOG, best_value, last_error, overrides_for, spawn, terminate
+from lex_dpr.utils.config import parse_override
 
 _SPEC_FIELDS = ("value", "values", "min", "max", "mu", "sigma", "q")
 
@@ -56,8 +57,8 @@ def to_wandb(spec: SweepSpec, name: str | None = None) -> dict[str, Any]:
             parameters[key] = {"distribution": p.distribution,
                                **{f: getattr(p, f) for f in _SPEC_FIELDS if getattr(p, f) is not None}}
     for item in spec.fixed:  # the values lex-dpr train reads from the overrides (a ~key reset is shown as null)
-        key, text, value = read_override(item) or (item, None, None)
-        parameters[key if text is not None else item] = {"value": value}
+        read = parse_override(item)  # the parser wrote each one: key=value or ~key
+        parameters[item if read.reset else read.key] = {"value": read.value}
     cfg: dict[str, Any] = {"method": spec.method, "metric": metric, "parameters": parameters}
     if name or spec.sweep_id:
         cfg["name"] = name or spec.sweep_id
@@ -234,7 +235,7 @@ def _split(path: str) -> tuple[str | None, str | None, str]:
 
 
 def _log_new(run, run_dir: Path, sent: int) -> int:
-    rows = read_metrics(run_dir / "bi_encoder")
+    rows = read_metrics(run_dir / RUN_SUBDIR)
     for row in rows[sent:]:
         clean = {k: v for k, v in row.items() if isinstance(v, int | float) and not isinstance(v, bool)
                  and math.isfinite(v) and k != "step"}

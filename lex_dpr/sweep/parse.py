@@ -38,15 +38,19 @@ from pathlib import Path
 from typing import Any
 
 from lex_dpr.errors import ConfigError
+from lex_dpr.evaluation.metric_name import DEFAULT as DEFAULT_METRIC
+from lex_dpr.evaluation.metric_name import MetricName
 from lex_dpr.sweep import legacy as _legacy
-from lex_dpr.sweep import metric as _metric
 from lex_dpr.sweep import space as _space
 from lex_dpr.sweep.legacy import LegacyMapping
 from lex_dpr.sweep.spec import DISTRIBUTIONS, GOALS, METHODS, MIN_MAX, NORMAL_FAMILY, HyperbandSpec, ParamSpec, SweepSpec
 from lex_dpr.training.config import TrainConfig, load_config
+from lex_dpr.training.evaluator import not_logged
 from lex_dpr.utils import config as _config
+from lex_dpr.utils.config import Override, parse_override
 
 MAX_VALUES = 1_000  # values of one categorical parameter
+METRIC_EXAMPLES = "eval/ndcg_at_10, eval/recall_at_10, eval/mrr_at_10, eval/map_at_100, eval/loss or train/loss"
 MAX_PROBLEMS_SHOWN = 20
 
 # W&B distributions lex-dpr does not sample, with what to write instead
@@ -140,34 +144,15 @@ def set_sweep_id(path: str | Path, sweep_id: str, key: str = "sweep_id") -> None
         fh.write(new.encode("utf-8"))
 
 
-def read_override(item: Any) -> tuple[str, str | None, Any] | None:
-    """One ``key=value`` or ``~key`` override read as ``lex-dpr train`` reads it: ``(key, text, value)``.
-
-    ``text`` is None for ``~key``; ``value`` is the text read as YAML (the text itself when it is not YAML, ``""``
-    for none). None: ``item`` is neither form.
-
-    Example:
-        >>> read_override(" trainer.lr = 2e-5"), read_override("~lora"), read_override("lora.r")
-        (('trainer.lr', '2e-5', '2e-5'), ('lora', None, None), None)
-    """
-    import yaml
-
-    if not isinstance(item, str):
-        return None
-    item = item.strip()
-    if item.startswith("~"):
-        return item[1:].strip(), None, None
-    if "=" not in item:
-        return None
-    key, text = (part.strip() for part in item.split("=", 1))
-    try:
-        value = yaml.safe_load(text) if text else ""
-    except yaml.YAMLError:
-        value = text
-    return key, text, value
-
-
 # --- internals -------------------------------------------------------------------------------------------
+
+
+def _override(item: Any) -> Override | None:
+    """A ``fixed`` list item read as ``lex-dpr train`` reads it; None when it is not an override."""
+    try:
+        return parse_override(item)
+    except ConfigError:
+        return None
 
 
 def _closest(word: Any, options: typing.Iterable[str]) -> str:
@@ -306,9 +291,9 @@ class _Parser:
             items = _config.flatten(fixed)
         elif isinstance(fixed, list):
             for item in fixed:
-                read = read_override(item)
-                if read is not None and read[1] is not None:  # _fixed reports the rest
-                    items[read[0]] = read[2]
+                read = _override(item)
+                if read is not None and not read.reset:  # _fixed reports the rest
+                    items[read.key] = read.value
         flat: list[tuple[str, Any]] = []
         if isinstance(raw.get("parameters"), dict):
             self._flatten(raw["parameters"], "", flat)
@@ -321,7 +306,8 @@ class _Parser:
 
     def _check_stopping_metric(self, metric: str, fixed: list[str], parameters: dict[str, ParamSpec]) -> None:
         chosen = [item.split("=", 1)[1] for item in fixed if item.startswith("eval.metric=")]
-        if chosen and metric.startswith("eval/") and chosen[-1] != _metric.metric_name(metric):
+        by = MetricName.parse(metric).eval_metric  # None: a loss, and trials keep the fixed eval.metric
+        if chosen and by is not None and chosen[-1] != by:
             self.notes.append(f"eval.metric={chosen[-1]} in fixed: trials pick their best checkpoint and stop early "
                               f"by the sweep's metric {metric} instead")
 
@@ -386,14 +372,15 @@ class _Parser:
     # --- metric and early termination
 
     def _metric(self, metric: Any, parameters: dict[str, ParamSpec]) -> tuple[str, str, float | None]:
-        default = _metric.key_of(self.baseline.get("eval.metric", _metric.DEFAULT))
+        trained_by = MetricName.parse(self.baseline.get("eval.metric", DEFAULT_METRIC.canonical))
+        default = trained_by.key
         if metric is None:
-            self.notes.append(f"metric not set: {default}, maximize (the training's eval.metric)")
-            return default, "maximize", None
+            self.notes.append(f"metric not set: {default}, {trained_by.goal} (the training's eval.metric)")
+            return default, trained_by.goal, None
         if not isinstance(metric, dict):
             self.problems.append(f"'metric' must be a mapping, e.g. {{name: eval/ndcg_at_10, goal: maximize}}, "
                                  f"not {metric!r}")
-            return default, "maximize", None
+            return default, trained_by.goal, None
         for key in metric:
             if key not in _METRIC_KEYS:
                 self.problems.append(f"unknown key 'metric.{key}'" + (_closest(key, _METRIC_KEYS)
@@ -401,19 +388,19 @@ class _Parser:
         for key in ("impute", "impute_while_running"):
             if key in metric:
                 self.notes.append(f"ignored offline: metric.{key} (failed trials are not scored)")
-        name = _metric.metric_key(metric.get("name"))
+        name = self._metric_name(metric.get("name"))
         if metric.get("name") is None:
-            self.problems.append(f"'metric.name' is missing: use {_metric.EXAMPLES}")
+            self.problems.append(f"'metric.name' is missing: use {METRIC_EXAMPLES}")
             name = default
         elif name is None:
             self.problems.append(f"'metric.name': {metric.get('name')!r} is not a metric training logs: use "
-                                 f"{_metric.EXAMPLES} (ndcg, recall, precision, hit at any k)")
+                                 f"{METRIC_EXAMPLES} (ndcg, recall, precision, hit at any k)")
             name = default
         else:
             self._check_logged(name, parameters)
         goal = metric.get("goal")
         if goal is None:
-            goal = _metric.goal(name)
+            goal = MetricName.parse(name).goal
             if goal == "maximize":
                 self.notes.append(f"metric.goal not set: maximize {name} (W&B alone would minimize: set goal to be "
                                   "explicit)")
@@ -426,10 +413,20 @@ class _Parser:
             target = None
         return name, goal, None if target is None else float(_number(target))
 
+    @staticmethod
+    def _metric_name(name: Any) -> str | None:
+        """The metrics.jsonl key of a sweep's ``metric.name`` in any spelling, or None when it is none."""
+        if not isinstance(name, str):
+            return None
+        try:
+            return MetricName.parse(name).key
+        except ConfigError:
+            return None
+
     def _check_logged(self, name: str, parameters: dict[str, ParamSpec]) -> None:
         if "eval.k_values" in parameters:
             return
-        problem = _metric.not_logged(name, self.baseline.get("eval.k_values", [1, 3, 5, 10, 20, 100]))
+        problem = not_logged(MetricName.parse(name), self.baseline.get("eval.k_values", [1, 3, 5, 10, 20, 100]))
         if problem:
             self.problems.append(f"'metric.name': {problem}")
 
@@ -493,14 +490,14 @@ class _Parser:
                 self._merge(keys, self._fixed_item(str(key), value, None, f"'fixed.{key}'", out))
         elif isinstance(fixed, list):
             for item in fixed:
-                read = read_override(item)
+                read = _override(item)
                 if read is None:
                     self.problems.append(f"'fixed': {item!r} is not key=value or ~key (e.g. trainer.epochs=1)")
                     continue
                 key, text, value = read
-                if text is None:
+                if read.reset:
                     if key not in TRAINING_KEYS and not any(k.startswith(key + ".") for k in TRAINING_KEYS):
-                        self.problems.append(f"'fixed': unknown training key '{key}'{_config._did_you_mean(TrainConfig, key)}")
+                        self.problems.append(f"'fixed': unknown training key '{key}'{_config.did_you_mean(TrainConfig, key)}")
                     else:
                         out.append(f"~{key}")
                         self._merge(keys, {key: key})
@@ -556,7 +553,7 @@ class _Parser:
         self.baseline = _config.flatten(_config.to_dict(load_config(None, self.base)))
 
     def _did_you_mean(self, key: str) -> str:
-        hint = _config._did_you_mean(TrainConfig, key)
+        hint = _config.did_you_mean(TrainConfig, key)
         return hint or _closest(key, _legacy.LEGACY_KEYS)
 
     # --- parameters

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lex_dpr.errors import ConfigError
+from lex_dpr.mining.split_files import split_base, split_sibling
 
 DATA_DIR = "data/processed"
 TRANSFORMER_MODELS = ("ko-simcse", "bge-m3-ko", "multilingual-minilm", "multilingual-e5-small")
@@ -71,18 +72,13 @@ def _hub_reachable(hub_id: str) -> bool:
         return False
 
 
-def valid_sibling(pairs: str) -> str:
-    """The validation pairs ``make-pairs`` writes beside ``pairs``: ``x/p.jsonl`` → ``x/p_valid.jsonl``."""
-    p = Path(pairs)
-    return str(p.with_name(f"{p.stem}_valid{p.suffix}"))
-
-
 def build_preset(family: str | None = None, pairs: str | None = None, passages: str | None = None,
                  valid_pairs: str | None = None, run_cap: int | None = None,
                  availability: dict[str, str | None] | None = None) -> Preset:
     """The preset sweep file for ``family`` (None: transformer if any of its models loads here, else static).
 
-    ``valid_pairs`` defaults to the ``_valid`` sibling of ``pairs`` (:func:`valid_sibling`).
+    ``valid_pairs`` defaults to the ``_valid`` sibling of ``pairs``
+    (:func:`~lex_dpr.mining.split_files.split_sibling`).
     """
     if family is not None and family not in FAMILIES:
         raise ConfigError(f"--family {family!r} is not one of {', '.join(FAMILIES)}")
@@ -103,7 +99,7 @@ def build_preset(family: str | None = None, pairs: str | None = None, passages: 
                           + "); download one into the Hugging Face cache, or use --family static")
     data = {"data.pairs": pairs or f"{DATA_DIR}/pairs_train.jsonl",
             "data.passages": passages or f"{DATA_DIR}/merged_corpus.jsonl",
-            "data.valid_pairs": valid_pairs or (valid_sibling(pairs) if pairs else f"{DATA_DIR}/pairs_train_valid.jsonl")}
+            "data.valid_pairs": valid_pairs or str(split_sibling(pairs or f"{DATA_DIR}/pairs_train.jsonl", "valid"))}
     body = _TRANSFORMER if family == "transformer" else _STATIC
     if family == "transformer":
         body = body.replace("{models}", ", ".join(usable))
@@ -131,7 +127,7 @@ def missing_data(preset_text: str) -> list[str]:
     for key, how in makers.items():
         path = fixed.get(key)
         if path and not Path(path).is_file():
-            sibling = str(path).replace("_valid", "")
+            sibling = split_base(path) or path
             out.append(f"{key}: {path} does not exist; make it with "
                        + how.format(path=path, dir=Path(path).parent, sibling=sibling))
     return out

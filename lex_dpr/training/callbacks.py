@@ -4,31 +4,33 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from pathlib import Path
 
 import orjson
 from transformers import TrainerCallback
 
+from lex_dpr.evaluation.metric_name import MetricName
 from lex_dpr.runs.record import metric_value
 from lex_dpr.training.health import embedding_health
 
 log = logging.getLogger(__name__)
 
-_IR_KEY = re.compile(r"^(?:eval_)?[^_]+_cosine_(?P<name>[a-z]+)@(?P<k>\d+)$")
-_RENAME = {"accuracy": "hit", "mrr": "mrr", "ndcg": "ndcg", "recall": "recall", "precision": "precision", "map": "map"}
-
 
 def metric_key(trainer_key: str) -> str:
     """Trainer log keys → lex-dpr names: ``eval_valid_cosine_ndcg@10`` → ``eval/ndcg_at_10``.
 
+    Metrics and losses are named by :class:`~lex_dpr.evaluation.metric_name.MetricName`; every other key keeps
+    its name under ``eval/`` (``eval_runtime``) or ``train/`` (``learning_rate``).
+
     Example:
         >>> metric_key("eval_valid_cosine_recall@5"), metric_key("loss"), metric_key("eval_loss")
         ('eval/recall_at_5', 'train/loss', 'eval/loss')
+        >>> metric_key("learning_rate"), metric_key("train_loss"), metric_key("eval_runtime")
+        ('train/learning_rate', 'train/train_loss', 'eval/runtime')
     """
-    m = _IR_KEY.match(trainer_key)
-    if m:
-        return f"eval/{_RENAME.get(m['name'], m['name'])}_at_{m['k']}"
+    name = MetricName.from_trainer_key(trainer_key)
+    if name is not None:
+        return name.key
     if trainer_key.startswith("eval_"):
         return "eval/" + trainer_key.removeprefix("eval_")
     return "train/" + trainer_key

@@ -16,15 +16,18 @@ Example:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from lex_dpr.evaluation.metric_name import MetricName
+from lex_dpr.mining.split_files import split_of, split_sibling
 from lex_dpr.models.config import LoraConfig, ModelConfig
+from lex_dpr.training.evaluator import not_logged
 from lex_dpr.utils import config as _config
 from lex_dpr.utils.config import setting
+
 
 class Precision(StrEnum):
     AUTO = "auto"  # bf16 (or fp16) on CUDA, fp32 on CPU
@@ -40,12 +43,14 @@ class WandbMode(StrEnum):
 
 
 AUTO = "auto"
-_METRIC_NAMES = ("ndcg", "recall", "precision", "hit", "mrr", "map")
-_METRIC = re.compile(rf"^({'|'.join(_METRIC_NAMES)})_at_(\d+)$")
 
 
 class Metric(StrEnum):
-    """The validation metric that picks the best checkpoint, stops early and ranks sweep trials."""
+    """The validation metric that picks the best checkpoint, stops early and ranks sweep trials.
+
+    Each value is a :class:`~lex_dpr.evaluation.metric_name.MetricName` canonical spelling (its key,
+    trainer key and direction come from there).
+    """
 
     NDCG_AT_10 = "ndcg_at_10"
     NDCG_AT_5 = "ndcg_at_5"
@@ -109,9 +114,9 @@ class EvalConfig:
     def problems(self) -> list[str]:
         if not self.k_values:
             return ["'eval.k_values' is empty: give at least one cut-off, e.g. [1, 10]"]
-        name, k = _METRIC.match(self.metric.value).groups()
-        if name in ("ndcg", "recall", "precision", "hit") and int(k) not in {*self.k_values, 1, 3, 5, 10}:
-            return [f"'eval.metric': {self.metric.value} needs {k} in eval.k_values (now {self.k_values})"]
+        metric = MetricName.parse(self.metric.value)
+        if not_logged(metric, self.k_values):
+            return [f"'eval.metric': {metric.canonical} needs {metric.k} in eval.k_values (now {self.k_values})"]
         return []
 
 
@@ -140,8 +145,6 @@ class TrainConfig:
         if not self.out_dir.strip():
             return ["'out_dir' is empty: give the run folder, e.g. out_dir=runs/static"]
         return []
-
-
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
@@ -177,8 +180,7 @@ def resolve_data_paths(cfg: TrainConfig) -> list[str]:
     if cfg.data.valid_pairs == AUTO:
         cfg.data.valid_pairs = None
         if cfg.data.pairs:
-            p = Path(cfg.data.pairs)
-            sibling = p.with_name(f"{p.stem}_valid{p.suffix}")
+            sibling = split_sibling(cfg.data.pairs, "valid")
             if sibling.is_file():
                 cfg.data.valid_pairs = str(sibling)
                 notes.append(f"validation pairs: {sibling} (the _valid sibling of data.pairs)")
@@ -190,7 +192,7 @@ def resolve_data_paths(cfg: TrainConfig) -> list[str]:
             problems.append(f"'data.{key}': {value}: file not found")
     for key, value in (("pairs", cfg.data.pairs), ("valid_pairs", cfg.data.valid_pairs),
                        *((f"extra_pairs[{i}]", v) for i, v in enumerate(cfg.data.extra_pairs))):
-        if value and Path(value).stem.endswith("_heldout"):
+        if value and split_of(value) == "heldout":
             problems.append(f"'data.{key}': {value} is make-pairs' held-out split (articles no training pair "
                             "cites): never train or pick checkpoints on it; score it with `lex-dpr eval` instead")
     for i, value in enumerate(cfg.data.extra_pairs):

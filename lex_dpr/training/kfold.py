@@ -64,9 +64,10 @@ def train_kfold(cfg: TrainConfig, k: int, resume: bool = False, show_progress: b
     from lex_dpr.models.ensemble import EnsembleEncoder
     from lex_dpr.models.loading import load_encoder
     from lex_dpr.retrieval.dense import DenseRetriever
-    from lex_dpr.training.train import RUN_SUBDIR, checkpoints, train_model
-
     from lex_dpr.mining.pairset import check_pair_set
+    from lex_dpr.models.run_folder import FINAL, RUN_SUBDIR
+    from lex_dpr.runs.record import checkpoints
+    from lex_dpr.training.train import train_model
 
     check_pair_set(cfg.data.pairs)
     corpus = read_corpus(cfg.data.passages)
@@ -81,8 +82,8 @@ def train_kfold(cfg: TrainConfig, k: int, resume: bool = False, show_progress: b
         fold_cfg = copy.deepcopy(cfg)
         fold_cfg.out_dir = str(out / f"fold-{i}")
         run_dir = Path(fold_cfg.out_dir) / RUN_SUBDIR
-        if resume and (run_dir / "final").is_dir():
-            final = run_dir / "final"
+        if resume and (run_dir / FINAL).is_dir():
+            final = run_dir / FINAL
         else:
             fold_resume = resume and bool(checkpoints(run_dir))
             final = train_model(fold_cfg, corpus, train_pairs, valid_pairs, run_dir, fold_resume,

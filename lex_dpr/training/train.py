@@ -1,4 +1,18 @@
-"""The bi-encoder recipe, top to bottom: data → model → loss → trainer → final model and run record.
+"""The bi-encoder recipe, top to bottom: setup → train → save, the run folder held and recorded around it.
+
+:func:`train` reads the data and calls :func:`train_model`, which holds the run folder and records the run
+(:mod:`lex_dpr.training.run_folder`), then runs the phases in order:
+
+1. **setup** (:func:`_setup`): seed, model (:func:`_setup_model`), training examples and the validation
+   evaluator (:func:`_setup_data`, :mod:`lex_dpr.training.evaluator`), loss, W&B, training arguments
+   (:func:`_training_arguments`: the best checkpoint by ``eval.metric``, named and directed by
+   :class:`~lex_dpr.evaluation.metric_name.MetricName`), callbacks, and the trainer
+   (:class:`~lex_dpr.training.st_trainer.LexDprTrainer`).
+2. **train** (:func:`_fit`): ``trainer.train``, from the checkpoint a resume continues; its cleanup (W&B run
+   finished, the tokenizer cache undone) runs however it ends, before anything is saved. A NaN loss then
+   stops the run (:func:`_stop_on_nan`).
+3. **save** (:func:`_save`): the best checkpoint into ``final/``, its health measured, the run recorded as
+   finished.
 
 Example:
     >>> from lex_dpr.training.config import load_config
@@ -9,39 +23,28 @@ Example:
 
 from __future__ import annotations
 
-import errno
 import logging
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from lex_dpr.data.corpus import Corpus, read_corpus, read_pairs
-from lex_dpr.errors import ConfigError, InputError, LexDprError
-from lex_dpr.models.metadata import ModelMetadata, write_metadata
-from lex_dpr.runs.record import (
-    METRICS_FILE,
-    RunStatus,
-    checkpoint_step,
-    checkpoints,
-    read_record,
-    run_lock,
-    write_record,
-)
+from lex_dpr.errors import ConfigError
+from lex_dpr.evaluation.metric_name import MetricName
+from lex_dpr.models.metadata import ModelMetadata
+from lex_dpr.models.run_folder import FINAL, RUN_SUBDIR
+from lex_dpr.runs.record import METRICS_FILE, checkpoint_step, checkpoints
 from lex_dpr.training.config import Precision, TrainConfig, WandbMode, resolve_data_paths
 from lex_dpr.training.data import build_examples, pseudo_queries, read_extra_pairs
-from lex_dpr.utils.config import to_overrides
-from lex_dpr.utils.folders import staged_folder
-from lex_dpr.utils.io import atomic_open
+from lex_dpr.training.evaluator import best_metrics, ir_evaluator
+from lex_dpr.training.run_folder import TrainingError, hold_run_folder, open_run, record_finished, record_outcome
+from lex_dpr.training.run_folder import resume_changes as resume_changes  # its home is run_folder; kept importable here
+from lex_dpr.training.run_folder import save_final
 
 log = logging.getLogger(__name__)
 
-RUN_SUBDIR = "bi_encoder"
-
-
-class TrainingError(LexDprError):
-    """Training stopped on a condition the user must act on (NaN loss, finished run, ...)."""
+__all__ = ["RUN_SUBDIR", "TrainResult", "TrainingError", "train", "train_model"]
 
 
 @dataclass
@@ -99,285 +102,131 @@ def train_model(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid
     rank, size = distributed.world()
     if size > 1:
         distributed.start()
-    if rank != 0:
-        checkpoint = distributed.share()
-        return _run(cfg, corpus, train_pairs, valid_pairs, run_dir, checkpoint, False, main=False)
-    try:
-        try:
-            lock = run_lock(run_dir)
-            lock.__enter__()
-        except BaseException as exc:
-            distributed.share(error=exc)
-            raise
-        try:
-            return _locked(cfg, corpus, train_pairs, valid_pairs, run_dir, resume, show_progress, allow_changes)
-        finally:
-            lock.__exit__(None, None, None)
-    except OSError as exc:
-        if exc.errno not in _DISK_ERRORS:
-            raise
-        raise InputError(f"{exc.filename or run_dir}: {exc.strerror} while writing the run; free space or "
-                         "choose another out_dir") from None
+    if rank != 0:  # a follower: starts where rank 0 says, trains its share, writes nothing but its RNG states
+        return _run_recipe(cfg, corpus, train_pairs, valid_pairs, run_dir, distributed.share(), False, main=False)
+    with hold_run_folder(run_dir):
+        return _train_holding_run_folder(cfg, corpus, train_pairs, valid_pairs, run_dir, resume, show_progress,
+                                         allow_changes)
 
 
-_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR}
-
-
-def _locked(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs: list[dict], run_dir: Path,
-            resume: bool, show_progress: bool, allow_changes: bool) -> TrainResult:
+def _train_holding_run_folder(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs: list[dict],
+                              run_dir: Path, resume: bool, show_progress: bool, allow_changes: bool) -> TrainResult:
+    """Rank 0, while it holds the run folder: open the run (telling the other ranks where it starts, or that it
+    cannot), run the recipe, and record how it ended."""
     from lex_dpr.training import distributed
 
     try:
-        checkpoint = _start(cfg, run_dir, resume, allow_changes)
+        checkpoint = open_run(cfg, run_dir, resume, allow_changes)
     except BaseException as exc:
         distributed.share(error=exc)  # the other ranks stop too, instead of waiting at the first collective
         raise
     distributed.share(checkpoint)
-    try:
-        return _run(cfg, corpus, train_pairs, valid_pairs, run_dir, checkpoint, show_progress)
-    except (KeyboardInterrupt, SystemExit) as exc:
-        _record_end(run_dir, RunStatus.INTERRUPTED, " ".join(str(exc).split()) or "interrupted")
-        raise
-    except BaseException as exc:
-        _record_end(run_dir, RunStatus.FAILED, _reason(exc))
-        raise
+    with record_outcome(run_dir):
+        return _run_recipe(cfg, corpus, train_pairs, valid_pairs, run_dir, checkpoint, show_progress)
 
 
-def _start(cfg: TrainConfig, run_dir: Path, resume: bool, allow_changes: bool) -> Path | None:
-    """Check the run folder (and a resume), record the run as running; the checkpoint to continue from."""
-    checkpoint = _check_run_dir(run_dir, resume)
-    inputs = {"pairs": cfg.data.pairs, "valid_pairs": cfg.data.valid_pairs, "passages": cfg.data.passages}
-    inputs |= {f"extra_pairs[{i}]": path for i, path in enumerate(cfg.data.extra_pairs)}  # hashed for --resume
-    extra = None
-    if checkpoint is not None:
-        changes = resume_changes(run_dir, cfg, inputs)
-        if changes and not allow_changes:
-            raise TrainingError(f"{run_dir}: --resume with other settings or data than the run started with: "
-                                f"{'; '.join(changes)}. Resume with the same command, or pass --allow-changes "
-                                "if the change is deliberate")
-        history = read_record(run_dir).get("resumed", [])
-        extra = {"resumed": [*history, {"from": checkpoint.name, "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                        "changes": changes}]}
-    write_record(run_dir, RunStatus.RUNNING, config=cfg.to_dict(), overrides=to_overrides(cfg), inputs=inputs,
-                 extra=extra)
-    return checkpoint
+# --- the recipe ------------------------------------------------------------------------------------------
 
 
-def _record_end(run_dir: Path, status: RunStatus, error: str) -> None:
-    """Best effort: a full disk must not hide the error that ended the run."""
-    try:
-        write_record(run_dir, status, error=error)
-    except OSError as exc:
-        log.warning("%s: could not record the run as %s (%s)", run_dir, status, exc.strerror)
+@dataclass
+class _Setup:
+    """What the setup phase built, for the train and save phases."""
+
+    model: Any  # SentenceTransformer
+    meta: ModelMetadata
+    trainer: Any  # LexDprTrainer
+    train_rows: int
+    guard: Any  # callbacks.NanGuard
+    health: Any  # callbacks.HealthCheck
+    wandb_run: Any  # a W&B run, or None
 
 
-def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _run(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs: list[dict], run_dir: Path,
-         checkpoint: Path | None, show_progress: bool, main: bool = True) -> TrainResult:
-    """The training itself; ``main`` is False on the ranks after the first (no W&B, no final save, no record)."""
-    import datasets
-    import torch
-    from sentence_transformers import SentenceTransformerTrainingArguments
-    from sentence_transformers.base.sampler import BatchSamplers
-    from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
-
-    from lex_dpr.models.static import cache_tokenization
-    from lex_dpr.training import callbacks as cb
-    from lex_dpr.training.progress import RichProgress
-    from lex_dpr.training.trainer import LexDprTrainer
-
-    t = cfg.trainer
-    set_seed(t.seed)
-    datasets.disable_progress_bars()  # per-evaluation hashing bars; the rich bar shows progress
+def _run_recipe(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs: list[dict], run_dir: Path,
+                checkpoint: Path | None, show_progress: bool, main: bool = True) -> TrainResult:
+    """setup → train → save; ``main`` is False on the ranks after the first (no W&B, no final save, no record)."""
     start = time.perf_counter()
+    setup = _setup(cfg, corpus, train_pairs, valid_pairs, run_dir, checkpoint, show_progress, main)
+    output = _fit(setup, checkpoint)
+    _stop_on_nan(setup, run_dir, cfg)
+    if not main:  # rank 0 saves, measures and records
+        return TrainResult(run_dir, run_dir / FINAL, best_metrics(setup.trainer.state),
+                           setup.trainer.state.global_step, setup.train_rows, round(time.perf_counter() - start, 2),
+                           round(output.metrics.get("train_samples_per_second", 0.0), 2), False, 0.0, 0.0)
+    return _save(setup, run_dir, output, start)
 
-    model, meta = _build_model(cfg, corpus, train_pairs, checkpoint)
-    n_neg, ratio = cfg.data.hard_negatives, cfg.data.hard_negative_ratio
-    extra = pseudo_queries(corpus, cfg.data.pseudo_per_article, t.seed) if cfg.data.pseudo_queries else None
-    examples = build_examples(train_pairs, corpus, n_neg, cfg.data.multiply, t.seed, extra, hard_ratio=ratio)
-    train_ds = datasets.Dataset.from_dict(examples.columns)
-    eval_ds = evaluator = None
-    if valid_pairs:
-        eval_ds = datasets.Dataset.from_dict(
-            build_examples(valid_pairs, corpus, n_neg, 1, t.seed, hard_ratio=ratio).columns)
-        evaluator = ir_evaluator(valid_pairs, corpus, cfg)
 
-    loss = _loss(cfg, model, n_neg)
-    cuda = torch.cuda.is_available()
+def _setup(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs: list[dict], run_dir: Path,
+           checkpoint: Path | None, show_progress: bool, main: bool) -> _Setup:
+    import datasets
+    from transformers import PrinterCallback, set_seed
+
+    from lex_dpr.training.st_trainer import LexDprTrainer
+
+    set_seed(cfg.trainer.seed)
+    datasets.disable_progress_bars()  # per-evaluation hashing bars; the rich bar shows progress
+    model, meta = _setup_model(cfg, corpus, train_pairs, checkpoint)
+    train_ds, eval_ds, evaluator, columns = _setup_data(cfg, corpus, train_pairs, valid_pairs)
+    loss = _setup_loss(cfg, model, cfg.data.hard_negatives)
     if cfg.trainer.gradient_checkpointing and meta.kind == "transformer":
         model[0].auto_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    eval_every = "steps" if t.eval_steps else "epoch"
-    prompts = {"query": meta.query_prompt} if meta.query_prompt else {}
-    if meta.passage_prompt:
-        prompts |= {c: meta.passage_prompt for c in examples.columns if c not in ("query", "label")}
     wandb_run = _start_wandb(cfg, run_dir) if main else None
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(run_dir), num_train_epochs=t.epochs, max_steps=t.max_steps,
-        per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.batch_size,
-        learning_rate=t.lr, weight_decay=t.weight_decay, warmup_steps=t.warmup_ratio,
-        gradient_accumulation_steps=t.gradient_accumulation_steps, max_grad_norm=t.max_grad_norm,
-        seed=t.seed, data_seed=t.seed, batch_sampler=BatchSamplers.NO_DUPLICATES_HASHED,
-        eval_strategy=eval_every if evaluator else "no", eval_steps=t.eval_steps or None,
-        save_strategy=eval_every, save_steps=t.eval_steps or None,
-        save_total_limit=t.save_total_limit, load_best_model_at_end=evaluator is not None,
-        metric_for_best_model=trainer_metric_key(cfg.eval.metric) if evaluator else None, greater_is_better=True,
-        logging_steps=t.logging_steps, logging_first_step=True, report_to=["wandb"] if wandb_run else [],
-        run_name=run_dir.parent.name, use_cpu=not cuda, **_precision(t.precision, cuda), prompts=prompts or None,
-        disable_tqdm=True, dataloader_drop_last=False, logging_nan_inf_filter=False,  # a NaN loss must reach NanGuard
-    )
-    metrics_file = cb.MetricsFile(run_dir / METRICS_FILE)
-    guard = cb.NanGuard()
-    sample_q = [p["query_text"] for p in (valid_pairs or train_pairs)[:64]]
-    health = cb.HealthCheck(sample_q, corpus.texts[:: max(1, len(corpus) // 256)][:256], metrics_file)
-    callbacks = [metrics_file, guard, health]
-    if show_progress and main:
-        callbacks.append(RichProgress())
-    if evaluator is not None and t.early_stopping_patience > 0:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience,
-                                               early_stopping_threshold=t.early_stopping_threshold))
+    args = _training_arguments(cfg, run_dir, meta, columns, evaluator is not None, bool(wandb_run))
+    guard, health, callbacks = _setup_callbacks(cfg, run_dir, corpus, valid_pairs or train_pairs,
+                                                show_progress and main, evaluator is not None)
     trainer = LexDprTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, loss=loss,
                             evaluator=evaluator, callbacks=callbacks, metadata=meta)
     trainer.remove_callback(PrinterCallback)  # metrics go to metrics.jsonl and the progress bar, not stdout
-    original_tokenizer = cache_tokenization(model)
-    try:
-        output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    finally:
-        if wandb_run is not None:
-            wandb_run.finish()
-        if original_tokenizer is not None:
-            model[0].tokenizer = original_tokenizer
-    if guard.bad_step is not None:
-        good = [c for c in checkpoints(run_dir) if checkpoint_step(c) < guard.bad_step]
-        keep = f"; last good checkpoint: {good[-1]}" if good else ""
-        raise TrainingError(f"loss became NaN/inf at step {guard.bad_step}{keep}. "
-                            f"Lower trainer.lr (now {t.lr}) or raise trainer.temperature.")
+    return _Setup(model, meta, trainer, len(train_ds), guard, health, wandb_run)
 
-    final_dir = run_dir / "final"
-    if not main:  # rank 0 saves, measures and records
-        return TrainResult(run_dir, final_dir, _best_eval_metrics(trainer.state), trainer.state.global_step,
-                           len(train_ds), round(time.perf_counter() - start, 2),
-                           round(output.metrics.get("train_samples_per_second", 0.0), 2), False, 0.0, 0.0)
-    _save_atomically(model, final_dir, meta)
-    metrics = _best_eval_metrics(trainer.state)
-    health.on_evaluate(args, trainer.state, None, model=model)
+
+def _fit(setup: _Setup, checkpoint: Path | None) -> Any:
+    """``trainer.train`` (from ``checkpoint`` on a resume); W&B is finished and the tokenizer restored however it
+    ends, so that ``final/`` is saved with the model's own tokenizer."""
+    from lex_dpr.models.static import cache_tokenization
+
+    original_tokenizer = cache_tokenization(setup.model)
+    try:
+        return setup.trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    finally:
+        if setup.wandb_run is not None:
+            setup.wandb_run.finish()
+        if original_tokenizer is not None:
+            setup.model[0].tokenizer = original_tokenizer
+
+
+def _stop_on_nan(setup: _Setup, run_dir: Path, cfg: TrainConfig) -> None:
+    """A loss that became NaN/inf ends the run with the last good checkpoint named (none was saved after it)."""
+    bad_step = setup.guard.bad_step
+    if bad_step is None:
+        return
+    good = [c for c in checkpoints(run_dir) if checkpoint_step(c) < bad_step]
+    keep = f"; last good checkpoint: {good[-1]}" if good else ""
+    raise TrainingError(f"loss became NaN/inf at step {bad_step}{keep}. "
+                        f"Lower trainer.lr (now {cfg.trainer.lr}) or raise trainer.temperature.")
+
+
+def _save(setup: _Setup, run_dir: Path, output: Any, start: float) -> TrainResult:
+    """The best checkpoint (loaded at the end of training) into final/, its health measured, the run finished."""
+    model, trainer, health = setup.model, setup.trainer, setup.health
+    final_dir = run_dir / FINAL
+    save_final(model, final_dir, setup.meta)
+    metrics = best_metrics(trainer.state)
+    health.on_evaluate(trainer.args, trainer.state, None, model=model)
     if health.last.collapsed:
         log.warning("final model: %s", health.last.message())
     wall = time.perf_counter() - start
-    steps = trainer.state.global_step
     per_s = output.metrics.get("train_samples_per_second", 0.0)
-    result = TrainResult(run_dir, final_dir, metrics, steps, len(train_ds), round(wall, 2), round(per_s, 2),
-                         health.last.collapsed, health.last.score_std, health.last.mean_pairwise_cos)
-    write_record(run_dir, RunStatus.FINISHED, extra={"result": result.to_dict(), "health": health.last.to_dict()})
+    result = TrainResult(run_dir, final_dir, metrics, trainer.state.global_step, setup.train_rows, round(wall, 2),
+                         round(per_s, 2), health.last.collapsed, health.last.score_std, health.last.mean_pairwise_cos)
+    record_finished(run_dir, result.to_dict(), health.last.to_dict())
     return result
 
 
-def _best_eval_metrics(state) -> dict[str, float]:
-    """The IR metrics logged for the model in final/ (the best checkpoint), without evaluating again."""
-    from lex_dpr.training.callbacks import metric_key
-
-    evals = [e for e in state.log_history if any(k.startswith("eval_valid_") for k in e)]
-    if not evals:
-        return {}
-    best = state.best_model_checkpoint
-    step = checkpoint_step(Path(best)) if best else evals[-1]["step"]
-    entry = next((e for e in evals if e["step"] == step), evals[-1])
-    return {metric_key(k): v for k, v in entry.items() if k.startswith("eval_valid_")}
+# --- setup's parts ---------------------------------------------------------------------------------------
 
 
-def trainer_metric_key(metric: str) -> str:
-    """``ndcg_at_10`` → ``eval_valid_cosine_ndcg@10`` (the key the trainer uses for early stopping)."""
-    name, _, k = metric.rpartition("_at_")
-    if not name or not k.isdigit():
-        raise ConfigError(f"eval.metric '{metric}' must look like ndcg_at_10, recall_at_5, mrr_at_10 or map_at_100")
-    return f"eval_valid_cosine_{ {'hit': 'accuracy'}.get(name, name)}@{k}"
-
-
-def ir_evaluator(valid_pairs: list[dict], corpus: Corpus, cfg: TrainConfig):
-    """sentence-transformers' InformationRetrievalEvaluator over the full corpus (or a sub-corpus)."""
-    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
-
-    queries = {p["query_id"]: p["query_text"] for p in valid_pairs}
-    relevant = {p["query_id"]: set(p["positive_passages"]) for p in valid_pairs}
-    if cfg.data.val_negatives > 0:
-        keep = {pid for p in valid_pairs for pid in p["positive_passages"]}
-        keep |= {n for p in valid_pairs for n in (p.get("hard_negatives") or [])[: cfg.data.val_negatives]}
-        docs = {pid: corpus.texts[corpus.index[pid]] for pid in sorted(keep) if pid in corpus.index}
-    else:
-        docs = dict(zip(corpus.ids, corpus.texts, strict=True))
-    k = sorted(set(cfg.eval.k_values) | {1, 3, 5, 10})
-    return InformationRetrievalEvaluator(
-        queries, docs, relevant, name="valid", mrr_at_k=[10], ndcg_at_k=sorted({10, *k}), accuracy_at_k=k,
-        precision_recall_at_k=k, map_at_k=[100], batch_size=cfg.eval.batch_size, write_csv=False,
-        query_prompt_name="query", corpus_prompt_name="document", main_score_function="cosine",
-    )
-
-
-# Keys that may differ on --resume without changing what is trained.
-_RESUME_FREE = ("wandb.", "trainer.logging_steps", "eval.batch_size", "trainer.save_total_limit", "out_dir")
-
-
-def resume_changes(run_dir: Path, cfg: TrainConfig, inputs: dict[str, str | None]) -> list[str]:
-    """What differs between the recorded run and this one: config keys (old → new) and input files (sha256)."""
-    from lex_dpr.utils.config import flatten
-    from lex_dpr.utils.io import sha256_file
-
-    record = read_record(run_dir)
-    before, now = flatten(record.get("config") or {}), flatten(cfg.to_dict())
-    changes = [f"{k}: {before.get(k)!r} → {now.get(k)!r}" for k in sorted(set(before) | set(now))
-               if before.get(k) != now.get(k) and not k.startswith(_RESUME_FREE)]
-    for name, entry in (record.get("inputs") or {}).items():
-        path = inputs.get(name)
-        if not path or not Path(path).is_file():
-            changes.append(f"{name}: {entry.get('path')} is no longer given")
-        elif sha256_file(path) != entry.get("sha256"):
-            changes.append(f"{name}: {path} differs from the file the run started with (sha256)")
-    return changes
-
-
-def _check_run_dir(run_dir: Path, resume: bool) -> Path | None:
-    from lex_dpr.training.trainer import STAGING
-
-    shutil.rmtree(run_dir / STAGING, ignore_errors=True)  # a checkpoint a kill cut short: never renamed in
-    saved = checkpoints(run_dir)
-    for cut in sorted(set(checkpoints(run_dir, complete=False)) - set(saved)):
-        log.warning("%s: incomplete checkpoint (no readable trainer_state.json); skipped", cut)
-    if resume:
-        if (run_dir / "final").is_dir():
-            raise TrainingError(f"{run_dir} already finished (final/ exists); nothing to resume")
-        if not saved:
-            raise TrainingError(f"{run_dir}: no checkpoint to resume from; run without --resume")
-        _truncate_metrics(run_dir / METRICS_FILE, checkpoint_step(saved[-1]))
-        return saved[-1]
-    if saved or (run_dir / "final").is_dir():
-        raise TrainingError(f"{run_dir} already holds a run; pass --resume to continue it or choose another "
-                            "--out-dir")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / METRICS_FILE).unlink(missing_ok=True)
-    return None
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric lines logged after the checkpoint we resume from; they will be logged again."""
-    import orjson
-
-    if not path.is_file():
-        return
-    keep = []
-    for line in path.read_bytes().splitlines():
-        try:
-            if orjson.loads(line).get("step", 0) <= step:
-                keep.append(line)
-        except orjson.JSONDecodeError:
-            continue  # a line cut by the interruption
-    with atomic_open(path) as fh:
-        fh.write(b"".join(line + b"\n" for line in keep))
-
-
-def _build_model(cfg: TrainConfig, corpus: Corpus, pairs: list[dict], checkpoint: Path | None):
+def _setup_model(cfg: TrainConfig, corpus: Corpus, pairs: list[dict], checkpoint: Path | None):
+    """The model to train and its metadata: a static model built from the corpus, or a base encoder (with LoRA)."""
     from sentence_transformers import SentenceTransformer
 
     from lex_dpr.models.loading import set_prompts
@@ -414,7 +263,23 @@ def _build_model(cfg: TrainConfig, corpus: Corpus, pairs: list[dict], checkpoint
     return model, meta
 
 
-def _loss(cfg: TrainConfig, model, n_negatives: int):
+def _setup_data(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid_pairs: list[dict]):
+    """(training dataset, validation dataset or None, IR evaluator or None, the example columns)."""
+    import datasets
+
+    t, n_neg, ratio = cfg.trainer, cfg.data.hard_negatives, cfg.data.hard_negative_ratio
+    extra = pseudo_queries(corpus, cfg.data.pseudo_per_article, t.seed) if cfg.data.pseudo_queries else None
+    examples = build_examples(train_pairs, corpus, n_neg, cfg.data.multiply, t.seed, extra, hard_ratio=ratio)
+    train_ds = datasets.Dataset.from_dict(examples.columns)
+    eval_ds = evaluator = None
+    if valid_pairs:
+        eval_ds = datasets.Dataset.from_dict(
+            build_examples(valid_pairs, corpus, n_neg, 1, t.seed, hard_ratio=ratio).columns)
+        evaluator = ir_evaluator(valid_pairs, corpus, cfg)
+    return train_ds, eval_ds, evaluator, list(examples.columns)
+
+
+def _setup_loss(cfg: TrainConfig, model, n_negatives: int):
     from sentence_transformers.sentence_transformer.losses import CachedMultipleNegativesRankingLoss
 
     from lex_dpr.training.losses import MaskedMultipleNegativesRankingLoss
@@ -429,6 +294,61 @@ def _loss(cfg: TrainConfig, model, n_negatives: int):
         return CachedMultipleNegativesRankingLoss(model, scale=scale, mini_batch_size=t.mini_batch_size)
     return MaskedMultipleNegativesRankingLoss(model, scale=scale, n_negatives=n_negatives,
                                               mask=t.mask_false_negatives)
+
+
+def _training_arguments(cfg: TrainConfig, run_dir: Path, meta: ModelMetadata, columns: list[str],
+                        evaluate: bool, to_wandb: bool):
+    """The trainer's arguments; with a validation set, the best checkpoint (and early stopping) follow
+    ``eval.metric``, under its trainer key and in its direction."""
+    import torch
+    from sentence_transformers import SentenceTransformerTrainingArguments
+    from sentence_transformers.base.sampler import BatchSamplers
+
+    t = cfg.trainer
+    cuda = torch.cuda.is_available()
+    eval_every = "steps" if t.eval_steps else "epoch"
+    prompts = {"query": meta.query_prompt} if meta.query_prompt else {}
+    if meta.passage_prompt:
+        prompts |= {c: meta.passage_prompt for c in columns if c not in ("query", "label")}
+    metric = MetricName.parse(cfg.eval.metric.value)
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(run_dir), num_train_epochs=t.epochs, max_steps=t.max_steps,
+        per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.batch_size,
+        learning_rate=t.lr, weight_decay=t.weight_decay, warmup_steps=t.warmup_ratio,
+        gradient_accumulation_steps=t.gradient_accumulation_steps, max_grad_norm=t.max_grad_norm,
+        seed=t.seed, data_seed=t.seed, batch_sampler=BatchSamplers.NO_DUPLICATES_HASHED,
+        eval_strategy=eval_every if evaluate else "no", eval_steps=t.eval_steps or None,
+        save_strategy=eval_every, save_steps=t.eval_steps or None,
+        save_total_limit=t.save_total_limit, load_best_model_at_end=evaluate,
+        metric_for_best_model=metric.trainer_key() if evaluate else None,
+        greater_is_better=metric.greater_is_better,
+        logging_steps=t.logging_steps, logging_first_step=True, report_to=["wandb"] if to_wandb else [],
+        run_name=run_dir.parent.name, use_cpu=not cuda, **_precision(t.precision, cuda), prompts=prompts or None,
+        disable_tqdm=True, dataloader_drop_last=False, logging_nan_inf_filter=False,  # a NaN loss must reach NanGuard
+    )
+
+
+def _setup_callbacks(cfg: TrainConfig, run_dir: Path, corpus: Corpus, sample_pairs: list[dict], progress: bool,
+                     evaluate: bool) -> tuple[Any, Any, list[Any]]:
+    """(NaN guard, health check, every callback): metrics.jsonl, the guard, the health check on a sample,
+    the progress bar, early stopping."""
+    from transformers import EarlyStoppingCallback
+
+    from lex_dpr.training import callbacks as cb
+    from lex_dpr.training.progress import RichProgress
+
+    t = cfg.trainer
+    metrics_file = cb.MetricsFile(run_dir / METRICS_FILE)
+    guard = cb.NanGuard()
+    sample_q = [p["query_text"] for p in sample_pairs[:64]]
+    health = cb.HealthCheck(sample_q, corpus.texts[:: max(1, len(corpus) // 256)][:256], metrics_file)
+    callbacks = [metrics_file, guard, health]
+    if progress:
+        callbacks.append(RichProgress())
+    if evaluate and t.early_stopping_patience > 0:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience,
+                                               early_stopping_threshold=t.early_stopping_threshold))
+    return guard, health, callbacks
 
 
 def _precision(precision: Precision, cuda: bool) -> dict[str, bool]:
@@ -457,9 +377,3 @@ def _start_wandb(cfg: TrainConfig, run_dir: Path):
     return wandb.init(mode=cfg.wandb.mode.value, project=cfg.wandb.project, group=cfg.wandb.group,
                       name=run_dir.parent.name, dir=cfg.wandb.dir or None, config=cfg.to_dict(),
                       reinit="finish_previous", settings=wandb.Settings(silent=True, console="off"))
-
-
-def _save_atomically(model, final_dir: Path, meta: ModelMetadata) -> None:
-    with staged_folder(final_dir) as tmp:
-        model.save(str(tmp))
-        write_metadata(tmp, meta)

@@ -16,6 +16,9 @@ Example:
     lex_dpr.errors.ConfigError: overrides: 2 problems: unknown key 'alpah' (did you mean 'alpha'?); 'r': 0 must be >= 1
     >>> to_overrides(load(LoraConfig, None, ["r=3", "r=4", "~r", "alpha=32"]))
     ['alpha=32']
+
+Every reader of an override (``lex-dpr train``, a sweep file's ``fixed`` list, the W&B translation) reads it
+with :func:`parse_override`, so one item means the same value everywhere.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import types
 import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from lex_dpr.errors import ConfigError
 
@@ -76,8 +79,7 @@ def load(cls: type, path: str | Path | None = None, overrides: Sequence[str] | N
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections, not {type(raw).__name__}")
     tree = _merge_defaults(cls, cls, raw, "", problems)
-    for item in overrides or []:
-        _apply(cls, tree, item, problems)
+    problems += apply_overrides(cls, tree, overrides or [])
     cfg = _build(cls, tree, "", problems)  # a value that failed to parse keeps its default here
     problems += check(cfg)
     if problems:
@@ -139,6 +141,81 @@ def to_overrides(cfg: Any, base: Any | None = None) -> list[str]:
     return out
 
 
+class Override(NamedTuple):
+    """One override as :func:`parse_override` reads it.
+
+    ``text`` is the value as written (``None`` for ``~key``, a reset to the default); ``value`` is that text
+    read as YAML (the text itself when it is not YAML, ``""`` when nothing follows the ``=``).
+    """
+
+    key: str
+    text: str | None
+    value: Any
+
+    @property
+    def reset(self) -> bool:
+        return self.text is None
+
+
+def parse_override(item: Any) -> Override:
+    """One ``section.key=value`` or ``~section.key`` override, read as every command reads it.
+
+    The key and the value are stripped; the value is YAML (``[1, 2]`` a list, ``null`` None, ``'x=y'`` the
+    text ``x=y``). YAML 1.1 reads ``1e-4`` (no dot) as text: the config's field type makes it a number.
+
+    Example:
+        >>> parse_override(" trainer.lr = 2e-5"), parse_override("~lora")
+        (Override(key='trainer.lr', text='2e-5', value='2e-5'), Override(key='lora', text=None, value=None))
+        >>> parse_override("lora.target_modules=[q, v]").value, parse_override("s='x=y'").value
+        (['q', 'v'], 'x=y')
+        >>> parse_override("lora.r")
+        Traceback (most recent call last):
+        ...
+        lex_dpr.errors.ConfigError: override 'lora.r' is not key=value or ~key (e.g. trainer.lr=2e-5)
+
+    Raises:
+        ConfigError: ``item`` is neither form (a ``--flag`` among the overrides is told where flags go).
+    """
+    import yaml
+
+    text = item.strip() if isinstance(item, str) else None
+    if text and text.startswith("~") and text[1:].strip():
+        return Override(text[1:].strip(), None, None)
+    if text and "=" in text and text.split("=", 1)[0].strip():
+        key, value_text = (part.strip() for part in text.split("=", 1))
+        try:
+            value = yaml.safe_load(value_text) if value_text else ""
+        except yaml.YAMLError:
+            value = value_text
+        return Override(key, value_text, value)
+    hint = " (flags go before the overrides; see --help)" if text and text.startswith("-") else ""
+    shown = f"'{text}'" if text is not None else repr(item)
+    raise ConfigError(f"override {shown} is not key=value or ~key (e.g. trainer.lr=2e-5){hint}")
+
+
+def apply_overrides(cls: type, tree: dict[str, Any], overrides: Sequence[Any]) -> list[str]:
+    """Apply overrides, in order, to ``tree`` (a config's raw values by section); the problems found.
+
+    Each is read by :func:`parse_override` and its key checked against ``cls``; the value stays raw here
+    (typed and range-checked when the config is built, by :func:`load`).
+
+    Example:
+        >>> from lex_dpr.models.config import LoraConfig
+        >>> tree = {}
+        >>> apply_overrides(LoraConfig, tree, ["r=16", "alpah=3", "~r", "alpha=32"]), tree
+        (["unknown key 'alpah' (did you mean 'alpha'?)"], {'alpha': 32})
+    """
+    problems: list[str] = []
+    for item in overrides:
+        try:
+            override = parse_override(item)
+        except ConfigError as exc:
+            problems.append(str(exc))
+            continue
+        _apply(cls, tree, override, problems)
+    return problems
+
+
 def all_keys(cls: type, prefix: str = "") -> list[str]:
     """Every dotted leaf key of a config class, in declaration order."""
     keys = []
@@ -148,6 +225,17 @@ def all_keys(cls: type, prefix: str = "") -> list[str]:
         else:
             keys.append(prefix + name)
     return keys
+
+
+def did_you_mean(cls: type, key: str) -> str:
+    """`` (did you mean 'section.key'?)`` for an unknown dotted ``key`` of ``cls``, or ``""`` when nothing is close."""
+    keys = all_keys(cls)
+    leaf = key.rsplit(".", 1)[-1]
+    close = [k for k in keys if k.rsplit(".", 1)[-1] == leaf][:1]  # the right name in another section
+    if not close:
+        sections = sorted({k.rsplit(".", 1)[0] for k in keys if "." in k})
+        close = difflib.get_close_matches(key, keys + sections, n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 MAX_YAML_BYTES = 4 << 20  # a config or sweep file is a few KB; past this it is not one
@@ -302,7 +390,7 @@ def _merge_defaults(root: type, cls: type, raw: dict[str, Any], prefix: str, pro
     for key, value in raw.items():
         dotted = f"{prefix}{key}"
         if not isinstance(key, str) or key not in hints:
-            problems.append(f"unknown key '{dotted}'{_did_you_mean(root, dotted)}")
+            problems.append(f"unknown key '{dotted}'{did_you_mean(root, dotted)}")
             continue
         if _is_section(hints[key]):
             if value is None:
@@ -316,38 +404,23 @@ def _merge_defaults(root: type, cls: type, raw: dict[str, Any], prefix: str, pro
     return tree
 
 
-def _apply(cls: type, tree: dict[str, Any], item: str, problems: list[str]) -> None:
-    import yaml
-
-    item = item.strip()
-    reset = item.startswith("~")
-    if reset:
-        key, text = item[1:], None
-    elif "=" in item:
-        key, text = item.split("=", 1)
-    else:
-        hint = " (flags go before the overrides; see --help)" if item.startswith("-") else ""
-        problems.append(f"override '{item}' is not key=value or ~key (e.g. trainer.lr=2e-5){hint}")
-        return
-    key = key.strip()
+def _apply(cls: type, tree: dict[str, Any], override: Override, problems: list[str]) -> None:
+    key = override.key
     parts = key.split(".")
     node_cls, node = cls, tree
     for i, part in enumerate(parts):
         hints = _hints(node_cls)
         last = i == len(parts) - 1
         if part not in hints or (not last and not _is_section(hints[part])):
-            problems.append(f"unknown key '{key}'{_did_you_mean(cls, key)}")
+            problems.append(f"unknown key '{key}'{did_you_mean(cls, key)}")
             return
         if last:
-            if reset:
+            if override.reset:
                 node.pop(part, None)
             elif _is_section(hints[part]):
                 problems.append(f"'{key}' is a section: set one of its keys, e.g. {all_keys(hints[part], key + '.')[0]}=...")
             else:
-                try:
-                    node[part] = yaml.safe_load(text) if text.strip() else ""
-                except yaml.YAMLError:
-                    node[part] = text
+                node[part] = override.value
             return
         node = node.setdefault(part, {})
         node_cls = hints[part]
@@ -409,16 +482,6 @@ def _coerce(value: Any, ftype: Any, key: str) -> Any:
         pass
     expected = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}.get(ftype, ftype)
     raise ConfigError(f"'{key}': {value!r} is not {expected}")
-
-
-def _did_you_mean(cls: type, key: str) -> str:
-    keys = all_keys(cls)
-    leaf = key.rsplit(".", 1)[-1]
-    close = [k for k in keys if k.rsplit(".", 1)[-1] == leaf][:1]  # the right name in another section
-    if not close:
-        sections = sorted({k.rsplit(".", 1)[0] for k in keys if "." in k})
-        close = difflib.get_close_matches(key, keys + sections, n=1, cutoff=0.5)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

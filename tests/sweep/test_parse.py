@@ -8,7 +8,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lex_dpr.errors import ConfigError
-from lex_dpr.sweep.metric import metric_key
 from lex_dpr.sweep.parse import load_sweep, parse_sweep, set_sweep_id
 from lex_dpr.sweep.spec import DISTRIBUTIONS, HyperbandSpec
 from lex_dpr.training.config import load_config
@@ -107,7 +106,12 @@ def test_fixed_as_a_list_and_defaults():
                                            ("eval/loss", "eval/loss"), ("train/loss", "train/loss"),
                                            ("loss", None), ("accuracy", None), ("eval/f1_at_10", None)])
 def test_metric_names(name, key):
-    assert metric_key(name) == key
+    raw = {"method": "random", "metric": {"name": name}, "parameters": {"lora.r": {"values": [8, 16]}}}
+    if key is None:
+        with pytest.raises(ConfigError, match="is not a metric training logs"):
+            parse_sweep(raw)
+    else:
+        assert parse_sweep(raw).metric == key
 
 
 def test_hyperband_forms():

@@ -1,6 +1,7 @@
 """--resume after a kill: checkpoints appear whole or not at all, and a changed run is refused."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -30,7 +31,7 @@ def _cfg(data, out, *overrides):
 _BLOCK_IN_CHECKPOINT = """
 import sys, time
 from pathlib import Path
-import lex_dpr.training.trainer as trainer
+import lex_dpr.training.st_trainer as trainer
 from lex_dpr.training.config import load_config
 from lex_dpr.training.train import train
 
@@ -86,6 +87,7 @@ def test_resume_skips_a_checkpoint_cut_short(sample_training_data, tmp_path, cap
                    show_progress=False)
     assert "checkpoint-4: incomplete checkpoint (no readable trainer_state.json); skipped" in caplog.text
     assert result.steps == 4 and read_record(run)["resumed"][0]["from"] == "checkpoint-2"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", read_record(run)["resumed"][0]["at"])  # UTC
 
 
 def test_resume_refuses_other_settings_and_data(sample_training_data, tmp_path):
@@ -149,7 +151,7 @@ def test_two_trainings_on_one_folder_the_second_refuses(sample_training_data, tm
 def test_disk_full_while_checkpointing_is_one_line_and_recorded(sample_training_data, tmp_path, monkeypatch):
     import errno
 
-    import lex_dpr.training.trainer as trainer
+    import lex_dpr.training.st_trainer as trainer
     from lex_dpr.errors import InputError
 
     def full(folder, meta):

@@ -1,4 +1,6 @@
-"""The sentence-transformers trainer, with whole checkpoints and no worker processes.
+"""``LexDprTrainer``: sentence-transformers' ``SentenceTransformerTrainer``, with whole checkpoints and no worker
+processes. The recipe that builds and runs it is :mod:`lex_dpr.training.train`; it overrides only
+what the framework offers no other way to change:
 
 - The stock trainer writes ``checkpoint-{step}/`` file by file, so a kill in the middle leaves a folder
   that looks like a checkpoint and breaks ``--resume``. Here it writes into ``.staging/``, adds lex-dpr's
