@@ -39,6 +39,7 @@ def build(
     ivf_lists: Annotated[int | None, typer.Option("--ivf-lists", min=1, help="IVF lists (--faiss ivf; default 4·√n, at most n/39).")] = None,
     batch_size: BatchOpt = 128,
     shard_size: ShardOpt = 4096,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes encoding the shards (each loads the model), and Kiwi's threads; the index is the same for any number.")] = 1,
     token_cache: Annotated[str, typer.Option("--token-cache", help="A Kiwi cache to borrow morphemes from: auto (make-pairs' .lexdpr_cache beside --passages), a folder, or none.")] = "auto",
     device: DeviceOpt = None,
     trust_remote_code: RemoteOpt = False,
@@ -52,7 +53,7 @@ def build(
     manifest = build_index(passages, out, model, faiss_kind=faiss, dense=not no_dense, bm25=not no_bm25,
                            batch_size=batch_size, shard_size=shard_size, device=device,
                            trust_remote_code=trust_remote_code, show_progress=not quiet, hnsw_m=hnsw_m,
-                           ivf_lists=ivf_lists, token_cache=token_cache)
+                           ivf_lists=ivf_lists, token_cache=token_cache, workers=workers)
     b = manifest.build or {}
     rows = [("passages", manifest.passages), ("skipped lines", manifest.corpus.skipped_lines)]
     if manifest.dense:

@@ -495,3 +495,15 @@ def test_old_update_entries_keep_their_counts_only():
     trimmed = update.trim_history(history)
     assert [("ids" in e) for e in trimmed] == [False] * 5 + [True] * update.KEEP_IDS_IN_UPDATES
     assert all(e["added"] == 1 for e in trimmed)
+
+
+@pytest.mark.slow
+def test_two_workers_build_the_same_index_as_one(built_a, corpus_a, trained_run, tmp_path):
+    out = tmp_path / "two"
+    manifest = build_index(corpus_a, out, model=str(trained_run), shard_size=8, workers=2)
+    assert manifest.build["shards"] > 2 and manifest.build["encoded"] == manifest.passages
+    for name in ("embeddings.npy", "dense.faiss", "passages.jsonl"):
+        assert (out / name).read_bytes() == (built_a / name).read_bytes(), name
+    one = read_manifest(built_a)
+    assert manifest.files["bm25"] == one.files["bm25"] and manifest.files["embeddings"] == one.files["embeddings"]
+    assert open_index(out).dense.rank(["불법행위로 인한 손해배상"], 3) == open_index(built_a).dense.rank(["불법행위로 인한 손해배상"], 3)

@@ -116,7 +116,7 @@ def timer(seconds: dict[str, float], name: str) -> Iterator[None]:
 
 def tokens_for_update(out: Path, staging: Path, texts: list[str], show_progress: bool,
                       parts: Sequence[tuple[str, str]] | None = None,
-                      lend: TokenCache | None = None) -> tuple[list[list[str]], int]:
+                      lend: TokenCache | None = None, workers: int = 0) -> tuple[list[list[str]], int]:
     """Morphemes of ``texts``: the index's own for texts it has, Kiwi (resumable, in staging) for the others.
 
     ``parts`` (each text's heading line and body, ``text == head + "\\n" + body`` or the body alone when the head
@@ -125,7 +125,8 @@ def tokens_for_update(out: Path, staging: Path, texts: list[str], show_progress:
     then its body's (``tests/retrieval/test_index_tokens.py`` checks it on the sample corpus). Heads repeat
     (law name, chapter, section) and are tokenised once each.
 
-    Returns them with the number of texts that went through Kiwi (or the staging cache of an interrupted run).
+    ``workers``: Kiwi's threads (0: every core). Returns them with the number of texts that went through Kiwi (or
+    the staging cache of an interrupted run).
     """
     have = TokenCache(out / TOKENS_DIR).get_many(texts)
     if lend is not None and parts is not None:
@@ -133,10 +134,11 @@ def tokens_for_update(out: Path, staging: Path, texts: list[str], show_progress:
         bodies = lend.get_many([parts[i][1] for i in todo])
         lent = [(i, body) for i, body in zip(todo, bodies, strict=True) if body is not None]
         heads = sorted({parts[i][0] for i, _ in lent if parts[i][0]})
-        head_tokens = dict(zip(heads, tokenize_many(heads), strict=True))
+        head_tokens = dict(zip(heads, tokenize_many(heads, workers=workers), strict=True))
         for i, body in lent:
             have[i] = [*head_tokens.get(parts[i][0], []), *body]
     missing = [t for t, r in zip(texts, have, strict=True) if r is None]
-    fresh = iter(tokenize_many(missing, cache=TokenCache(staging / TOKENS_DIR), show_progress=show_progress))
+    fresh = iter(tokenize_many(missing, workers=workers, cache=TokenCache(staging / TOKENS_DIR),
+                               show_progress=show_progress))
     return [r if r is not None else next(fresh) for r in have], len(missing)
 

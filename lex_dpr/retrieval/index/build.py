@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 def build_index(passages: str | Path, out: str | Path, model: str | None = None, *, faiss_kind: str = "flat",
                 dense: bool = True, bm25: bool = True, batch_size: int = 128, shard_size: int = 4096,
                 device: str | None = None, trust_remote_code: bool = False, show_progress: bool = False,
-                hnsw_m: int = 32, ivf_lists: int | None = None, token_cache: str | Path | None = "auto") -> Manifest:
+                hnsw_m: int = 32, ivf_lists: int | None = None, token_cache: str | Path | None = "auto",
+                workers: int = 1) -> Manifest:
     """Build an index folder from a passage JSONL; returns the manifest.
 
     Args:
@@ -49,6 +50,8 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
         dense, bm25: which parts to build (at least one).
         batch_size: passages per forward pass; shard_size: passages per resumable encoding shard.
         hnsw_m, ivf_lists: FAISS options (``ivf_lists`` None: 4·√n, at most n/39).
+        workers: processes that encode the shards (each loads the model; the index is the same as with one),
+            and Kiwi's threads.
         token_cache: a Kiwi cache to borrow the passages' morphemes from (read only): ``"auto"`` is the one
             ``make-pairs`` keeps beside the passages file (``.lexdpr_cache``) when there is one; None: none.
 
@@ -79,7 +82,8 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
                 encoder, fp = load_with_fingerprint(model, device, trust_remote_code)
             with timer(seconds, "encode"):
                 shards, stats = encode_resumable(encoder, source.texts, staging, {
-                    "corpus_sha256": source.sha256, "model_fingerprint": fp}, shard_size, batch_size, show_progress)
+                    "corpus_sha256": source.sha256, "model_fingerprint": fp}, shard_size, batch_size, show_progress,
+                    workers, (model, device, trust_remote_code))
             model_info = model_section(model, fp, encoder, out)
             dense_info = {"kind": faiss_kind, "options": {"hnsw_m": hnsw_m, "ivf_lists": ivf_lists}}
             embeddings = _ShardRows(shards)
@@ -88,7 +92,7 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
             with timer(seconds, "tokenize"):  # an index being rebuilt lends its morphemes (same Kiwi settings only)
                 tokens, stats["tokenized"] = tokens_for_update(out, staging, source.for_bm25(SEARCH_FIELDS),
                                                                show_progress, source.bm25_parts(SEARCH_FIELDS),
-                                                               lent_cache(passages, token_cache))
+                                                               lent_cache(passages, token_cache), workers)
         manifest = assemble(out, source, tokens, embeddings, model_info, dense_info, seconds, SEARCH_FIELDS)
         assert manifest.build is not None
         manifest.build.update({**stats, "shard_size": shard_size, "batch_size": batch_size,

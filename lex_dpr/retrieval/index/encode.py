@@ -152,8 +152,13 @@ def model_kind(path: Path) -> str:
 
 
 def encode_resumable(encoder, texts: Sequence[str], staging: Path, key: dict, shard_size: int, batch_size: int,
-                     show_progress: bool) -> tuple[list[Path], dict]:
+                     show_progress: bool, workers: int = 1, load: tuple | None = None) -> tuple[list[Path], dict]:
     """Encode ``texts`` into ``.npy`` shards under ``staging/shards``; finished shards of the same key are reused.
+
+    With ``workers`` > 1 and ``load`` (the ``(model, device, trust_remote_code)`` to load the encoder with), the
+    shards still to do are shared out to that many processes, each loading the model once and writing its
+    shards into the same folder (each shard is written whole, under its own name, so an interrupted run resumes
+    the same way). The vectors are the same as one process's: each text is encoded on its own.
 
     Returns the shard paths in order and ``{"encoded": passages encoded now, "reused_shards": shards reused}``.
     """
@@ -185,6 +190,16 @@ def encode_resumable(encoder, texts: Sequence[str], staging: Path, key: dict, sh
     encoded = 0
     with Bar("encode", len(texts), "passages", show_progress,
              completed=len(texts) - sum(min(shard_size, len(texts) - i * shard_size) for i in todo)) as bar:
+        if workers > 1 and load is not None and len(todo) > 1:
+            for i, dims in _encode_in_processes(texts, paths, todo, shard_size, batch_size, workers, load):
+                if dim is not None and dims != dim:
+                    raise InputError(f"the model gives {dims}-dimensional vectors, the finished shards in "
+                                     f"{shards_dir} {dim}; remove {staging} and build again")
+                dim = dims
+                rows = min(shard_size, len(texts) - i * shard_size)
+                encoded += rows
+                bar.advance(rows)
+            todo = []
         for i in todo:
             part = texts[i * shard_size:(i + 1) * shard_size]
             vectors = np.vstack(_chunks(encoder, part, batch_size, bar.advance))
@@ -196,6 +211,39 @@ def encode_resumable(encoder, texts: Sequence[str], staging: Path, key: dict, sh
                 np.save(fh, vectors, allow_pickle=False)
             encoded += len(part)
     return paths, {"encoded": encoded, "reused_shards": n_shards - len(todo), "shards": n_shards}
+
+
+def _encode_in_processes(texts: Sequence[str], paths: list[Path], todo: list[int], shard_size: int, batch_size: int,
+                         workers: int, load: tuple):
+    """(shard, dimension) as each of ``todo`` is written by a pool of ``workers`` processes (spawned: torch and
+    OpenMP do not survive a fork)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_worker_start, initargs=(*load, threads)) as pool:
+        futures = {pool.submit(_worker_encode, list(texts[i * shard_size:(i + 1) * shard_size]), str(paths[i]),
+                               batch_size): i for i in todo}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
+_WORKER: dict = {}
+
+
+def _worker_start(model: str, device: str | None, trust_remote_code: bool, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    _WORKER["encoder"] = _load_encoder(model, device, trust_remote_code)
+
+
+def _worker_encode(texts: list[str], path: str, batch_size: int) -> int:
+    vectors = np.vstack(_chunks(_WORKER["encoder"], texts, batch_size, lambda n: None))
+    with atomic_open(path) as fh:
+        np.save(fh, vectors, allow_pickle=False)
+    return int(vectors.shape[1])
 
 
 def _chunks(encoder, texts: Sequence[str], batch_size: int, advance) -> list[np.ndarray]:
