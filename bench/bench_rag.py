@@ -94,6 +94,7 @@ def main() -> None:
         inp.write_bytes(b"".join(orjson.dumps({"id": f"q{i}", "question": q}) + b"\n" for i, q in enumerate(batch_qs)))
         s = run_batch(answerer, inp, Path(tmp) / "a.jsonl", cache_dir=None)
         print(f"rag batch, retrieval only, {s.answered} questions: {s.seconds:.2f} s = {s.questions_per_s:.0f} questions/s")
+    _stages(answerer, batch_qs)
 
     # --- quality of the modes
     seen = {pid for p in read_pairs(args.train_pairs, answerer.index.corpus) for pid in p["positive_passages"]}
@@ -119,6 +120,32 @@ def main() -> None:
             n10 = statistics.mean(ndcg_at_k(i, rel, 10) for i, (_, rel) in zip(ids, items, strict=True))
             row += f"{r6:>17.4f}{n10:>17.4f}"
         print(row)
+
+
+def _stages(answerer, questions: list[str], chunk: int = 64) -> None:
+    """Where a batch's time goes, per question: Kiwi, BM25 search, query encoding, flat search, the rest."""
+    from lex_dpr.retrieval import tokenize
+
+    answerer.answer(questions[:8])
+    chunks = [questions[i:i + chunk] for i in range(0, len(questions), chunk)]
+    tokenize._MEMO.clear()
+    t = time.perf_counter()
+    tokens = [tokenize._tokenize(c, 0) for c in chunks]
+    kiwi = time.perf_counter() - t
+    bm25 = answerer.index.bm25.index
+    bm = sum(_clock(lambda x=x: bm25.search(x, 100)) for x in tokens) / 1000
+    t = time.perf_counter()
+    vectors = [answerer.index.dense.encode_queries(c) for c in chunks]
+    enc = time.perf_counter() - t
+    dense = answerer.index.dense.index
+    ds = sum(_clock(lambda v=v: dense.search(v, 100)) for v in vectors) / 1000
+    tokenize._MEMO.clear()
+    whole = sum(_clock(lambda c=c: answerer.answer(c)) for c in chunks) / 1000
+    per = 1000 / len(questions)
+    parts = {"Kiwi": kiwi * per, "BM25 search": bm * per, "query encoding": enc * per, "flat search": ds * per}
+    parts["everything else"] = whole * per - sum(parts.values())
+    print(f"  a batch's time per question ({len(questions)} in chunks of {chunk}): "
+          + ", ".join(f"{k} {v:.2f} ms" for k, v in parts.items()) + f"; {whole * per:.2f} ms in all")
 
 
 def _clock(fn) -> float:
