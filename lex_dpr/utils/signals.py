@@ -26,20 +26,30 @@ def received() -> int | None:
 
 @contextlib.contextmanager
 def sigterm_raises() -> Iterator[None]:
-    """While inside, SIGTERM raises :class:`~lex_dpr.errors.Terminated` (a KeyboardInterrupt) in the main thread."""
+    """While inside, SIGTERM raises :class:`~lex_dpr.errors.Terminated` (a KeyboardInterrupt) in the main thread.
+
+    Once: a SIGTERM that comes while the job is already stopping (a supervisor that sends it twice, ``kill``
+    run again) does not interrupt the clean-up that records the stop; it says so on stderr. SIGKILL still stops
+    the process at once, and every output is written whole or not at all either way.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     owner = os.getpid()
+    stopping = False
 
     def handler(signum, frame):
+        nonlocal stopping
         if os.getpid() != owner:  # a forked worker inherited the handler: die the default way, quietly
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        if stopping:
+            os.write(2, b"lex-dpr: already stopping after SIGTERM; finishing the clean-up (SIGKILL stops at once)\n")
+            return
         global _received
-        _received = signum
+        stopping, _received = True, signum
         raise Terminated(f"received signal {signal.Signals(signum).name}")
 
     previous = signal.signal(signal.SIGTERM, handler)
