@@ -1,7 +1,7 @@
 """Directions of issue #17 measured and not made default: each prints what it would add to the default path.
 
     poetry run python bench/bench_directions.py [--index out/shared/index_default] [--pairs-dir out/shared]
-        [--synthetic synthetic.jsonl] [--only bridge,headings,statements,synthetic]
+        [--synthetic synthetic.jsonl] [--only bridge,headings,statements,synthetic,prf]
 
 - bridge: precedents as a bridge. BM25 over the 판시사항 of the training precedents that cite a law or admin
   article; a question's top 30 precedents vote for the articles they cite (score share / √citations). Scored
@@ -12,6 +12,8 @@
   grouped by precedent), with and without the citation-count feature, scored on the held-out articles.
 - synthetic: the question reranker trained on the dev questions plus offline synthetic questions
   (`lex-dpr synth --llm none`), scored on the test questions.
+- prf: pseudo-relevance feedback for questions: the 8 terms with the highest tf·idf in the question's BM25
+  top 5 (terms it already has left out) put before it, then BM25 and the fused lists again.
 
 Questions come from `data/questions/questions.jsonl` (dev trains, test scores). Prints figures; asserts nothing.
 """
@@ -237,13 +239,45 @@ def synthetic(s: Setup, path: Path) -> None:
               f"{_mean_recall([_order(model, p, F) for p, F, _ in test], rels, 6):.4f}")
 
 
+def prf(s: Setup, feedback: int = 5, n_terms: int = 8) -> None:
+    from lex_dpr.retrieval.bm25 import search_text
+    from lex_dpr.retrieval.token_cache import TokenCache
+    from lex_dpr.retrieval.tokenize import tokenize_many
+
+    corpus, bm25 = s.index.corpus, s.fused.second
+    docs = TokenCache(Path(s.index.folder) / "tokens").get_many(
+        [search_text({**r, "text": t}) for r, t in zip(corpus.records, corpus.texts, strict=True)])
+    df: Counter = Counter()
+    for toks in docs:
+        df.update(set(toks or []))
+
+    def expand(q: str) -> str:
+        have = set(tokenize_many([s.lexicon.expand(q) if s.lexicon else q])[0])
+        weight: Counter = Counter()
+        for pid, _ in bm25.rank([q], feedback)[0]:
+            toks = docs[corpus.index[pid]] or []
+            for w, c in Counter(toks).items():
+                if w not in have and len(w) > 1:
+                    weight[w] += c / len(toks) * math.log(len(docs) / (1 + df[w]))
+        return " ".join(w for w, _ in weight.most_common(n_terms)) + " " + q  # still ends as a question
+
+    for name, items in (("dev", s.dev), ("test", s.test)):
+        texts, rels = [q for q, _ in items], [r for _, r in items]
+        more = [expand(q) for q in texts]
+        for label, queries in (("as asked", texts), ("with feedback terms", more)):
+            b = [[p for p, _ in r] for r in bm25.rank(queries, 50)]
+            f = [[p for p, _ in c.fused] for c in s.candidates(queries)]
+            print(f"prf, {name}, {label}: BM25 R@6 {_mean_recall(b, rels, 6):.4f} R@50 {_mean_recall(b, rels, 50):.4f}; "
+                  f"fused R@6 {_mean_recall(f, rels, 6):.4f} R@50 {_mean_recall(f, rels, 50):.4f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--index", default="out/shared/index_default")
     ap.add_argument("--pairs-dir", default="out/shared")
     ap.add_argument("--questions", default=str(ROOT / "data" / "questions" / "questions.jsonl"))
     ap.add_argument("--synthetic", help="Synthetic pairs from `lex-dpr synth --llm none` (for `synthetic`).")
-    ap.add_argument("--only", default="bridge,headings,statements,synthetic")
+    ap.add_argument("--only", default="bridge,headings,statements,synthetic,prf")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     s = Setup(args.index, Path(args.pairs_dir), Path(args.questions))
@@ -256,6 +290,8 @@ def main() -> None:
         statements(s)
     if "synthetic" in only and args.synthetic:
         synthetic(s, Path(args.synthetic))
+    if "prf" in only:
+        prf(s)
 
 
 if __name__ == "__main__":
