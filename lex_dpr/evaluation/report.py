@@ -47,7 +47,7 @@ class Report:
 
 def fingerprint(pairs: Sequence[dict]) -> str:
     """A hash of the query set (ids, texts, positives), so reports on different sets are never compared."""
-    h = hashlib.sha256()
+    h = hashlib.sha256()  # incremental, one line a query: utils.hashing has one-shot digests only
     for p in sorted(pairs, key=lambda p: p["query_id"]):
         h.update(f"{p['query_id']}\t{p['query_text']}\t{','.join(sorted(p['positive_passages']))}\n".encode())
     return h.hexdigest()[:16]

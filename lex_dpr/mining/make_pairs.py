@@ -350,11 +350,11 @@ def _mine_negatives(cfg: MakePairsConfig, pairs: list[dict], excluded: list[set[
 
 
 def _token_cache(cfg: MakePairsConfig):
-    from lex_dpr.retrieval.token_cache import TokenCache
+    from lex_dpr.retrieval.token_cache import CACHE_DIR, TokenCache
 
     if cfg.cache_dir == "":
         return None
-    return TokenCache(cfg.cache_dir or Path(cfg.out).parent / ".lexdpr_cache")
+    return TokenCache(cfg.cache_dir or Path(cfg.out).parent / CACHE_DIR)
 
 
 def _settings(cfg: MakePairsConfig) -> dict:

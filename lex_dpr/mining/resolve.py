@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from lex_dpr.mining.refs import Reference
+from lex_dpr.utils.text import law_name_key
 
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 
 
-def normalize_law_name(name: str) -> str:
-    """Spacing-, bracket- and middle-dot-insensitive key: '남녀고용평등과 일ㆍ가정' == '남녀고용평등과일·가정'."""
-    return re.sub(r"[\s「」『』ㆍ·・‧･.,]", "", name)
+# Spacing-, bracket- and middle-dot-insensitive key: '남녀고용평등과 일ㆍ가정' == '남녀고용평등과일·가정'.
+# The one rule lives in utils.text (law_name_key); this name is kept for importers of the old one.
+normalize_law_name = law_name_key
 
 
 @dataclass
@@ -67,12 +67,12 @@ class LawCatalog:
                 cat.sources[src.source_id] = src
                 for name in (p["title"], meta.get("법령명약칭", "")):
                     if name:
-                        cat.by_name.setdefault(normalize_law_name(name), src.source_id)
+                        cat.by_name.setdefault(law_name_key(name), src.source_id)
             src.articles.setdefault(p["article"], []).append(p["id"])
         return cat
 
     def lookup(self, law: str) -> Source | None:
-        sid = self.by_name.get(normalize_law_name(law))
+        sid = self.by_name.get(law_name_key(law))
         return self.sources.get(sid) if sid else None
 
     def _ids(self, src: Source, ref: Reference) -> tuple[str, ...]:

@@ -6,12 +6,12 @@ split grouped by positive article: its articles are never a positive of any othe
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lex_dpr.utils.hashing import blake2b_digest
 from lex_dpr.utils.text import normalize_query
 
 
@@ -87,7 +87,7 @@ def is_heldout_article(article: str, ratio: float, seed: int) -> bool:
         >>> 150 < len(held) < 250, set(held) <= {a for a in ids if is_heldout_article(a, 0.2, seed=42)}
         (True, True)
     """
-    digest = hashlib.blake2b(f"{seed}\x00{article}".encode(), digest_size=8).digest()
+    digest = blake2b_digest(f"{seed}\x00{article}", 8)
     return int.from_bytes(digest, "big") < ratio * 2**64
 
 

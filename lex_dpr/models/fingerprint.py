@@ -15,8 +15,13 @@ from pathlib import Path
 import orjson
 
 from lex_dpr.errors import InputError
+from lex_dpr.models.run_folder import resolve_model_dir
 from lex_dpr.utils.hashing import sha256_file, sha256_hex
 from lex_dpr.utils.io import read_json_file
+
+# The folder a run folder's model lives in (bi_encoder/final, final/, else the folder itself): the rule is
+# models.run_folder's; this name is kept for retrieval.index.encode.
+resolve_model_folder = resolve_model_dir
 
 # Files that do not decide what a model computes: the model card and a checkpoint's training state.
 _NOT_MODEL = {"README.md", "optimizer.pt", "scheduler.pt", "scaler.pt", "trainer_state.json", "training_args.bin",
@@ -44,7 +49,7 @@ def _model_lines(name: str, depth: int) -> list[str] | None:
         raise InputError(f"{name}: models nested too deep (an ensemble or adapter pointing at itself?)")
     path = Path(name)
     if path.is_dir():
-        return _folder_lines(resolve_model_folder(path), depth)
+        return _folder_lines(resolve_model_dir(path), depth)
     from lex_dpr.resources import model_aliases
 
     alias = model_aliases().get(name)
@@ -53,21 +58,13 @@ def _model_lines(name: str, depth: int) -> list[str] | None:
         lines.append("alias " + orjson.dumps(alias, option=orjson.OPT_SORT_KEYS).decode())
         name = alias.get("hub_id") or name
         if Path(name).is_dir():
-            inner = _folder_lines(resolve_model_folder(Path(name)), depth)
+            inner = _folder_lines(resolve_model_dir(name), depth)
             return None if inner is None else lines + inner
     snapshot = _hub_snapshot(name)
     if snapshot is None:
         return None
     inner = _folder_lines(snapshot, depth)
     return None if inner is None else lines + inner
-
-
-def resolve_model_folder(path: Path) -> Path:
-    """The folder a run folder's model lives in: ``bi_encoder/final``, ``final/``, else the folder itself."""
-    for run_final in (path / "bi_encoder" / "final", path / "final"):
-        if run_final.is_dir():
-            return run_final
-    return path
 
 
 def _folder_lines(folder: Path, depth: int) -> list[str] | None:

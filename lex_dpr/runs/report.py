@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-
 from lex_dpr.errors import InputError
+from lex_dpr.models.run_folder import FINAL, RUN_SUBDIR, run_label
 from lex_dpr.runs.record import (
     CONFIG_FILE,
     WEIGHT_FILES,
@@ -21,15 +21,26 @@ from lex_dpr.runs.record import (
     read_metrics,
     read_record,
 )
+from lex_dpr.utils.io import atomic_open
+
+# A metric's names live in evaluation.metric_name (MetricName), which runs (layer 5) sits below and cannot
+# import. The record's eval.metric is always a ranking metric's canonical spelling (training.config.Metric,
+# ``ndcg_at_10``), and MetricName.key of one is ``eval/`` + it: that is all this module needs of the rule.
+_DEFAULT_METRIC = "ndcg_at_10"  # evaluation.metric_name.DEFAULT.canonical: a record made before eval.metric
+
+
+def _metric_key(metric: str) -> str:
+    """The metrics.jsonl key of a run's ``eval.metric``: ``ndcg_at_10`` → ``eval/ndcg_at_10``."""
+    return f"eval/{metric}"
 
 
 def resolve_run(path: str | Path) -> Path:
     """The folder holding training_config.json: ``RUN``, ``RUN/bi_encoder`` or a fold inside a k-fold run."""
     path = Path(path)
-    for cand in (path, path / "bi_encoder"):
+    for cand in (path, path / RUN_SUBDIR):
         if (cand / CONFIG_FILE).is_file():
             return cand
-    raise InputError(f"{path}: not a lex-dpr run (no {CONFIG_FILE} in it or in bi_encoder/)")
+    raise InputError(f"{path}: not a lex-dpr run (no {CONFIG_FILE} in it or in {RUN_SUBDIR}/)")
 
 
 def find_runs(root: str | Path) -> list[Path]:
@@ -55,9 +66,10 @@ class RunSummary:
 
 def summarize(run: Path) -> RunSummary:
     rec = read_record(run)
-    metric = rec.get("config", {}).get("eval", {}).get("metric", "ndcg_at_10")
+    metric = rec.get("config", {}).get("eval", {}).get("metric", _DEFAULT_METRIC)
     rows = read_metrics(run)
-    values = [r[f"eval/{metric}"] for r in rows if f"eval/{metric}" in r]
+    key = _metric_key(metric)
+    values = [r[key] for r in rows if key in r]
     result = rec.get("result", {})
     return RunSummary(str(run), rec.get("status", "?"), rec.get("config", {}).get("model", {}).get("name", "?"),
                       metric, max(values) if values else None, max((r.get("step", 0) for r in rows), default=0),
@@ -69,7 +81,7 @@ def series(rows: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]
     return [s for s, _ in pts], [v for _, v in pts]
 
 
-def plot_runs(runs: list[Path], out: str | Path, metric: str = "ndcg_at_10") -> Path:
+def plot_runs(runs: list[Path], out: str | Path, metric: str = _DEFAULT_METRIC) -> Path:
     """Train loss, valid loss and the eval metric against steps, one line per run, to a PNG."""
     import matplotlib
 
@@ -79,8 +91,8 @@ def plot_runs(runs: list[Path], out: str | Path, metric: str = "ndcg_at_10") -> 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for run in runs:
         rows = read_metrics(run)
-        label = run.parent.name if run.name == "bi_encoder" else run.name
-        for ax, key in zip(axes, ("train/loss", "eval/loss", f"eval/{metric}"), strict=True):
+        label = run_label(run)
+        for ax, key in zip(axes, ("train/loss", "eval/loss", _metric_key(metric)), strict=True):
             x, y = series(rows, key)
             if x:
                 ax.plot(x, y, marker="." if len(x) < 30 else None, label=label)
@@ -91,11 +103,11 @@ def plot_runs(runs: list[Path], out: str | Path, metric: str = "ndcg_at_10") -> 
     axes[-1].legend(fontsize=8)
     fig.tight_layout()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(out)
+    try:
+        with atomic_open(out) as fh:
+            fig.savefig(fh, format="png", dpi=100)
+    finally:
+        plt.close(fig)
     return out
 
 
@@ -113,7 +125,7 @@ def check_run(run: Path) -> list[RunCheck]:
     rec = read_record(run)
     rows = read_metrics(run)
     status = rec.get("status", "?")
-    metric = rec.get("config", {}).get("eval", {}).get("metric", "ndcg_at_10")
+    metric = rec.get("config", {}).get("eval", {}).get("metric", _DEFAULT_METRIC)
     checks = [RunCheck("finished", {"finished": "PASS", "failed": "FAIL"}.get(status, "WARN"),
                     f"status {status}" + (f": {rec['error']}" if rec.get("error") else ""))]
     _, loss = series(rows, "train/loss")
@@ -123,7 +135,7 @@ def check_run(run: Path) -> list[RunCheck]:
     checks.append(RunCheck("loss finite", "FAIL" if bad else "PASS", f"{len(bad)} non-finite of {len(loss)}"))
     checks.append(_converging(loss))
     checks.append(_overfitting(rows))
-    _, scores = series(rows, f"eval/{metric}")
+    _, scores = series(rows, _metric_key(metric))
     if len(scores) >= 2:
         improved = max(scores[1:]) > scores[0]
         checks.append(RunCheck("metric improving", "PASS" if improved else "WARN",
@@ -144,14 +156,14 @@ def _saved_models(run: Path) -> RunCheck:
     names = [p.name for p in complete]
     problems = [f"{p.name} incomplete (no trainer_state.json)" for p in cut]
     problems += [f"{p.name} has no weights" for p in complete if not has_weights(p)]
-    final = run / "final"
+    final = run / FINAL
     if final.is_dir():
-        names.append("final")
+        names.append(FINAL)
         if not has_weights(final):
-            problems.append(f"final has no weights ({' or '.join(WEIGHT_FILES[:2])})")
+            problems.append(f"{FINAL} has no weights ({' or '.join(WEIGHT_FILES[:2])})")
     if not names:
         return RunCheck("checkpoint present", "FAIL", "; ".join(["none", *problems]))
-    verdict = "FAIL" if any(p.startswith("final") for p in problems) else ("WARN" if problems else "PASS")
+    verdict = "FAIL" if any(p.startswith(FINAL) for p in problems) else ("WARN" if problems else "PASS")
     return RunCheck("checkpoint present", verdict, "; ".join([", ".join(names), *problems]))
 
 

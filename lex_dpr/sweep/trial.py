@@ -23,8 +23,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lex_dpr.evaluation.metric_name import MetricName
+from lex_dpr.models.run_folder import RUN_SUBDIR
 from lex_dpr.runs.record import read_metrics
-from lex_dpr.sweep import metric as _metric
 from lex_dpr.sweep.study import tell
 from lex_dpr.utils.locks import hold_lock
 
@@ -49,7 +50,7 @@ def overrides_for(spec: SweepSpec, values: dict[str, Any], run_dir: Path, *extra
     best checkpoint by the sweep's metric, the trial's values, its folder, then ``extra``."""
     from lex_dpr.sweep.space import to_overrides
 
-    chosen = _metric.eval_metric(spec.metric)
+    chosen = MetricName.parse(spec.metric).eval_metric
     by_metric = [f"eval.metric={chosen}"] if chosen else []
     return [*spec.fixed, *by_metric, *to_overrides(values), f"out_dir={run_dir}", *extra]
 
@@ -81,7 +82,7 @@ def run_trial(sweep: Sweep, trial, values: dict[str, Any], options: AgentOptions
             state = _watch(sweep, trial, spawn(overrides, run_dir, resume), run_dir, options, reported, emit)
             if state != "window closed":
                 break
-            resume = bool(list((run_dir / "bi_encoder").glob("checkpoint-*")))
+            resume = bool(list((run_dir / RUN_SUBDIR).glob("checkpoint-*")))
             wait_for_window(options, emit, trial)  # nothing is held while waiting: the child has exited
     except BaseException as exc:  # the agent itself is stopping (Ctrl-C, SIGTERM): the trial will run again
         _requeue(sweep, trial, f"agent stopped: {type(exc).__name__}")
@@ -102,7 +103,7 @@ def run_trial(sweep: Sweep, trial, values: dict[str, Any], options: AgentOptions
 
 def logged_values(run_dir: Path, metric: str) -> list[float]:
     """Every value of ``metric`` the run logged so far (metrics.jsonl rows, in order; non-finite ones included)."""
-    return [r[metric] for r in read_metrics(run_dir / "bi_encoder") if isinstance(r.get(metric), int | float)]
+    return [r[metric] for r in read_metrics(run_dir / RUN_SUBDIR) if isinstance(r.get(metric), int | float)]
 
 
 def best_value(run_dir: Path, metric: str, goal: str) -> float | None:

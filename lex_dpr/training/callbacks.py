@@ -12,6 +12,7 @@ from transformers import TrainerCallback
 from lex_dpr.evaluation.metric_name import MetricName
 from lex_dpr.runs.record import metric_value
 from lex_dpr.training.health import embedding_health
+from lex_dpr.utils.journal import open_append
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +38,19 @@ def metric_key(trainer_key: str) -> str:
 
 
 class MetricsFile(TrainerCallback):
-    """Appends one JSON line per logged step to metrics.jsonl (train loss, lr, eval metrics)."""
+    """Appends one JSON line per logged step to metrics.jsonl (train loss, lr, eval metrics).
+
+    The file is an append-only journal (:mod:`lex_dpr.utils.journal`): a last line torn by a crash is cut away
+    before the next row goes in, so that the row starts a line of its own.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    def write(self, row: dict) -> None:
+        """Append one row (the health check's rows too: one writer for the file)."""
+        with open_append(self.path) as fh:
+            fh.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY))
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or not state.is_world_process_zero:
@@ -48,8 +58,7 @@ class MetricsFile(TrainerCallback):
         row = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
         row |= {metric_key(k): metric_value(float(v)) if isinstance(v, float) else v for k, v in logs.items()
                 if isinstance(v, int | float)}
-        with self.path.open("ab") as fh:
-            fh.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY))
+        self.write(row)
 
 
 class NanGuard(TrainerCallback):
@@ -87,7 +96,5 @@ class HealthCheck(TrainerCallback):
         self.last = embedding_health(model, self.queries, self.passages)
         if self.last.collapsed:
             log.warning("step %d: %s", state.global_step, self.last.message())
-        with self.metrics.path.open("ab") as fh:
-            fh.write(orjson.dumps({"step": state.global_step, "eval/score_std": self.last.score_std,
-                                   "eval/mean_pairwise_cos": self.last.mean_pairwise_cos},
-                                  option=orjson.OPT_APPEND_NEWLINE))
+        self.metrics.write({"step": state.global_step, "eval/score_std": self.last.score_std,
+                            "eval/mean_pairwise_cos": self.last.mean_pairwise_cos})

@@ -1,21 +1,26 @@
-"""A rich progress bar for the trainer (steps, loss, evaluations) in place of tqdm."""
+"""A rich progress bar for the trainer (steps, loss, the run's validation metric) in place of tqdm."""
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from transformers import TrainerCallback
+
+from lex_dpr.evaluation.metric_name import DEFAULT, MetricName
+from lex_dpr.utils.progress import new_progress
 
 
 class RichProgress(TrainerCallback):
-    def __init__(self) -> None:
-        self.progress: Progress | None = None
+    """The training bar (lex-dpr's one bar style, :func:`~lex_dpr.utils.progress.new_progress`), described by the
+    last training loss and the last value of ``metric``, the run's ``eval.metric`` (``training loss 0.4210 ndcg@10
+    0.5123``)."""
+
+    def __init__(self, metric: MetricName = DEFAULT) -> None:
+        self.progress = None
         self.task = None
+        self.trainer_key = metric.trainer_key()  # the key the trainer logs the metric under
+        self.label = metric.key if metric.is_loss else f"{metric.name}@{metric.k}"
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.progress = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                                 console=Console(stderr=True), transient=True)
+        self.progress = new_progress()
         self.progress.start()
         self.task = self.progress.add_task("training", total=state.max_steps, completed=state.global_step)
 
@@ -27,7 +32,7 @@ class RichProgress(TrainerCallback):
         if self.progress is None or not logs:
             return
         parts = [f"loss {logs['loss']:.4f}" if "loss" in logs else "",
-                 next((f"{k.rsplit('_', 1)[-1]} {v:.4f}" for k, v in logs.items() if k.endswith("ndcg@10")), "")]
+                 f"{self.label} {logs[self.trainer_key]:.4f}" if self.trainer_key in logs else ""]
         self.progress.update(self.task, description="training " + " ".join(p for p in parts if p))
 
     def on_train_end(self, args, state, control, **kwargs):

@@ -344,7 +344,7 @@ def _setup_callbacks(cfg: TrainConfig, run_dir: Path, corpus: Corpus, sample_pai
     health = cb.HealthCheck(sample_q, corpus.texts[:: max(1, len(corpus) // 256)][:256], metrics_file)
     callbacks = [metrics_file, guard, health]
     if progress:
-        callbacks.append(RichProgress())
+        callbacks.append(RichProgress(MetricName.parse(cfg.eval.metric.value)))
     if evaluate and t.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience,
                                                early_stopping_threshold=t.early_stopping_threshold))

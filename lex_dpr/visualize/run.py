@@ -20,6 +20,7 @@ from pathlib import Path
 
 from lex_dpr.data.corpus import read_corpus, read_pairs
 from lex_dpr.errors import ConfigError, InputError
+from lex_dpr.models.run_folder import RUN_SUBDIR, resolve_model_dir, run_label
 from lex_dpr.utils.io import ensure_writable
 from lex_dpr.visualize import figures
 from lex_dpr.visualize.projection import DEFAULT_METHOD, METHODS
@@ -151,10 +152,7 @@ def visualize(model: str, out_dir: str | Path, *, passages: str | Path | None = 
 def model_label(model: str) -> str:
     """A short name for titles: a run folder's name (``run_best``), else the path's last part or the alias."""
     path = Path(model)
-    if path.exists():
-        parts = [p for p in path.resolve().parts if p not in ("final", "bi_encoder")]
-        return parts[-1] if parts else str(model)
-    return str(model)
+    return run_label(path.resolve()) if path.exists() else str(model)
 
 
 def before_model(model: str, model_before: str | None, device: str | None, seed: int):
@@ -187,20 +185,20 @@ def untrained_static(model: str, seed: int):
 
     from lex_dpr.models.static import NumpyStaticEncoder, is_static_folder
 
-    for folder in (Path(model) / "bi_encoder" / "final", Path(model) / "final", Path(model)):
-        if folder.is_dir() and is_static_folder(folder):
-            trained = NumpyStaticEncoder.load(folder)
-            weights = np.random.default_rng(seed).standard_normal(trained.weights.shape, dtype=np.float32)
-            return NumpyStaticEncoder(weights, trained.tokenizer, trained.prompts)
+    folder = resolve_model_dir(model)
+    if folder.is_dir() and is_static_folder(folder):
+        trained = NumpyStaticEncoder.load(folder)
+        weights = np.random.default_rng(seed).standard_normal(trained.weights.shape, dtype=np.float32)
+        return NumpyStaticEncoder(weights, trained.tokenizer, trained.prompts)
     raise InputError(f"{model}: the record says static, but no static model folder is there; pass --model-before")
 
 
 def _record(model: str) -> dict | None:
-    from lex_dpr.runs.record import read_record
+    from lex_dpr.runs.record import CONFIG_FILE, read_record
 
     path = Path(model)
-    for folder in (path / "bi_encoder", path, path.parent):
-        if (folder / "training_config.json").is_file():
+    for folder in (path / RUN_SUBDIR, path, path.parent):
+        if (folder / CONFIG_FILE).is_file():
             try:
                 return read_record(folder)
             except InputError as exc:

@@ -157,3 +157,12 @@ def test_training_refuses_the_heldout_split(held):
                                  f"data.{key}={paths['heldout']}"])
         with pytest.raises(ConfigError, match=rf"'data.{key}': .*pairs_train_heldout.jsonl is make-pairs' held-out split"):
             resolve_data_paths(cfg)
+
+
+def test_which_articles_are_held_out_never_changes():
+    """The held-out side is persisted (pair sets made at one version are compared with another's): pinned."""
+    ids = [f"LAW_000001_제{i}조" for i in range(1, 41)]
+    assert [i for i, a in enumerate(ids, 1) if is_heldout_article(a, 0.25, 42)] == [4, 5, 10, 15, 17, 22, 24, 26, 31, 40]
+    few = ["LAW_000001_제1조", "LAW_000001_제2조", "민법_제750조", "LAW_000123_제23조의2", "x"]
+    assert [is_heldout_article(a, 0.5, 0) for a in few] == [False, True, True, False, False]
+    assert [is_heldout_article(a, 0.5, 42) for a in few] == [False, False, True, False, False]

@@ -171,3 +171,38 @@ def test_the_record_says_utc_and_one_process_holds_a_run(tmp_path):
                                  "to end or choose another out_dir")
     with run_lock(tmp_path):  # released on exit
         pass
+
+
+def test_the_report_reads_the_metric_key_metric_name_gives():
+    """runs sits below evaluation and keeps its own copy of the key rule: it must agree with MetricName's."""
+    from lex_dpr.evaluation.metric_name import DEFAULT, MetricName
+    from lex_dpr.runs import report
+    from lex_dpr.training.config import Metric
+
+    assert report._DEFAULT_METRIC == DEFAULT.canonical
+    for metric in Metric:
+        assert report._metric_key(metric.value) == MetricName.parse(metric.value).key
+
+
+def test_a_summary_reads_the_configured_metric(tmp_path):
+    from lex_dpr.runs.report import summarize
+
+    run = tmp_path / "run" / "bi_encoder"
+    run.mkdir(parents=True)
+    (run / "training_config.json").write_bytes(orjson.dumps({"status": "finished",
+                                                             "config": {"eval": {"metric": "recall_at_5"}}}))
+    (run / "metrics.jsonl").write_bytes(b'{"step": 1, "eval/recall_at_5": 0.5, "eval/ndcg_at_10": 0.9}\n'
+                                        b'{"step": 2, "eval/recall_at_5": 0.7}\n')
+    summary = summarize(run)
+    assert (summary.metric, summary.best, summary.steps) == ("recall_at_5", 0.7, 2)
+
+
+def test_the_plot_is_written_whole_with_no_temp_file_left(tmp_path):
+    from lex_dpr.runs.report import plot_runs
+
+    run = _nan_run(tmp_path)
+    with (run / "metrics.jsonl").open("ab") as fh:
+        fh.write(b'{"step": 3, "eval/loss": 1.0, "eval/ndcg_at_10": 0.5}\n')
+    out = tmp_path / "plots" / "p.png"
+    assert plot_runs([run], out) == out and out.read_bytes()[:4] == b"\x89PNG"
+    assert [p.name for p in out.parent.iterdir()] == ["p.png"]

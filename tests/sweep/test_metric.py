@@ -5,8 +5,8 @@ import pytest
 
 from lex_dpr.evaluation.metric_name import MetricName
 from lex_dpr.sweep.legacy import map_value
-from lex_dpr.sweep.metric import eval_metric
 from lex_dpr.sweep.parse import parse_sweep
+from lex_dpr.sweep.trial import overrides_for
 
 PREDECESSOR = {"ndcg_at_10": "cosine_ndcg@10", "recall_at_5": "cosine_recall@5", "hit_at_1": "cosine_accuracy@1",
                "eval/loss": "val_loss"}
@@ -23,7 +23,8 @@ def test_the_sweep_file_and_the_predecessor_mode_agree_on_the_direction(canonica
     spec = _spec(PREDECESSOR[canonical])
     assert spec.metric == metric.key
     assert spec.goal == metric.goal == ("minimize" if metric.is_loss else "maximize")
-    assert eval_metric(spec.metric) == metric.eval_metric
+    by_metric = [o for o in overrides_for(spec, {}, "run") if o.startswith("eval.metric=")]
+    assert by_metric == ([] if metric.is_loss else [f"eval.metric={metric.eval_metric}"])
     ctx = {"trainer.early_stopping.metric": PREDECESSOR[canonical]}
     assert map_value("trainer.early_stopping.mode", metric.mode, ctx) is not None
     wrong = "min" if metric.greater_is_better else "max"
