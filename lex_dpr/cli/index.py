@@ -32,11 +32,12 @@ def build(
     passages: PassagesOpt,
     out: Annotated[Path, typer.Option("--out", help="Index folder (replaced only when the new index is complete).")],
     model: Annotated[str | None, typer.Option("--model", help="Run folder (out/shared/run), model folder, alias or hub id; required unless --no-dense.")] = None,
-    faiss: Annotated[str, typer.Option("--faiss", help="flat (exact), hnsw or ivf (past a million passages).")] = "flat",
+    faiss: Annotated[str, typer.Option("--faiss", help="flat (exact), hnsw, ivf, or ivfpq (1/32 of the memory; rescored exactly) past a million passages.")] = "flat",
     no_dense: Annotated[bool, typer.Option("--no-dense", help="BM25 only (no model).")] = False,
     no_bm25: Annotated[bool, typer.Option("--no-bm25", help="Dense only.")] = False,
     hnsw_m: Annotated[int, typer.Option("--hnsw-m", min=1, help="HNSW graph degree (--faiss hnsw).")] = 32,
-    ivf_lists: Annotated[int | None, typer.Option("--ivf-lists", min=1, help="IVF lists (--faiss ivf; default 4·√n, at most n/39).")] = None,
+    ivf_lists: Annotated[int | None, typer.Option("--ivf-lists", min=1, help="IVF lists (--faiss ivf/ivfpq; default 4·√n, at most n/39).")] = None,
+    pq_m: Annotated[int | None, typer.Option("--pq-m", min=1, help="Bytes per passage of an ivfpq code (must divide the model's dimension; default d/8).")] = None,
     batch_size: BatchOpt = 128,
     shard_size: ShardOpt = 4096,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Processes encoding the shards (each loads the model), and Kiwi's threads; the index is the same for any number.")] = 1,
@@ -48,12 +49,12 @@ def build(
     """Build an index: the model's passage embeddings in FAISS and BM25 over Kiwi morphemes, with a manifest."""
     from lex_dpr.retrieval.index import build_index, check_build_options, check_device
 
-    check_build_options(model, not no_dense, not no_bm25, faiss, batch_size, shard_size, hnsw_m, ivf_lists)  # before torch
+    check_build_options(model, not no_dense, not no_bm25, faiss, batch_size, shard_size, hnsw_m, ivf_lists, pq_m)  # before torch
     check_device(device)
     manifest = build_index(passages, out, model, faiss_kind=faiss, dense=not no_dense, bm25=not no_bm25,
                            batch_size=batch_size, shard_size=shard_size, device=device,
                            trust_remote_code=trust_remote_code, show_progress=not quiet, hnsw_m=hnsw_m,
-                           ivf_lists=ivf_lists, token_cache=token_cache, workers=workers)
+                           ivf_lists=ivf_lists, token_cache=token_cache, workers=workers, pq_m=pq_m)
     b = manifest.build or {}
     rows = [("passages", manifest.passages), ("skipped lines", manifest.corpus.skipped_lines)]
     if manifest.dense:

@@ -24,7 +24,9 @@ from lex_dpr.errors import ConfigError, InputError
 from lex_dpr.retrieval.base import Ranking
 from lex_dpr.utils.folders import staged_file
 
-FAISS_KINDS = ("flat", "hnsw", "ivf")
+FAISS_KINDS = ("flat", "hnsw", "ivf", "ivfpq")
+PQ_TRAIN_MIN = 256  # an IVF-PQ index trains 256 centroids per sub-quantizer: at least this many passages
+PQ_REFINE = 4  # an IVF-PQ search reads k × this many candidates and rescores them exactly (from the embeddings)
 
 
 SINGLE_THREAD_QUERIES = 8  # at most this many queries are searched on one thread
@@ -39,10 +41,14 @@ class DenseIndex:
     faiss_index: Any
     kind: str = "flat"
     params: dict[str, int] = field(default_factory=dict)
+    vectors: np.ndarray | None = None  # the exact vectors (embeddings.npy, memory-mapped) an ivfpq search rescores
 
     @classmethod
-    def build(cls, vectors: np.ndarray, kind: str = "flat", hnsw_m: int = 32, ivf_lists: int | None = None) -> DenseIndex:
-        """Index ``vectors`` (n × d, already normalised). ``ivf`` trains its lists on the vectors themselves."""
+    def build(cls, vectors: np.ndarray, kind: str = "flat", hnsw_m: int = 32, ivf_lists: int | None = None,
+              pq_m: int | None = None) -> DenseIndex:
+        """Index ``vectors`` (n × d, already normalised). ``ivf`` and ``ivfpq`` train their lists (and product
+        quantiser: ``pq_m`` sub-vectors of 8 bits, default d/8, so 1/32 of the flat index's memory) on the
+        vectors themselves."""
         import faiss
 
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -58,6 +64,16 @@ class DenseIndex:
             index.train(vectors)
             index.nprobe = min(lists, 16)
             params = {"lists": lists, "nprobe": index.nprobe}
+        elif kind == "ivfpq":
+            lists = ivf_lists or max(1, min(int(4 * np.sqrt(n)), n // 39 or 1))
+            m = pq_m or default_pq_m(dim)
+            problem = check_pq(m, dim, n)
+            if problem:
+                raise ConfigError(problem)
+            index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, lists, m, 8, faiss.METRIC_INNER_PRODUCT)
+            index.train(vectors)
+            index.nprobe = min(lists, 16)
+            params = {"lists": lists, "nprobe": index.nprobe, "pq_m": m}
         else:
             raise ConfigError(f"faiss index {kind!r} is not one of {', '.join(FAISS_KINDS)}")
         index.add(vectors)
@@ -86,6 +102,8 @@ class DenseIndex:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         k = min(k, self.size)
         fetch = min(k + EXACT_SLACK, self.size) if self.kind == "flat" else k
+        if self.kind == "ivfpq" and self.vectors is not None:
+            fetch = min(k * PQ_REFINE + EXACT_SLACK, self.size)
         if self.kind == "flat" and len(queries) > SINGLE_THREAD_QUERIES and fetch:
             return self._exact(queries, self._candidates(queries, fetch), k)
         if len(queries) > SINGLE_THREAD_QUERIES:
@@ -97,14 +115,16 @@ class DenseIndex:
                 scores, rows = self.faiss_index.search(queries, fetch)
             finally:
                 faiss.omp_set_num_threads(threads)
-        if self.kind != "flat" or not len(queries) or not fetch:
+        if (self.kind != "flat" and (self.kind != "ivfpq" or self.vectors is None)) or not len(queries) or not fetch:
             return scores, rows
         return self._exact(queries, rows, k)
 
     def _stored(self) -> np.ndarray:
-        """The flat index's vectors as an n × d array: a view, no copy."""
+        """The exact vectors as an n × d array: the flat index's own (a view, no copy) or ``vectors``."""
         import faiss
 
+        if self.vectors is not None:
+            return self.vectors
         stored = faiss.rev_swig_ptr(self.faiss_index.get_xb(), self.size * self.faiss_index.d)
         return stored.reshape(self.size, self.faiss_index.d)
 
@@ -152,9 +172,25 @@ class DenseIndex:
         params = dict(params or {})
         if kind == "hnsw" and "ef_search" in params:
             index.hnsw.efSearch = params["ef_search"]
-        if kind == "ivf" and "nprobe" in params:
+        if kind in ("ivf", "ivfpq") and "nprobe" in params:
             index.nprobe = params["nprobe"]
         return cls(index, kind, params)
+
+
+def default_pq_m(dim: int) -> int:
+    """Sub-vectors of an IVF-PQ code: d/8 when 8 divides d (96 bytes a passage at 768 dimensions), else the
+    largest divisor of d at most d/8."""
+    return next(m for m in range(max(1, dim // 8), 0, -1) if dim % m == 0)
+
+
+def check_pq(m: int, dim: int, n: int) -> str | None:
+    """Why an IVF-PQ index with ``m`` sub-vectors cannot be built over ``n`` × ``dim`` vectors, or None."""
+    if dim % m:
+        return f"--pq-m {m} does not divide the model's {dim} dimensions (try {default_pq_m(dim)})"
+    if n < PQ_TRAIN_MIN:
+        return (f"--faiss ivfpq trains 256 centroids per sub-vector: {n} passages are too few (need {PQ_TRAIN_MIN}); "
+                "use --faiss flat")
+    return None
 
 
 def encode_passages(encoder, texts: Sequence[str], batch_size: int = 128, show_progress: bool = False) -> np.ndarray:

@@ -53,7 +53,7 @@ def test_build_update_info(corpus, trained_run, tmp_path):
     (["index", "build", "--passages", "{corpus}", "--out", "{tmp}/i", "--no-dense", "--no-bm25"], 2,
      "error: --no-dense and --no-bm25 together leave nothing to build"),
     (["index", "build", "--passages", "{corpus}", "--out", "{tmp}/i", "--model", "x", "--faiss", "lsh"], 2,
-     "error: --faiss 'lsh' is not one of flat, hnsw, ivf"),
+     "error: --faiss 'lsh' is not one of flat, hnsw, ivf, ivfpq"),
     (["index", "build", "--passages", "{tmp}/missing.jsonl", "--out", "{tmp}/i", "--no-dense"], 1,
      "missing.jsonl: file not found"),
     (["index", "update", "{tmp}/nothing", "--passages", "{corpus}"], 1,

@@ -285,7 +285,7 @@ def test_fingerprints(trained_run, tmp_path):
     ({}, r"the dense part needs a model: pass --model \(a run folder such as out/shared/run, an alias or a hub id\), "
          r"or --no-dense for a BM25-only index"),
     ({"dense": False, "bm25": False}, "--no-dense and --no-bm25 together leave nothing to build"),
-    ({"model": "x", "faiss_kind": "annoy"}, r"--faiss 'annoy' is not one of flat, hnsw, ivf"),
+    ({"model": "x", "faiss_kind": "annoy"}, r"--faiss 'annoy' is not one of flat, hnsw, ivf, ivfpq"),
     ({"model": "x", "shard_size": 0}, r"--shard-size 0 must be at least 1"),
 ])
 def test_bad_options_are_one_config_error(kwargs, message, corpus_a, tmp_path):

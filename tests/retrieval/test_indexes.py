@@ -125,5 +125,27 @@ def test_loading_a_file_that_is_not_a_dense_index(tmp_path):
         DenseIndex.load(tmp_path / "missing.faiss")
     with pytest.raises(InputError, match="no dense index there"):
         DenseIndex.load(tmp_path)  # a folder, not a file
-    with pytest.raises(ConfigError, match=r"faiss index 'pq' is not one of flat, hnsw, ivf"):
+    with pytest.raises(ConfigError, match=r"faiss index 'pq' is not one of flat, hnsw, ivf, ivfpq"):
         DenseIndex.build(DOCS, "pq")
+
+
+def test_ivfpq_rescored_from_the_vectors_finds_what_flat_finds(tmp_path):
+    from lex_dpr.retrieval.dense import default_pq_m
+
+    index = DenseIndex.build(DOCS, "ivfpq", ivf_lists=8)
+    m = default_pq_m(DOCS.shape[1])
+    assert type(index.faiss_index).__name__ == "IndexIVFPQ" and index.params == {"lists": 8, "nprobe": 8, "pq_m": m}
+    assert index.faiss_index.code_size == m  # m bytes a vector instead of 4·d
+    flat_scores, flat_idx = DenseIndex.build(DOCS).search(QUERY_VECTORS, 10)
+    index.save(tmp_path / "pq.faiss")
+    loaded = DenseIndex.load(tmp_path / "pq.faiss", "ivfpq", index.params)
+    coded = loaded.search(QUERY_VECTORS, 10)  # the codes' approximate scores
+    loaded.vectors = DOCS  # as open_index gives it: embeddings.npy, memory-mapped
+    scores, idx = loaded.search(QUERY_VECTORS, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(idx, flat_idx, strict=True)])
+    assert recall >= 0.95 and np.allclose(scores[idx == flat_idx], flat_scores[idx == flat_idx], atol=1e-5)
+    assert not np.allclose(coded[0], scores)  # the rescored scores are the exact ones, not the codes'
+    with pytest.raises(ConfigError, match="does not divide"):
+        DenseIndex.build(DOCS, "ivfpq", pq_m=DOCS.shape[1] + 1)
+    with pytest.raises(ConfigError, match="too few"):
+        DenseIndex.build(DOCS[:100], "ivfpq")

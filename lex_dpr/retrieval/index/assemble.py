@@ -47,7 +47,7 @@ def assemble(out: Path, source: Passages, tokens: list[list[str]] | None, embedd
         with timer(seconds, "faiss"):
             options = dense_info["options"]
             index = DenseIndex.build(matrix, dense_info["kind"], hnsw_m=options["hnsw_m"],
-                                     ivf_lists=options["ivf_lists"])
+                                     ivf_lists=options["ivf_lists"], pq_m=options.get("pq_m"))
             index.save(tmp / DENSE)
         del matrix
         dim = int(index.faiss_index.d)

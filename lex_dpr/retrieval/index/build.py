@@ -39,17 +39,18 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
                 dense: bool = True, bm25: bool = True, batch_size: int = 128, shard_size: int = 4096,
                 device: str | None = None, trust_remote_code: bool = False, show_progress: bool = False,
                 hnsw_m: int = 32, ivf_lists: int | None = None, token_cache: str | Path | None = "auto",
-                workers: int = 1) -> Manifest:
+                workers: int = 1, pq_m: int | None = None) -> Manifest:
     """Build an index folder from a passage JSONL; returns the manifest.
 
     Args:
         passages: passage JSONL (``merged_corpus.jsonl``); lines without id or text are skipped and counted.
         out: the index folder; an existing index there is replaced (only once the new one is complete).
         model: run folder, model folder, alias or hub id for the dense part.
-        faiss_kind: ``flat`` (exact; right up to about a million passages), ``hnsw`` or ``ivf``.
+        faiss_kind: ``flat`` (exact; right up to about a million passages), ``hnsw``, ``ivf``, or ``ivfpq`` (product-
+            quantised lists, 1/32 of the memory, the top candidates rescored exactly from the embeddings).
         dense, bm25: which parts to build (at least one).
         batch_size: passages per forward pass; shard_size: passages per resumable encoding shard.
-        hnsw_m, ivf_lists: FAISS options (``ivf_lists`` None: 4·√n, at most n/39).
+        hnsw_m, ivf_lists, pq_m: FAISS options (``ivf_lists`` None: 4·√n, at most n/39; ``pq_m`` None: d/8).
         workers: processes that encode the shards (each loads the model; the index is the same as with one),
             and Kiwi's threads.
         token_cache: a Kiwi cache to borrow the passages' morphemes from (read only): ``"auto"`` is the one
@@ -59,7 +60,7 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
         ConfigError: no ``model`` for the dense part, both parts off, an unknown FAISS kind, sizes below 1.
         InputError: unreadable passages, a model that does not load, ``out`` is something else than an index.
     """
-    check_build_options(model, dense, bm25, faiss_kind, batch_size, shard_size, hnsw_m, ivf_lists)
+    check_build_options(model, dense, bm25, faiss_kind, batch_size, shard_size, hnsw_m, ivf_lists, pq_m)
     check_device(device)
     out = Path(out)
     check_out(out)
@@ -73,6 +74,7 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
             source = read_passages(passages)
         if dense:
             check_ivf_lists(faiss_kind, ivf_lists, len(source.ids))
+            check_pq_size(faiss_kind, len(source.ids))
         staging = staging_dir(out)
         stats: dict = {}
         model_info = dense_info = embeddings = None
@@ -80,12 +82,13 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
             assert model is not None
             with timer(seconds, "model_load"):
                 encoder, fp = load_with_fingerprint(model, device, trust_remote_code)
+            check_pq_dims(faiss_kind, pq_m, encoder)
             with timer(seconds, "encode"):
                 shards, stats = encode_resumable(encoder, source.texts, staging, {
                     "corpus_sha256": source.sha256, "model_fingerprint": fp}, shard_size, batch_size, show_progress,
                     workers, (model, device, trust_remote_code))
             model_info = model_section(model, fp, encoder, out)
-            dense_info = {"kind": faiss_kind, "options": {"hnsw_m": hnsw_m, "ivf_lists": ivf_lists}}
+            dense_info = {"kind": faiss_kind, "options": {"hnsw_m": hnsw_m, "ivf_lists": ivf_lists, "pq_m": pq_m}}
             embeddings = _ShardRows(shards)
         tokens = None
         if bm25:
@@ -118,13 +121,13 @@ def lent_cache(passages: str | Path, spec: str | Path | None):
 
 
 def check_build_options(model: str | None, dense: bool, bm25: bool, faiss_kind: str, batch_size: int, shard_size: int,
-                        hnsw_m: int = 32, ivf_lists: int | None = None) -> None:
+                        hnsw_m: int = 32, ivf_lists: int | None = None, pq_m: int | None = None) -> None:
     """Every problem with :func:`build_index`'s options in one :class:`ConfigError` (the CLI calls it before torch).
 
     Example:
         >>> check_build_options(None, True, True, "annoy", 128, 4096)
         Traceback (most recent call last):
-        lex_dpr.errors.ConfigError: the dense part needs a model: pass --model (a run folder such as out/shared/run, an alias or a hub id), or --no-dense for a BM25-only index; --faiss 'annoy' is not one of flat, hnsw, ivf
+        lex_dpr.errors.ConfigError: the dense part needs a model: pass --model (a run folder such as out/shared/run, an alias or a hub id), or --no-dense for a BM25-only index; --faiss 'annoy' is not one of flat, hnsw, ivf, ivfpq
     """
     problems = []
     if not dense and not bm25:
@@ -142,8 +145,27 @@ def check_build_options(model: str | None, dense: bool, bm25: bool, faiss_kind: 
             problems.append(f"{flag} {value!r} must be at least 1")
     if ivf_lists is not None and ivf_lists < 1:
         problems.append(f"--ivf-lists {ivf_lists!r} must be at least 1")
+    if pq_m is not None and pq_m < 1:
+        problems.append(f"--pq-m {pq_m!r} must be at least 1")
     if problems:
         raise ConfigError("; ".join(problems))
+
+
+def check_pq_size(kind: str, passages: int) -> None:
+    """An IVF-PQ index needs enough passages to train its quantiser: checked before any encoding."""
+    from lex_dpr.retrieval.dense import PQ_TRAIN_MIN, check_pq
+
+    if kind == "ivfpq" and passages < PQ_TRAIN_MIN:
+        raise ConfigError(check_pq(1, 1, passages) or "")
+
+
+def check_pq_dims(kind: str, pq_m: int | None, encoder) -> None:
+    """``--pq-m`` must divide the model's dimension: checked once the model is loaded, before encoding."""
+    from lex_dpr.retrieval.dense import check_pq
+
+    dim = getattr(encoder, "get_sentence_embedding_dimension", lambda: None)()
+    if kind == "ivfpq" and pq_m is not None and dim and dim % pq_m:
+        raise ConfigError(check_pq(pq_m, dim, 10**9) or "")
 
 
 def check_ivf_lists(kind: str, lists: int | None, passages: int) -> None:

@@ -22,7 +22,7 @@ from lex_dpr.retrieval.bm25 import BM25Index, BM25Retriever
 from lex_dpr.retrieval.dense import DenseIndex, DenseRetriever
 from lex_dpr.retrieval.index.digests import check_files
 from lex_dpr.retrieval.index.encode import check_device, encoder_for
-from lex_dpr.retrieval.index.layout import BM25_DIR, DENSE, PASSAGES
+from lex_dpr.retrieval.index.layout import BM25_DIR, DENSE, EMBEDDINGS, PASSAGES
 from lex_dpr.retrieval.index.manifest import Manifest, read_manifest, tokenizer_settings
 
 log = logging.getLogger(__name__)
@@ -78,5 +78,9 @@ def open_index(index_dir: str | Path, model: str | None = None, device: str | No
         encoder, _ = encoder_for(folder, manifest, model, device, trust_remote_code)
         info = manifest.dense
         index = DenseIndex.load(folder / DENSE, info.kind, info.params)
+        if info.kind == "ivfpq":  # its codes are approximate: the top candidates are rescored from the embeddings
+            import numpy as np
+
+            index.vectors = np.load(folder / EMBEDDINGS, mmap_mode="r", allow_pickle=False)
         dense_retriever = DenseRetriever("dense", encoder, corpus, index=index)
     return LoadedIndex(folder, manifest, corpus, bm25_retriever, dense_retriever)

@@ -26,7 +26,7 @@ import orjson
 
 from lex_dpr.errors import ConfigError, InputError
 from lex_dpr.retrieval.index.assemble import assemble, timer, tokens_for_update
-from lex_dpr.retrieval.index.build import check_ivf_lists
+from lex_dpr.retrieval.index.build import check_ivf_lists, check_pq_size
 from lex_dpr.retrieval.index.digests import check_files
 from lex_dpr.retrieval.index.encode import check_device, check_model, encode_resumable, encoder_for, model_paths
 from lex_dpr.retrieval.index.layout import (EMBEDDINGS, HASHES, MANIFEST, check_replaceable, commit, extra_entries,
@@ -92,6 +92,7 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
         if manifest.dense:
             assert manifest.model is not None
             check_ivf_lists(manifest.dense.kind, manifest.dense.options.get("ivf_lists"), len(source.ids))
+            check_pq_size(manifest.dense.kind, len(source.ids))
             todo = [i for i, r in enumerate(diff["reuse"]) if r < 0]
             encoder = None
             shards: list[Path] = []
