@@ -80,8 +80,9 @@ def _extra_cutoffs(args: list[str]) -> list[int]:
 
 def _as_rag_retrieves(folder: Path, device: str | None):
     """An index's retriever with its tuned settings, lexicon, question types and reranker: what `rag` ranks."""
-    from lex_dpr.evaluation.run import Named, _label
+    from lex_dpr.evaluation.run import Named
+    from lex_dpr.models.run_folder import run_label
     from lex_dpr.rag.answer import open_answerer
 
     answerer = open_answerer(folder, device=device)
-    return Named(f"{_label(str(folder))} (rag)", answerer.retriever, answerer.index.corpus)
+    return Named(f"{run_label(str(folder))} (rag)", answerer.retriever, answerer.index.corpus)

@@ -26,7 +26,7 @@ def test_eval_scores_an_index_as_rag_retrieves_on_one_split_of_the_questions(sam
     assert done.exit_code == 0, done.output
     result = orjson.loads(report.read_bytes())
     dev = [r for r in rows if r.get("in_sample") and r["split"] == "dev"]
-    assert result["queries"] == len(dev) == 22
+    assert result["queries"] == len(dev) == 25
     name = f"{sample_index.name} (rag)"
     assert set(result["systems"]) == {"bm25", name}
     answerer = open_answerer(sample_index)  # the same retrieval, computed here

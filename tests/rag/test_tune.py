@@ -71,7 +71,7 @@ def test_questions_tune_the_question_weight_on_their_dev_split_only(index_copy, 
     done = lex_dpr(["rag", "tune", "--index", str(index_copy), "--pairs", str(sample_training_data["valid_pairs"]),
                     "--questions", str(questions), "--json", str(tmp_path / "tune.json"), "--quiet"])
     assert done.exit_code == 0, done.output
-    assert "no question reranker: 22 questions to train it on, fewer than 30" in done.stdout
+    assert "no question reranker: 25 questions to train it on, fewer than 30" in done.stdout
     assert not (index_copy / "rerank.json").exists()
     result = orjson.loads((tmp_path / "tune.json").read_bytes())
     assert len(result["questions"]) == 11 and result["question_best"]["recall"] == max(
