@@ -172,13 +172,16 @@ class SearchService:
         retriever = answerer.retriever
         questions = list(questions)
         parts: list[tuple[dict, dict]] = [({}, {})] * len(questions)
-        if isinstance(retriever, FusionRetriever):  # FusionRetriever.rank, with the two lists kept for the scores
-            depth = max(retriever.depth, k)
-            a = retriever.first.rank(questions, depth)
-            b = retriever.second.rank(questions, depth)
-            rankings = [retriever.combine_for(q, x, y, k)  # its weight, and the question reranker where it applies
+        fused = getattr(retriever, "inner", retriever)  # under CitedFirst (retrieval.citations) when it is on
+        if isinstance(fused, FusionRetriever):  # FusionRetriever.rank, with the two lists kept for the scores
+            depth = max(fused.depth, k)
+            a = fused.first.rank(questions, depth)
+            b = fused.second.rank(questions, depth)
+            rankings = [fused.combine_for(q, x, y, k)  # its weight, and the question reranker where it applies
                         for q, x, y in zip(questions, a, b, strict=True)]
-            names = (retriever.first.name, retriever.second.name)
+            if fused is not retriever:  # the articles a question names, first
+                rankings = [retriever.promote(q, r, k) for q, r in zip(questions, rankings, strict=True)]
+            names = (fused.first.name, fused.second.name)
             parts = [(dict(x), dict(y)) for x, y in zip(a, b, strict=True)]
         else:
             rankings = retriever.rank(questions, k)

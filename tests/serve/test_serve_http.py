@@ -31,6 +31,8 @@ def test_search_returns_ranked_passages_with_law_article_text_and_scores(server)
     assert all(x["id"] and x["text"] and {"law", "article"} <= set(x) for x in results)
     assert [x["score"] for x in results] == sorted((x["score"] for x in results), reverse=True)
     assert set(results[0]["scores"]) == {"dense", "bm25"}
+    named = _post(server, "/search", {"question": "민법 제406조는 언제 적용되나요?", "k": 3}).json()["results"]
+    assert named[0]["id"] == "LAW_001706_제406조" and set(named[0]["scores"]) == {"dense", "bm25"}  # named first
     for mode in ("rrf", "independent", "weighted"):
         r = _post(server, "/search", {"question": QUESTION, "k": 3, "retrieval": mode, "weight": 0.5}
                   if mode == "weighted" else {"question": QUESTION, "k": 3, "retrieval": mode})
