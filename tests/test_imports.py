@@ -59,3 +59,11 @@ def test_every_name_imported_from_a_lex_dpr_module_exists():
     missing = [f"{where}:{line}: {module} has no {name}" for where, line, module, name in imports
                if _file(module) is None or (name not in _names(module) and _file(f"{module}.{name}") is None)]
     assert not missing
+
+
+def test_test_modules_have_unique_names():
+    # the test folders are not packages: two test files of one name stop pytest at collection
+    from collections import Counter
+
+    names = Counter(p.name for p in Path(__file__).resolve().parent.rglob("test_*.py"))
+    assert not [n for n, c in names.items() if c > 1]
