@@ -36,6 +36,7 @@ from collections.abc import Iterable, Sequence
 from lex_dpr.retrieval.base import Ranking, Retriever
 from lex_dpr.utils.text import law_name_key
 
+_MAY_CITE = re.compile(r"\d\s*조")  # no article number, no citation: the quick test before the full reading
 _ARTICLE = re.compile(r"제\s*\d+(?:\s*-\s*\d+)?\s*조(?:\s*의\s*\d+)?")
 _SAME_LAW = re.compile(r"(?:같은|동)\s*법")
 _DECREE = re.compile(r"\s*시행\s*(?:령|규칙)")
@@ -107,7 +108,7 @@ class CitationFinder:
 
     def find(self, text: str) -> list[str]:
         """The passage ids ``text`` cites, in the order it cites them, without repeats."""
-        if "조" not in text:
+        if not _MAY_CITE.search(text):
             return []
         blank = _blank_parentheses(text)
         tokens: list[tuple[int, int, str, str | None]] = []  # start, end, kind, law key
@@ -164,7 +165,7 @@ class CitedFirst:
         return [self.promote(q, r, k) for q, r in zip(queries, rankings, strict=True)]
 
     def promote(self, query: str, ranking: Ranking, k: int) -> Ranking:
-        cited = self.finder.find(query) if "조" in query else []
+        cited = self.finder.find(query) if _MAY_CITE.search(query) else []
         if not cited:
             return ranking
         top = ranking[0][1] if ranking else 1.0

@@ -15,7 +15,7 @@ Statements pass through unchanged, so 판시사항 queries rank exactly as befor
 Example:
     >>> lex = Lexicon.from_lines(["# everyday<TAB>legal", "결혼\\t혼인, 혼인적령", "집주인\\t임대인"])
     >>> lex.expand("열일곱 살인데 결혼할 수 있어요?")
-    '열일곱 살인데 결혼할 수 있어요? 혼인 혼인적령'
+    '열일곱 살인데 결혼할 수 있어요?\\n혼인 혼인적령'
     >>> lex.expand("혼인적령에 관한 판단 기준")  # nothing everyday in it
     '혼인적령에 관한 판단 기준'
 """
@@ -102,8 +102,10 @@ class Lexicon:
         return list(out)
 
     def expand(self, query: str) -> str:
+        """``query`` and, on a line of its own, the legal terms it gets (Kiwi reads the lines apart, so the
+        question's morphemes are the ones it already had)."""
         terms = self.terms(query)
-        return f"{query} {' '.join(terms)}" if terms else query
+        return f"{query}\n{' '.join(terms)}" if terms else query
 
     def __len__(self) -> int:
         return len(self.entries)

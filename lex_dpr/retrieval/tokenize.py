@@ -72,7 +72,7 @@ def tokenize_many(texts: Sequence[str], workers: int = 0, cache=None, chunk: int
         if missing:
             if len(_MEMO) + len(missing) > _MEMO_SIZE:
                 _MEMO.clear()
-            _MEMO.update(zip(missing, _tokenize(missing, workers), strict=True))
+            _MEMO.update(zip(missing, _tokenize(missing, workers, remember=True), strict=True))
         return [list(_MEMO[t]) for t in texts]
     from lex_dpr.utils.progress import track
 
@@ -86,16 +86,28 @@ def tokenize_many(texts: Sequence[str], workers: int = 0, cache=None, chunk: int
 
 
 # A question is tokenised by the lexicon, BM25 and the reranker's features: small batches (one `rag ask`, a
-# `rag batch` chunk) are remembered, so each text goes through Kiwi once.
+# `rag batch` chunk) are remembered, so each text goes through Kiwi once; so are their pieces (lines,
+# sentences), which Kiwi reads one by one: a question expanded by lexicon terms on a line of their own
+# (`Lexicon.expand`) sends only that line to Kiwi.
 _MEMO: dict[str, list[str]] = {}
+_PIECE_MEMO: dict[str, list[str]] = {}
 _MEMO_BATCH, _MEMO_SIZE = 256, 20_000
 
 
-def _tokenize(texts: Sequence[str], workers: int) -> list[list[str]]:
+def _tokenize(texts: Sequence[str], workers: int, remember: bool = False) -> list[list[str]]:
     pieces: dict[str, int] = {}
     layout: list[list[int]] = []
     for text in texts:
         layout.append([pieces.setdefault(p, len(pieces)) for p in _PIECES.split(text) if p and not p.isspace()])
-    kiwi = _kiwi(workers if workers > 0 else -1)
-    morphs = [_morphs(tokens) for tokens in kiwi.tokenize(list(pieces), **_OPTIONS)]
+    known = _PIECE_MEMO if remember else {}
+    new = [p for p in pieces if p not in known]
+    found: dict[str, list[str]] = {}
+    if new:
+        kiwi = _kiwi(workers if workers > 0 else -1)
+        found = dict(zip(new, (_morphs(tokens) for tokens in kiwi.tokenize(new, **_OPTIONS)), strict=True))
+        if remember:
+            if len(_PIECE_MEMO) + len(found) > _MEMO_SIZE:
+                _PIECE_MEMO.clear()
+            _PIECE_MEMO.update(found)
+    morphs = [found[p] if p in found else known[p] for p in pieces]
     return [[m for i in ids for m in morphs[i]] for ids in layout]

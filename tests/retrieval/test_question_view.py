@@ -65,7 +65,7 @@ def test_questions_are_expanded_and_filtered_statements_pass_through():
     assert [pid for pid, _ in statement] == ["P0", "P1"]  # unchanged
     assert [pid for pid, _ in question] == ["LAW_A", "LAW_B"]  # read deeper (8, then 32) until 2 were kept
     asked = [q for qs, _ in inner.asked for q in qs]
-    assert STATEMENT in asked and QUESTION + " 과실상계" in asked
+    assert STATEMENT in asked and QUESTION + "\n과실상계" in asked
     assert [k for _, k in inner.asked] == [2, 8, 32]
 
 
