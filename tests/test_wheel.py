@@ -1,5 +1,6 @@
 """The built wheel works outside the checkout: package data (models.yaml, bundled configs) ships inside it."""
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -20,10 +21,14 @@ def test_wheel_installs_and_trains_outside_the_checkout(sample_training_data, tm
     subprocess.run([poetry, "build", "-f", "wheel", "-o", str(dist)], cwd=ROOT, check=True, capture_output=True)
     wheel = next(dist.glob("lex_dpr-*.whl"))
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
-    py = venv / "bin" / "python"
-    subprocess.run([py, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)], check=True,
+    # a venv without its own copy of pip (bootstrapping one costs seconds) where this environment's pip can install
+    # into it; otherwise the venv's own
+    own_pip = importlib.util.find_spec("pip") is None
+    subprocess.run([sys.executable, "-m", "venv", *([] if own_pip else ["--without-pip"]), str(venv)], check=True,
                    capture_output=True)
+    py = venv / "bin" / "python"
+    pip = [py, "-m", "pip"] if own_pip else [sys.executable, "-m", "pip", "--python", str(py)]
+    subprocess.run([*pip, "install", "--quiet", "--no-deps", "--no-index", str(wheel)], check=True, capture_output=True)
     # The dependencies come from the project's environment (a plain path entry: its editable lex_dpr.pth,
     # which points at this checkout, is not processed), so nothing is downloaded.
     site = Path(subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],

@@ -33,8 +33,8 @@ def _sweep_file(tmp_path, data, run_cap=3, name="sweep.yaml", extra=""):
     return path
 
 
-def _cli(*args, cwd, **kw):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", COLUMNS="200")
+def _cli(*args, cwd, columns="200", **kw):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", COLUMNS=columns)
     return subprocess.run([sys.executable, "-m", "lex_dpr.cli.main", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, **kw)
 
@@ -45,22 +45,32 @@ def _agent(config, cwd, *more):
                             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _trials(cwd, config):
-    done = _cli("sweep", "status", "--config", config, "--json", "trials.json", cwd=cwd)
-    assert done.returncode == 0, done.stderr
+def _trials(cwd, config, *more):
+    """`sweep status --json` run in this process (the CLI's own entry, exit code and one-line errors included): the
+    trials as the next agent sees them, without the seconds of start-up a child process costs."""
+    from tests._cli import lex_dpr
+
+    done = lex_dpr(["sweep", "status", "--config", str(config), "--sweeps-dir", str(cwd / "sweeps"), "--json",
+                    str(cwd / "trials.json"), *more])
+    assert done.exit_code == 0, done.output
     return orjson.loads((cwd / "trials.json").read_bytes())
 
 
-def test_three_trials_status_plots_and_best_export(sample_training_data, tmp_path):
+def test_two_agents_share_the_run_cap_then_status_plots_and_best_export(sample_training_data, tmp_path):
+    """Two agents on one journal run three trials between them (none twice, none lost); status, plots and the best
+    trial's export read the result; a third agent finds run_cap reached."""
     data = sample_training_data
     config = _sweep_file(tmp_path, data)
     created = _cli("sweep", "create", "--config", config, "--no-run-agent", cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     sweep_id = next(line.split(": ", 1)[1] for line in config.read_text().splitlines() if line.startswith("sweep_id:"))
-    ran = _cli("sweep", "agent", "--config", config, cwd=tmp_path)
-    assert ran.returncode == 0, ran.stderr
+    agents = [_agent(config, tmp_path) for _ in range(2)]
+    for a in agents:
+        _, err = a.communicate(timeout=300)
+        assert a.returncode == 0, err
     trials = _trials(tmp_path, config)
-    assert [t["state"] for t in trials] == ["complete"] * 3
+    assert [t["state"] for t in trials] == ["complete"] * 3 and len(trials) == 3
+    assert sorted(t["number"] for t in trials) == [0, 1, 2]  # no number twice, none lost
     assert len({(t["values"]["trainer.lr"], t["values"]["trainer.epochs"]) for t in trials}) == 3
     assert all(0 < t["value"] <= 1 for t in trials)
     plots = tmp_path / "sweeps" / sweep_id / "plots"
@@ -79,7 +89,7 @@ def test_three_trials_status_plots_and_best_export(sample_training_data, tmp_pat
     for cfg in (load_config(tmp_path / "best.yaml"), load_config(None, command[2:])):
         assert (cfg.trainer.lr, cfg.trainer.epochs) == (top["values"]["trainer.lr"], top["values"]["trainer.epochs"])
         assert cfg.data.pairs == str(data["pairs"]) and cfg.out_dir == f"runs/{sweep_id}-best"
-    # the agent stops at run_cap: a second agent runs nothing more
+    # the agent stops at run_cap: a third agent runs nothing more
     again = _cli("sweep", "agent", "--config", config, cwd=tmp_path)
     assert again.returncode == 0 and "run_cap 3 reached" in again.stdout
     assert len(_trials(tmp_path, config)) == 3
@@ -96,7 +106,9 @@ def _wait_for_running_trial(cwd, sweep_root_glob="sweeps/*/runs/trial-*/bi_encod
 
 
 def test_killed_agents_restart_and_finish_without_repeating(sample_training_data, tmp_path):
-    """SIGTERM one agent mid-trial, SIGKILL the next mid-trial, then a third finishes the sweep."""
+    """SIGTERM one agent mid-trial, SIGKILL the next mid-trial, then a third finishes the sweep. `sweep status`
+    shows each trial running while its agent lives, and the SIGKILLed agent's trial dead without changing the
+    journal (the re-queue is the next agent's)."""
     config = _sweep_file(tmp_path, sample_training_data, run_cap=3).read_text().replace("[1, 2, 3]", "[200, 201, 202]")
     path = tmp_path / "sweep.yaml"
     path.write_text(config.replace("fixed:\n", "fixed:\n  trainer.early_stopping_patience: 0\n  trainer.max_steps: 400\n"))
@@ -105,6 +117,8 @@ def test_killed_agents_restart_and_finish_without_repeating(sample_training_data
     for n, sig in enumerate((signal.SIGTERM, signal.SIGKILL), start=1):
         agent = _agent(path, tmp_path)
         metrics = _wait_for_running_trial(tmp_path, n=n)
+        alive = [t["state"] for t in _trials(tmp_path, path, "--no-plots")]
+        assert len(alive) == n and alive[-1] == "running" and "dead" not in alive, alive  # its agent lives: running
         os.kill(agent.pid, sig)
         _, err = agent.communicate(timeout=120)
         if sig == signal.SIGTERM:
@@ -115,13 +129,25 @@ def test_killed_agents_restart_and_finish_without_repeating(sample_training_data
         time.sleep(2)  # the trial's child died with its agent: no orphan keeps training
         orphans = subprocess.run(["pgrep", "-f", str(metrics.parent.parent)], capture_output=True, text=True).stdout
         assert orphans.strip() == ""
+        journal = next((tmp_path / "sweeps").glob("*/journal.log"))
+        before = journal.read_bytes()
         trials = _trials(tmp_path, path)
         running_or_failed = [t for t in trials if t["state"] in ("running", "failed", "dead")]
         assert len(running_or_failed) == n  # SIGTERM: failed at once; SIGKILL: "dead" (running, its agent gone)
         assert running_or_failed[-1]["state"] == ("failed" if sig == signal.SIGTERM else "dead")
         killed.append(running_or_failed[-1]["number"])
-    # restart with short trials: the SIGKILLed trial is found dead by its heartbeat's pid and re-queued
-    path.write_text(path.read_text().replace("  trainer.max_steps: 400\n", "  trainer.max_steps: 3\n"))
+        if sig == signal.SIGKILL:  # the table at 80 columns in a pipe says so too
+            table = _cli("sweep", "status", "--config", path, cwd=tmp_path, columns="80")
+            rows = [[c.strip() for c in x.strip("│").split("│")] for x in table.stdout.splitlines() if x[:1] == "│"]
+            assert table.returncode == 0 and [str(killed[-1]), "dead (agent gone)"] in [r[:2] for r in rows], table.stdout
+            assert journal.read_bytes() == before  # status only reads; the next agent re-queues the trial
+    # restart with short trials: the SIGKILLed trial is found dead by its heartbeat's pid and re-queued. Agents read
+    # the spec `sweep create` stored (sweeps/ID/sweep.yaml; create refuses a changed `fixed`), so the stored copy is
+    # the one shortened; the user's file alone would leave every remaining trial at 400 steps.
+    for spec in (path, next((tmp_path / "sweeps").glob("*/sweep.yaml"))):
+        text = spec.read_text()
+        assert "  trainer.max_steps: 400\n" in text, text
+        spec.write_text(text.replace("  trainer.max_steps: 400\n", "  trainer.max_steps: 3\n"))
     finished = _cli("sweep", "agent", "--config", path, cwd=tmp_path, timeout=300)
     assert finished.returncode == 0, finished.stderr
     trials = _trials(tmp_path, path)
@@ -129,18 +155,6 @@ def test_killed_agents_restart_and_finish_without_repeating(sample_training_data
     assert len({t["number"] for t in trials}) == len(trials)
     assert all(t["requeued_as_new_trial"] for t in trials if t["number"] in killed)
     assert all(t["state"] == "failed" for t in trials if t["number"] in killed)
-
-
-def test_two_agents_on_one_journal_share_the_run_cap(sample_training_data, tmp_path):
-    path = _sweep_file(tmp_path, sample_training_data, run_cap=3)
-    assert _cli("sweep", "create", "--config", path, "--no-run-agent", cwd=tmp_path).returncode == 0
-    agents = [_agent(path, tmp_path) for _ in range(2)]
-    for a in agents:
-        _, err = a.communicate(timeout=300)
-        assert a.returncode == 0, err
-    trials = _trials(tmp_path, path)
-    assert [t["state"] for t in trials].count("complete") == 3 and len(trials) == 3
-    assert sorted(t["number"] for t in trials) == [0, 1, 2]  # no number twice, none lost
 
 
 def test_hyperband_prunes_a_real_trial_that_falls_behind_at_the_fourth_evaluation(sample_training_data, tmp_path):

@@ -1,11 +1,10 @@
-"""`sweep status` at 80 columns and in a pipe, `--json -`, plots that cannot be written, a SIGKILLed agent's
-trial, and an agent started on a stopped sweep: real CLI runs on the sample data."""
+"""`sweep status` at 80 columns and in a pipe, `--json -`, plots that cannot be written, and an agent started on a
+stopped sweep: real CLI runs on the sample data. (A SIGKILLed agent's trial: tests/sweep/test_agent.py.)"""
 
 import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import orjson
@@ -173,31 +172,9 @@ def test_a_read_only_plots_folder_is_one_warning(ten_param_sweep):
         plots.chmod(0o755)
 
 
-@pytest.mark.slow
-def test_a_sigkilled_agents_trial_shows_dead_and_status_changes_nothing(sample_training_data, tmp_path):
-    config = _write_sweep(tmp_path, sample_training_data, "  trainer.lr:\n    values: [0.1]\n", 1,
-                          {"model.vocab_size": 400, "model.embedding_dim": 16, "trainer.batch_size": 8,
-                           "trainer.epochs": 200, "trainer.max_steps": 400, "trainer.early_stopping_patience": 0})
-    sweep_id = _sweep_id(config)
-    agent = subprocess.Popen([sys.executable, "-m", "lex_dpr.cli.main", "sweep", "agent", sweep_id], cwd=tmp_path,
-                             env=dict(os.environ, HF_HUB_OFFLINE="1"), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-    try:
-        metrics = tmp_path / "sweeps" / sweep_id / "runs" / "trial-0000" / "bi_encoder" / "metrics.jsonl"
-        deadline = time.monotonic() + 300
-        while not (metrics.is_file() and b"train/loss" in metrics.read_bytes()):
-            assert time.monotonic() < deadline and agent.poll() is None, "no trial started training"
-            time.sleep(0.2)
-        assert [t["state"] for t in _json(tmp_path, sweep_id, "--no-plots")[0]] == ["running"]  # alive: running
-    finally:
-        agent.kill()
-        agent.wait()
-    journal = tmp_path / "sweeps" / sweep_id / "journal.log"
-    before = journal.read_bytes()
-    assert [t["state"] for t in _json(tmp_path, sweep_id, "--no-plots")[0]] == ["dead"]
-    table = _cli("sweep", "status", sweep_id, cwd=tmp_path, columns="80")
-    assert table.returncode == 0 and "│ dead (agent gone) │" in table.stdout, table.stdout
-    assert journal.read_bytes() == before  # status only reads; the next agent re-queues the trial
+# A SIGKILLed agent's trial (status: running while the agent lives, then `dead (agent gone)` in the JSON and in the
+# 80-column table, the journal unchanged) is checked in tests/sweep/test_agent.py::
+# test_killed_agents_restart_and_finish_without_repeating, on the agent it kills there (one trial process fewer).
 
 
 def test_an_agent_on_a_stopped_sweep_says_when_and_how_to_resume(tmp_path):
