@@ -17,10 +17,19 @@ class ModelConfig:
     passage_prompt: str | None = None
     embedding_dim: int = setting(512, ge=1)  # static only
     vocab_size: int = setting(30000, ge=100)  # static only: WordPiece vocabulary trained on corpus + queries
+    # static only: start from a transformer's token vectors (an alias, hub id or path; model2vec's distillation,
+    # the teacher's vocabulary, embedding_dim by PCA) instead of a random WordPiece model; vocab_size is unused
+    teacher: str | None = None
     trust_remote_code: bool = False  # run code shipped with a hub model; only for models you trust
 
     def problems(self) -> list[str]:
-        return [] if self.name.strip() else ["'model.name' is empty: use static, an alias, a hub id or a path"]
+        problems = [] if self.name.strip() else ["'model.name' is empty: use static, an alias, a hub id or a path"]
+        if self.teacher is not None and self.name != "static":
+            problems.append(f"'model.teacher' distils a transformer into the static model, but model.name is "
+                            f"{self.name!r}: set model.name=static, or drop model.teacher")
+        elif self.teacher is not None and not self.teacher.strip():
+            problems.append("'model.teacher' is empty: an alias, a hub id or a path, or null for none")
+        return problems
 
 
 @dataclass

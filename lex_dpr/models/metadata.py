@@ -24,6 +24,7 @@ class ModelMetadata:
     max_seq_length: int | None
     embedding_dim: int
     lex_dpr_version: str = ""
+    teacher: str | None = None  # static only: the transformer its token vectors were distilled from
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

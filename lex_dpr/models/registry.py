@@ -36,3 +36,13 @@ def resolve(cfg: ModelConfig) -> ModelSpec:
         passage_prompt=cfg.passage_prompt if cfg.passage_prompt is not None else alias.get("passage_prompt"),
         max_seq_length=cfg.max_seq_length or alias.get("max_seq_length") or 256,
     )
+
+
+def resolve_name(name: str) -> str:
+    """An alias's hub id, or ``name`` itself (a hub id or a path).
+
+    Example:
+        >>> resolve_name("multilingual-e5-small"), resolve_name("/models/mine")
+        ('intfloat/multilingual-e5-small', '/models/mine')
+    """
+    return model_aliases().get(name, {}).get("hub_id") or name

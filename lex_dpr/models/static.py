@@ -56,6 +56,62 @@ def build_static_model(texts: list[str], vocab_size: int, embedding_dim: int, ma
     return SentenceTransformer(modules=[module], device="cpu")
 
 
+def distill_static_model(teacher: str, embedding_dim: int, max_seq_length: int, trust_remote_code: bool = False):
+    """A SentenceTransformer([StaticEmbedding]) whose token vectors come from a transformer, by model2vec's recipe.
+
+    Every token of the teacher's vocabulary goes through the teacher once; the outputs are reduced to
+    ``embedding_dim`` by PCA (at most the teacher's width) and weighted by SIF (model2vec's ``distill``). The
+    teacher's sentence pooling is followed where its folder says (``1_Pooling/config.json``: CLS → the first
+    token's state, mean → the mean). Training then starts from these vectors instead of random ones, so a
+    CPU-only static model inherits what a GPU transformer knows (#17: KURE-v1 → static).
+
+    ``teacher`` is a local folder or a hub id already in the cache (HF_HUB_OFFLINE is honoured). Deterministic:
+    the same teacher and dimension give the same vectors.
+    """
+    from model2vec.distill import distill
+    from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+
+    from lex_dpr.errors import InputError
+
+    if Path(teacher).is_dir() and not (Path(teacher) / "config.json").is_file():
+        raise InputError(f"model.teacher={teacher}: the folder has no config.json; pass a transformers model folder "
+                         "(the base of a sentence-transformers model, or one saved with save_pretrained)")
+    try:
+        distilled = distill(model_name=teacher, pca_dims=embedding_dim, trust_remote_code=trust_remote_code,
+                            quantize_to="float32", pooling=_teacher_pooling(teacher))
+    except (OSError, ValueError) as exc:
+        hint = " (no network? pass a local folder, or set HF_HUB_OFFLINE=0)" if not Path(teacher).exists() else ""
+        raise InputError(f"model.teacher={teacher}: cannot load it: {str(exc).splitlines()[0]}{hint}") from None
+    tokenizer = distilled.tokenizer
+    tokenizer.enable_truncation(max_seq_length)
+    module = StaticEmbedding(tokenizer, embedding_weights=np.ascontiguousarray(distilled.embedding, dtype=np.float32))
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(modules=[module], device="cpu")
+
+
+def _teacher_pooling(teacher: str) -> str:
+    """model2vec's pooling for a sentence-transformers teacher: ``first`` for CLS pooling, else ``mean``."""
+    import orjson
+
+    path: Path | None = Path(teacher) / "1_Pooling" / "config.json"
+    if not path.is_file():
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            found = try_to_load_from_cache(teacher, "1_Pooling/config.json")
+            path = Path(found) if isinstance(found, str) else None
+        except Exception:  # not a repo id: no pooling file to read
+            path = None
+    if path is None:
+        return "mean"
+    try:
+        config = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return "mean"
+    return "first" if config.get("pooling_mode_cls_token") else "mean"
+
+
 class CachedTokenizer:
     """Wraps a ``tokenizers.Tokenizer`` so each distinct text is tokenised once per training run.
 

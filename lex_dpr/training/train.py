@@ -231,14 +231,22 @@ def _setup_model(cfg: TrainConfig, corpus: Corpus, pairs: list[dict], checkpoint
 
     from lex_dpr.models.loading import set_prompts
     from lex_dpr.models.lora import add_lora
-    from lex_dpr.models.registry import resolve
-    from lex_dpr.models.static import build_static_model
+    from lex_dpr.models.registry import resolve, resolve_name
+    from lex_dpr.models.static import build_static_model, distill_static_model
 
     spec = resolve(cfg.model)
     adapter = False
+    teacher = resolve_name(cfg.model.teacher) if cfg.model.teacher else None
     if spec.source is None:
         if checkpoint:  # the vocabulary lives in the checkpoint; never retrain it on resume
             model = SentenceTransformer(str(checkpoint), device="cpu")
+        elif teacher:
+            log.info("distilling %s into the static model's token vectors (model2vec)", teacher)
+            model = distill_static_model(teacher, cfg.model.embedding_dim, spec.max_seq_length,
+                                         trust_remote_code=cfg.model.trust_remote_code)
+            if model.get_embedding_dimension() < cfg.model.embedding_dim:
+                log.warning("model.embedding_dim=%d is wider than the teacher %s: the static model has its %d",
+                            cfg.model.embedding_dim, teacher, model.get_embedding_dimension())
         else:
             texts = corpus.texts + [p["query_text"] for p in pairs]
             model = build_static_model(texts, cfg.model.vocab_size, cfg.model.embedding_dim, spec.max_seq_length,
@@ -259,7 +267,7 @@ def _setup_model(cfg: TrainConfig, corpus: Corpus, pairs: list[dict], checkpoint
     meta = ModelMetadata(kind="static" if spec.source is None else "transformer", architecture=architecture,
                          base_model=spec.source, adapter=adapter, query_prompt=spec.query_prompt,
                          passage_prompt=spec.passage_prompt, max_seq_length=spec.max_seq_length,
-                         embedding_dim=model.get_embedding_dimension())
+                         embedding_dim=model.get_embedding_dimension(), teacher=teacher)
     return model, meta
 
 
