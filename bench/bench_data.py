@@ -29,7 +29,7 @@ def main(src: str, hn_per_q: int = 32, rank_bm25_sample: int = 300) -> None:
     from lex_dpr.data.preprocess import preprocess
     from lex_dpr.mining.make_pairs import MakePairsConfig, make_pairs, split_paths
     from lex_dpr.retrieval.bm25 import BM25Index
-    from lex_dpr.retrieval.tokenize import tokenize_many
+    from lex_dpr.data.tokenize import tokenize_many
 
     out = Path(tempfile.mkdtemp(prefix="lexdpr-bench-"))
     t0 = time.perf_counter()

@@ -114,7 +114,7 @@ def _cv(rows, folds=5, key=None) -> list[list[str]]:
 def bridge(s: Setup) -> None:
     from lex_dpr.retrieval.bm25 import BM25Index
     from lex_dpr.retrieval.rerank import Candidates, features
-    from lex_dpr.retrieval.tokenize import tokenize_many
+    from lex_dpr.data.tokenize import tokenize_many
 
     docs: dict[str, tuple[list[str], set[str]]] = defaultdict(lambda: ([], set()))
     for p in s.train:
@@ -172,7 +172,7 @@ def bridge(s: Setup) -> None:
 
 def headings(s: Setup) -> None:
     from lex_dpr.retrieval.bm25 import BM25Index
-    from lex_dpr.retrieval.tokenize import tokenize_many
+    from lex_dpr.data.tokenize import tokenize_many
 
     corpus = s.index.corpus
     rows = [i for i, pid in enumerate(corpus.ids) if s.keep is None or s.keep(pid)]
@@ -242,7 +242,7 @@ def synthetic(s: Setup, path: Path) -> None:
 def prf(s: Setup, feedback: int = 5, n_terms: int = 8) -> None:
     from lex_dpr.retrieval.bm25 import search_text
     from lex_dpr.retrieval.token_cache import TokenCache
-    from lex_dpr.retrieval.tokenize import tokenize_many
+    from lex_dpr.data.tokenize import tokenize_many
 
     corpus, bm25 = s.index.corpus, s.fused.second
     docs = TokenCache(Path(s.index.folder) / "tokens").get_many(

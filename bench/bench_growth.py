@@ -104,7 +104,7 @@ def new_id(c: int, old: str) -> str:
 
 _NAME_SEP = r"[\s·ㆍ・‧･]*"
 # A sentence start (text start, line break, <br/>, after "…다.", before "2." or "나." after a full stop, after an
-# [n] label run: where lex_dpr.retrieval.tokenize cuts pieces), then an article head
+# [n] label run: where lex_dpr.data.tokenize cuts pieces), then an article head
 # ("제3조(정의) ") the tag goes after, so that an admin rule's tag never ends the previous article's body.
 _CUTS = re.compile(r"(?P<cut>^|\n+|<\s*br\s*/?\s*>|(?<=다\.)[ \t]+|(?<=[.?!])[ \t]+(?=\d+\.|[가-힣]\.)|(?:[\[〔]\s*\d+\s*[\]〕]\s*)+)"
                    r"(?P<head>[ \t]*제\s*\d+(?:-\d+)?\s*조(?:\s*의\s*\d+)?\s*\([^()\n]{1,80}\)[ \t]*)?", re.IGNORECASE)
@@ -308,7 +308,7 @@ def check_copies(c0: Path, c1: Path) -> dict:
     from lex_dpr.data.sources.precedents import read_precedent
     from lex_dpr.mining.refs import parse_references
     from lex_dpr.mining.resolve import LawCatalog
-    from lex_dpr.retrieval.tokenize import _PIECES
+    from lex_dpr.data.tokenize import _PIECES
 
     def passages(folder: Path) -> list[dict]:
         out = []

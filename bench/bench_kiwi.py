@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from lex_dpr.retrieval import tokenize as T
+from lex_dpr.data import tokenize as T
 from lex_dpr.retrieval.bm25 import BM25Index
 
 

@@ -45,7 +45,7 @@ def main() -> None:
     from lex_dpr.evaluation.metrics import ndcg_at_k, recall_at_k
     from lex_dpr.models.static import NumpyStaticEncoder
     from lex_dpr.retrieval.token_cache import TokenCache
-    from lex_dpr.retrieval.tokenize import tokenize_many
+    from lex_dpr.data.tokenize import tokenize_many
 
     data, out = Path(args.data), Path(args.out)
     (out / "data").mkdir(parents=True, exist_ok=True)

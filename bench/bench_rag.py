@@ -138,7 +138,7 @@ def main() -> None:
 
 def _stages(answerer, questions: list[str], chunk: int = 64) -> None:
     """Where a batch's time goes, per question: Kiwi, BM25 search, query encoding, flat search, the rest."""
-    from lex_dpr.retrieval import tokenize
+    from lex_dpr.data import tokenize
 
     answerer.answer(questions[:8])
     chunks = [questions[i:i + chunk] for i in range(0, len(questions), chunk)]

@@ -20,7 +20,7 @@ import numpy as np
 from lex_dpr.retrieval.base import Ranking, Retriever
 from lex_dpr.retrieval.bm25 import BM25Index
 from lex_dpr.retrieval.fusion import fuse
-from lex_dpr.retrieval.tokenize import tokenize_many
+from lex_dpr.data.tokenize import tokenize_many
 
 
 class PopularitySystem:

@@ -27,7 +27,7 @@ from lex_dpr.mining.resolve import LawCatalog, Resolution
 from lex_dpr.mining.split import article_heldout_split, grouped_split
 from lex_dpr.mining.split_files import SPLITS, set_stem, split_sibling
 from lex_dpr.retrieval.bm25 import BM25Index
-from lex_dpr.retrieval.tokenize import tokenize_many
+from lex_dpr.data.tokenize import tokenize_many
 from lex_dpr.utils.io import BadLine, ensure_writable, iter_passages, read_json_file
 from lex_dpr.utils.progress import track
 

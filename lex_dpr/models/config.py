@@ -20,6 +20,8 @@ class ModelConfig:
     # static only: start from a transformer's token vectors (an alias, hub id or path; model2vec's distillation,
     # the teacher's vocabulary, embedding_dim by PCA) instead of a random WordPiece model; vocab_size is unused
     teacher: str | None = None
+    # static only: read Kiwi content morphemes (the BM25 tokens, lemmas: 주웠는데 → 줍) instead of raw text
+    morphemes: bool = False
     trust_remote_code: bool = False  # run code shipped with a hub model; only for models you trust
 
     def problems(self) -> list[str]:
@@ -27,7 +29,10 @@ class ModelConfig:
         if self.teacher is not None and self.name != "static":
             problems.append(f"'model.teacher' distils a transformer into the static model, but model.name is "
                             f"{self.name!r}: set model.name=static, or drop model.teacher")
-        elif self.teacher is not None and not self.teacher.strip():
+        if self.morphemes and self.name != "static":
+            problems.append(f"'model.morphemes' makes the static model read Kiwi morphemes, but model.name is "
+                            f"{self.name!r}: set model.name=static, or model.morphemes=false")
+        if self.teacher is not None and self.name == "static" and not self.teacher.strip():
             problems.append("'model.teacher' is empty: an alias, a hub id or a path, or null for none")
         return problems
 

@@ -17,8 +17,17 @@ def load_query_encoder(name_or_path: str | Path, device: str | None = None, trus
     folder = resolve_model_dir(name_or_path)
     if folder.is_dir() and is_static_folder(folder):
         _require_pulled(folder)
-        return NumpyStaticEncoder.load(folder)
+        return _text_form(NumpyStaticEncoder.load(folder), folder)
     return load_encoder(name_or_path, device=device, trust_remote_code=trust_remote_code)
+
+
+def _text_form(encoder, folder: Path):
+    """A static model that reads Kiwi morphemes (its ``lexdpr_model.json`` says so) gets them."""
+    from lex_dpr.models.metadata import read_metadata
+    from lex_dpr.models.morphemes import MORPHEMES, read_morphemes
+
+    meta = read_metadata(folder)
+    return read_morphemes(encoder) if meta is not None and meta.text_form == MORPHEMES else encoder
 
 
 def load_encoder(name_or_path: str | Path, device: str | None = None, trust_remote_code: bool = False):
@@ -46,7 +55,7 @@ def load_encoder(name_or_path: str | Path, device: str | None = None, trust_remo
             return EnsembleEncoder.load(path, lambda p: load_encoder(p, device, trust_remote_code))
         meta = read_metadata(path)
         prompts = (meta.query_prompt, meta.passage_prompt) if meta else (None, None)
-        return _sentence_transformer(str(path), prompts, None, device, trust_remote_code)
+        return _text_form(_sentence_transformer(str(path), prompts, None, device, trust_remote_code), path)
     if str(name_or_path) == "static":
         raise InputError("'static' is trained from your corpus: run `lex-dpr train` and pass its run folder")
     spec = resolve(ModelConfig(name=str(name_or_path)))

@@ -25,6 +25,7 @@ class ModelMetadata:
     embedding_dim: int
     lex_dpr_version: str = ""
     teacher: str | None = None  # static only: the transformer its token vectors were distilled from
+    text_form: str = "text"  # static only: "morphemes" when it reads Kiwi morphemes (lex_dpr.models.morphemes)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

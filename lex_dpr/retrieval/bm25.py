@@ -10,7 +10,7 @@ import numpy as np
 from lex_dpr.data.corpus import Corpus
 from lex_dpr.errors import InputError
 from lex_dpr.retrieval.base import Ranking
-from lex_dpr.retrieval.tokenize import tokenize_many
+from lex_dpr.data.tokenize import tokenize_many
 from lex_dpr.utils.folders import staged_folder
 
 # What BM25 indexes besides a passage's text: its law or rule name, chapter and section. Measured on the shared

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from lex_dpr.errors import InputError
 from lex_dpr.retrieval.base import Ranking, Retriever
-from lex_dpr.retrieval.tokenize import tokenize_many
+from lex_dpr.data.tokenize import tokenize_many
 from lex_dpr.utils.text import is_question
 
 BUILTIN = "builtin"

@@ -31,7 +31,7 @@ import orjson
 
 from lex_dpr.errors import InputError
 from lex_dpr.retrieval.base import Ranking
-from lex_dpr.retrieval.tokenize import tokenize_many
+from lex_dpr.data.tokenize import tokenize_many
 from lex_dpr.utils.hashing import sha256_hex
 
 FEATURES = ("fused_score", "fused_rank", "dense_score", "dense_rank", "dense_rel", "bm25_score", "bm25_rank",

@@ -45,7 +45,7 @@ COMPACT_MIN_LINES = 1000
 def _settings_key() -> str:
     from importlib.metadata import version
 
-    from lex_dpr.retrieval import tokenize as t
+    from lex_dpr.data import tokenize as t
 
     raw = f"{version('kiwipiepy')}|{t.KEPT_TAGS}|{t._OPTIONS}|{t._PIECES.pattern}|nodicts|{t.CUTOFF_THRESHOLD}|irregular-stems"
     return sha1_hex(raw, 12)

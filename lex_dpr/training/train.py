@@ -231,12 +231,14 @@ def _setup_model(cfg: TrainConfig, corpus: Corpus, pairs: list[dict], checkpoint
 
     from lex_dpr.models.loading import set_prompts
     from lex_dpr.models.lora import add_lora
+    from lex_dpr.models.morphemes import MORPHEMES, as_morphemes, read_morphemes
     from lex_dpr.models.registry import resolve, resolve_name
     from lex_dpr.models.static import build_static_model, distill_static_model
 
     spec = resolve(cfg.model)
     adapter = False
     teacher = resolve_name(cfg.model.teacher) if cfg.model.teacher else None
+    memo: dict[str, str] = {}  # text → morphemes, for a static model that reads them
     if spec.source is None:
         if checkpoint:  # the vocabulary lives in the checkpoint; never retrain it on resume
             model = SentenceTransformer(str(checkpoint), device="cpu")
@@ -249,8 +251,12 @@ def _setup_model(cfg: TrainConfig, corpus: Corpus, pairs: list[dict], checkpoint
                             cfg.model.embedding_dim, teacher, model.get_embedding_dimension())
         else:
             texts = corpus.texts + [p["query_text"] for p in pairs]
+            if cfg.model.morphemes:  # the vocabulary is learnt over what the model will read
+                texts = as_morphemes(texts, memo)
             model = build_static_model(texts, cfg.model.vocab_size, cfg.model.embedding_dim, spec.max_seq_length,
                                        cfg.trainer.seed)
+        if cfg.model.morphemes:
+            read_morphemes(model, memo)
         architecture = "StaticEmbedding"
     else:
         from lex_dpr.models.loading import load_encoder
@@ -267,7 +273,8 @@ def _setup_model(cfg: TrainConfig, corpus: Corpus, pairs: list[dict], checkpoint
     meta = ModelMetadata(kind="static" if spec.source is None else "transformer", architecture=architecture,
                          base_model=spec.source, adapter=adapter, query_prompt=spec.query_prompt,
                          passage_prompt=spec.passage_prompt, max_seq_length=spec.max_seq_length,
-                         embedding_dim=model.get_embedding_dimension(), teacher=teacher)
+                         embedding_dim=model.get_embedding_dimension(), teacher=teacher,
+                         text_form=MORPHEMES if spec.source is None and cfg.model.morphemes else "text")
     return model, meta
 
 
@@ -277,7 +284,8 @@ def _setup_data(cfg: TrainConfig, corpus: Corpus, train_pairs: list[dict], valid
 
     t, n_neg, ratio = cfg.trainer, cfg.data.hard_negatives, cfg.data.hard_negative_ratio
     extra = pseudo_queries(corpus, cfg.data.pseudo_per_article, t.seed) if cfg.data.pseudo_queries else None
-    examples = build_examples(train_pairs, corpus, n_neg, cfg.data.multiply, t.seed, extra, hard_ratio=ratio)
+    examples = build_examples(train_pairs, corpus, n_neg, cfg.data.multiply, t.seed, extra, hard_ratio=ratio,
+                              max_per_positive=cfg.data.max_per_positive)
     train_ds = datasets.Dataset.from_dict(examples.columns)
     eval_ds = evaluator = None
     if valid_pairs:

@@ -183,11 +183,12 @@ def untrained_static(model: str, seed: int):
     ``StaticEmbedding`` initialises them (numpy's generator, not torch's: the same distribution, other draws)."""
     import numpy as np
 
+    from lex_dpr.models.loading import load_query_encoder
     from lex_dpr.models.static import NumpyStaticEncoder, is_static_folder
 
     folder = resolve_model_dir(model)
     if folder.is_dir() and is_static_folder(folder):
-        trained = NumpyStaticEncoder.load(folder)
+        trained = load_query_encoder(folder)  # a model that reads morphemes keeps its tokenizer's wrapper
         weights = np.random.default_rng(seed).standard_normal(trained.weights.shape, dtype=np.float32)
         return NumpyStaticEncoder(weights, trained.tokenizer, trained.prompts)
     raise InputError(f"{model}: the record says static, but no static model folder is there; pass --model-before")

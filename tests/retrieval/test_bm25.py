@@ -2,7 +2,7 @@ import numpy as np
 from rank_bm25 import BM25Okapi
 
 from lex_dpr.retrieval.bm25 import BM25Index
-from lex_dpr.retrieval.tokenize import tokenize, tokenize_many
+from lex_dpr.data.tokenize import tokenize, tokenize_many
 
 
 def test_kiwi_tokens_drop_particles_and_endings():

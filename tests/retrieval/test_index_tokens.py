@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from lex_dpr.retrieval.bm25 import search_head, search_text
-from lex_dpr.retrieval.tokenize import tokenize_many
+from lex_dpr.data.tokenize import tokenize_many
 
 
 def _records(path) -> list[dict]:

@@ -7,7 +7,7 @@ from lex_dpr.data.corpus import read_corpus
 from lex_dpr.errors import ConfigError, InputError
 from lex_dpr.retrieval.bm25 import BM25Index, BM25Retriever
 from lex_dpr.retrieval.dense import DenseIndex
-from lex_dpr.retrieval.tokenize import tokenize_many
+from lex_dpr.data.tokenize import tokenize_many
 
 QUERIES = ["불법행위로 인한 손해배상 청구권의 소멸시효", "개인정보를 제3자에게 제공할 때 정보주체의 동의",
            "임대차 보증금 반환", "사용자의 피용자 행위에 대한 배상책임", "공시의 방법", "전혀 상관없는 우주선 발사"]

@@ -2,7 +2,7 @@
 
 
 def test_token_cache_is_keyed_by_the_kiwi_settings(tmp_path, monkeypatch):
-    from lex_dpr.retrieval import tokenize as kiwi_settings
+    from lex_dpr.data import tokenize as kiwi_settings
     from lex_dpr.retrieval.token_cache import TokenCache
 
     TokenCache(tmp_path).add(["민법"], [["민법"]])
@@ -15,7 +15,7 @@ def test_lines_of_the_wrong_shape_are_cache_misses(tmp_path, caplog):
     import orjson
 
     from lex_dpr.retrieval.token_cache import TokenCache, text_key
-    from lex_dpr.retrieval.tokenize import tokenize_many
+    from lex_dpr.data.tokenize import tokenize_many
 
     path = TokenCache(tmp_path).path
     good = orjson.dumps([text_key("형법"), ["형법"]])

@@ -29,3 +29,20 @@ def test_inverse_cloze_sentence_is_removed_from_its_positive():
     assert rows[0][0] == "민법 정의" and rows[0][1] == text
     query, positive, _ = rows[1]
     assert query in text and query not in positive
+
+
+def test_max_per_positive_caps_a_popular_passage_and_leaves_the_rest():
+    corpus = Corpus([f"p{i}" for i in range(8)], [f"text {i}" for i in range(8)], [{}] * 8)
+    pairs = [{"query_text": f"q{n}", "positive_passages": ["p0", f"p{1 + n % 3}"]} for n in range(10)]
+    full = build_examples(pairs, corpus, n_negatives=1, multiply=1, seed=0)
+    capped = build_examples(pairs, corpus, n_negatives=1, multiply=1, seed=0, max_per_positive=4)
+    positives = [label[0] for label in capped.columns["label"]]
+    assert positives.count(0) == 4 and [positives.count(p) for p in (1, 2, 3)] == [4, 3, 3]  # p1 had 4: all kept
+    assert len(full.columns["query"]) == 20 and len(capped.columns["query"]) == 14
+    again = build_examples(pairs, corpus, n_negatives=1, multiply=1, seed=0, max_per_positive=4)
+    assert again.columns == capped.columns  # the same seed keeps the same rows
+    other = build_examples(pairs, corpus, n_negatives=1, multiply=1, seed=1, max_per_positive=4)
+    def kept(ex):
+        return sorted(q for q, label in zip(ex.columns["query"], ex.columns["label"], strict=True) if label[0] == 0)
+
+    assert kept(other) != kept(capped)  # another seed, another choice of p0's rows

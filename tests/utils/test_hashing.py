@@ -24,7 +24,7 @@ def test_the_helpers_are_the_hashlib_digests():
 def test_token_cache_keys_are_unchanged(monkeypatch):
     import importlib.metadata
 
-    from lex_dpr.retrieval import tokenize as t
+    from lex_dpr.data import tokenize as t
     from lex_dpr.retrieval.token_cache import _settings_key, text_key
 
     assert text_key("민법 제750조 불법행위") == "f0efa7307beaa3eecd68bf5e"

@@ -21,7 +21,7 @@ from lex_dpr.retrieval.index.layout import (BM25_DIR, DENSE, EMBEDDINGS, FORMAT,
 from lex_dpr.retrieval.index.manifest import Manifest, now, package_version, tokenizer_settings
 from lex_dpr.retrieval.index.passages import Passages
 from lex_dpr.retrieval.token_cache import TokenCache
-from lex_dpr.retrieval.tokenize import tokenize_many
+from lex_dpr.data.tokenize import tokenize_many
 from lex_dpr.utils.io import atomic_open, dumps, write_jsonl
 
 BM25_PARAMS = {"k1": 1.5, "b": 0.75, "method": "lucene"}  # BM25Index's defaults, recorded in the manifest

@@ -219,7 +219,7 @@ def read_manifest(index_dir: str | Path) -> Manifest:
 
 def tokenizer_settings() -> dict:
     """The BM25 tokeniser as the manifest records it (Kiwi version, tags, options, cache key)."""
-    from lex_dpr.retrieval import tokenize as t
+    from lex_dpr.data import tokenize as t
     from lex_dpr.retrieval.token_cache import _settings_key
 
     return {"name": "kiwi", "kiwipiepy": package_version("kiwipiepy"), "settings_key": _settings_key(),

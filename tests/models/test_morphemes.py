@@ -1,0 +1,63 @@
+"""`model.morphemes=true`: a static model that reads Kiwi content morphemes, trained on the sample and opened by
+every loader; what it encodes equals the plain model encoding the morphemes (Kiwi as the oracle)."""
+
+import numpy as np
+import pytest
+
+from lex_dpr.data.tokenize import tokenize
+from lex_dpr.models.loading import load_encoder, load_query_encoder
+from lex_dpr.models.metadata import read_metadata
+from lex_dpr.models.morphemes import MorphemeTokenizer, as_morphemes
+from lex_dpr.models.static import NumpyStaticEncoder
+from lex_dpr.training.config import load_config
+from lex_dpr.training.train import train
+
+TEXTS = ["길에서 지갑을 주웠는데 주인이 안 나타나면 제 거예요?", "불법행위로 인한 손해배상", "😀😀"]
+
+
+@pytest.fixture(scope="module")
+def morpheme_run(sample_training_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("morphemes")
+    cfg = load_config(None, [*(f"data.{k}={v}" for k, v in sample_training_data.items()), f"out_dir={out}",
+                             "model.morphemes=true", "model.vocab_size=400", "model.embedding_dim=16",
+                             "trainer.epochs=1", "trainer.batch_size=8", "data.hard_negatives=1",
+                             "wandb.mode=disabled"])
+    return train(cfg, show_progress=False).final_dir
+
+
+def test_as_morphemes_is_kiwis_content_morphemes():
+    assert as_morphemes(TEXTS) == [" ".join(tokenize(TEXTS[0])), " ".join(tokenize(TEXTS[1])), "😀😀"]
+    assert as_morphemes(TEXTS)[0].split()[:3] == ["길", "지갑", "줍"]  # 주웠는데 → 줍
+
+
+def test_every_loader_reads_morphemes_and_the_vocabulary_was_learnt_over_them(morpheme_run, sample_training_data):
+    from lex_dpr.data.corpus import read_corpus, read_pairs
+    from lex_dpr.models.static import train_wordpiece
+
+    meta = read_metadata(morpheme_run)
+    assert meta.text_form == "morphemes" and meta.kind == "static"
+    plain = NumpyStaticEncoder.load(morpheme_run)  # the folder alone: raw text
+    expected = plain.encode(as_morphemes(TEXTS))
+    for encoder in (load_query_encoder(morpheme_run), load_encoder(morpheme_run, device="cpu")):
+        assert np.allclose(encoder.encode_query(TEXTS), expected, atol=1e-5)
+        assert not np.allclose(encoder.encode_query(TEXTS[:2]), plain.encode(TEXTS[:2]), atol=1e-3)
+    corpus = read_corpus(sample_training_data["passages"])
+    texts = corpus.texts + [p["query_text"] for p in read_pairs(sample_training_data["pairs"], corpus)]
+    assert plain.tokenizer.get_vocab() == train_wordpiece(as_morphemes(texts), 400).get_vocab()
+    assert plain.tokenizer.get_vocab() != train_wordpiece(texts, 400).get_vocab()
+    assert not isinstance(plain.tokenizer, MorphemeTokenizer)
+
+
+def test_a_raw_text_model_is_left_as_it_is(trained_run):
+    meta = read_metadata(trained_run / "bi_encoder" / "final")
+    assert meta.text_form == "text"
+    assert not isinstance(load_query_encoder(trained_run).tokenizer, MorphemeTokenizer)
+
+
+def test_morphemes_need_the_static_model(sample_training_data, tmp_path):
+    from tests._cli import lex_dpr
+
+    result = lex_dpr(["train", *(f"data.{k}={v}" for k, v in sample_training_data.items()), "wandb.mode=disabled",
+                      "--out-dir", str(tmp_path / "run"), "--quiet", "model.name=multilingual-e5-small",
+                      "model.morphemes=true"])
+    assert result.exit_code == 2 and "set model.name=static, or model.morphemes=false" in result.output, result.output
