@@ -69,11 +69,13 @@ def tokenize_many(texts: Sequence[str], workers: int = 0, cache=None, chunk: int
         if len(texts) > _MEMO_BATCH:
             return _tokenize(texts, workers)
         missing = [t for t in dict.fromkeys(texts) if t not in _MEMO]
-        if missing:
-            if len(_MEMO) + len(missing) > _MEMO_SIZE:
+        found = dict(zip(missing, _tokenize(missing, workers, remember=True), strict=True)) if missing else {}
+        result = [list(found[t] if t in found else _MEMO[t]) for t in texts]
+        if found:  # after the lookups: a full memo is emptied, and it may hold this batch's other texts
+            if len(_MEMO) + len(found) > _MEMO_SIZE:
                 _MEMO.clear()
-            _MEMO.update(zip(missing, _tokenize(missing, workers, remember=True), strict=True))
-        return [list(_MEMO[t]) for t in texts]
+            _MEMO.update(found)
+        return result
     from lex_dpr.utils.progress import track
 
     result = cache.get_many(texts)
@@ -105,9 +107,9 @@ def _tokenize(texts: Sequence[str], workers: int, remember: bool = False) -> lis
     if new:
         kiwi = _kiwi(workers if workers > 0 else -1)
         found = dict(zip(new, (_morphs(tokens) for tokens in kiwi.tokenize(new, **_OPTIONS)), strict=True))
-        if remember:
-            if len(_PIECE_MEMO) + len(found) > _MEMO_SIZE:
-                _PIECE_MEMO.clear()
-            _PIECE_MEMO.update(found)
     morphs = [found[p] if p in found else known[p] for p in pieces]
+    if remember and found:  # after the lookups: a full memo is emptied, and it may hold this batch's known pieces
+        if len(_PIECE_MEMO) + len(found) > _MEMO_SIZE:
+            _PIECE_MEMO.clear()
+        _PIECE_MEMO.update(found)
     return [[m for i in ids for m in morphs[i]] for ids in layout]

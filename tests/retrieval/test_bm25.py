@@ -49,3 +49,18 @@ def test_a_query_with_no_tokens_has_no_hits():
     index = BM25Index([["민법", "손해"], ["형법", "사기"]])
     hits = index.search([[], ["민법"], ["없는말"]], k=2)
     assert [d.tolist() for d, _ in hits] == [[], [0], []]
+
+
+def test_a_full_kiwi_memo_is_emptied_without_losing_the_batch_it_is_serving(monkeypatch):
+    """A batch whose texts (and pieces) are partly remembered, arriving when the memo is full, is still tokenised
+    whole: the memo is emptied after its lookups, not between them (a long training run hit KeyError here)."""
+    from lex_dpr.data import tokenize as t
+
+    monkeypatch.setattr(t, "_MEMO", {}), monkeypatch.setattr(t, "_PIECE_MEMO", {})
+    monkeypatch.setattr(t, "_MEMO_SIZE", 3)
+    first = ["불법행위로 인한 손해", "계약의 해제"]
+    assert t.tokenize_many(first) == [t.tokenize(x) for x in first]
+    batch = ["계약의 해제", "지갑을 주웠다", "통장을 빌려줬다", "8. 임대차\n계약의 해제"]  # one text, one piece known
+    expected = [t._tokenize([x], workers=1) for x in batch]
+    assert t.tokenize_many(batch) == [e[0] for e in expected]
+    assert len(t._MEMO) <= 4 and len(t._PIECE_MEMO) <= 5
