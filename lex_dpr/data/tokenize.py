@@ -1,4 +1,5 @@
-"""The one Korean tokenisation lex-dpr uses for BM25: hard-negative mining, baselines and indexing.
+"""The one Korean tokenisation lex-dpr uses: BM25 (hard-negative mining, baselines, indexing, questions) and the
+static model that reads morphemes (``model.morphemes``, :mod:`lex_dpr.models.morphemes`).
 
 Content morphemes from Kiwi (nouns, verb/adjective stems, roots, general adverbs, foreign words,
 numbers), particles, endings and affixes dropped. Tokenising is the slow part of mining, so texts go through
@@ -20,6 +21,18 @@ KEPT_TAGS = ("NNG", "NNP", "NNB", "NR", "NP", "VV", "VA", "XR", "SL", "SH", "SN"
 # texts); 11% of texts get other morphemes, and BM25 over them retrieves as well (valid R@10 0.6154 vs
 # 0.6138, MRR 0.5819 vs 0.5816; bench/bench_kiwi.py).
 CUTOFF_THRESHOLD = 4.0
+
+
+def settings_key() -> str:
+    """12 hex characters naming what decides the morphemes (Kiwi's version, the tags kept, options, pieces,
+    cutoff): token caches, index manifests and models that read morphemes record it."""
+    from importlib.metadata import version
+
+    from lex_dpr.utils.hashing import sha1_hex
+
+    raw = (f"{version('kiwipiepy')}|{KEPT_TAGS}|{_OPTIONS}|{_PIECES.pattern}|nodicts|{CUTOFF_THRESHOLD}"
+           "|irregular-stems")
+    return sha1_hex(raw, 12)
 
 
 @lru_cache(maxsize=4)
@@ -68,9 +81,11 @@ def tokenize_many(texts: Sequence[str], workers: int = 0, cache=None, chunk: int
     if cache is None:
         if len(texts) > _MEMO_BATCH:
             return _tokenize(texts, workers)
-        missing = [t for t in dict.fromkeys(texts) if t not in _MEMO]
+        # each remembered entry is read once, here: another thread (serve's lanes) may empty the memo meanwhile
+        hits = {t: v for t in dict.fromkeys(texts) if (v := _MEMO.get(t)) is not None}
+        missing = [t for t in dict.fromkeys(texts) if t not in hits]
         found = dict(zip(missing, _tokenize(missing, workers, remember=True), strict=True)) if missing else {}
-        result = [list(found[t] if t in found else _MEMO[t]) for t in texts]
+        result = [list(found[t] if t in found else hits[t]) for t in texts]
         if found:  # after the lookups: a full memo is emptied, and it may hold this batch's other texts
             if len(_MEMO) + len(found) > _MEMO_SIZE:
                 _MEMO.clear()
@@ -101,7 +116,8 @@ def _tokenize(texts: Sequence[str], workers: int, remember: bool = False) -> lis
     layout: list[list[int]] = []
     for text in texts:
         layout.append([pieces.setdefault(p, len(pieces)) for p in _PIECES.split(text) if p and not p.isspace()])
-    known = _PIECE_MEMO if remember else {}
+    memo = _PIECE_MEMO if remember else {}
+    known = {p: v for p in pieces if (v := memo.get(p)) is not None}  # read once: another thread may empty it
     new = [p for p in pieces if p not in known]
     found: dict[str, list[str]] = {}
     if new:

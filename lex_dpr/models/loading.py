@@ -22,12 +22,26 @@ def load_query_encoder(name_or_path: str | Path, device: str | None = None, trus
 
 
 def _text_form(encoder, folder: Path):
-    """A static model that reads Kiwi morphemes (its ``lexdpr_model.json`` says so) gets them."""
-    from lex_dpr.models.metadata import read_metadata
+    """A static model that reads Kiwi morphemes (its ``lexdpr_model.json`` says so) gets them; one trained with
+    other Kiwi settings (another kiwipiepy) is warned about: it reads other tokens than it learnt."""
+    import logging
+
+    from lex_dpr.data.tokenize import settings_key
+    from lex_dpr.models.metadata import METADATA_FILE, read_metadata
     from lex_dpr.models.morphemes import MORPHEMES, read_morphemes
 
     meta = read_metadata(folder)
-    return read_morphemes(encoder) if meta is not None and meta.text_form == MORPHEMES else encoder
+    if meta is None or meta.text_form == "text":
+        return encoder
+    if meta.text_form != MORPHEMES or meta.kind != "static":
+        raise InputError(f"{folder / METADATA_FILE}: text_form {meta.text_form!r} for a {meta.kind} model; lex-dpr "
+                         "reads 'text', or 'morphemes' for a static model: fix the file or train the model again")
+    if meta.kiwi_settings and meta.kiwi_settings != settings_key():
+        logging.getLogger(__name__).warning(
+            "%s reads Kiwi morphemes and was trained with Kiwi settings %s, these are %s (another kiwipiepy?): "
+            "its input differs from what it learnt; train it again to be sure", folder, meta.kiwi_settings,
+            settings_key())
+    return read_morphemes(encoder)
 
 
 def load_encoder(name_or_path: str | Path, device: str | None = None, trust_remote_code: bool = False):

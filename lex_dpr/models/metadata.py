@@ -26,6 +26,7 @@ class ModelMetadata:
     lex_dpr_version: str = ""
     teacher: str | None = None  # static only: the transformer its token vectors were distilled from
     text_form: str = "text"  # static only: "morphemes" when it reads Kiwi morphemes (lex_dpr.models.morphemes)
+    kiwi_settings: str | None = None  # text_form morphemes: lex_dpr.data.tokenize.settings_key() it was trained with
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -56,6 +56,8 @@ class MorphemeTokenizer:
         return self._tokenizer.encode(as_morphemes([text], self._memo)[0], *args, **kwargs)
 
     def __getattr__(self, name: str):
+        if name.startswith("__") or name in ("_tokenizer", "_memo"):  # copy/pickle before __init__ ran
+            raise AttributeError(name)
         return getattr(self._tokenizer, name)
 
 

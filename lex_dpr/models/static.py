@@ -11,10 +11,13 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 def train_wordpiece(texts: Sequence[str], vocab_size: int):
@@ -84,7 +87,12 @@ def distill_static_model(teacher: str, embedding_dim: int, max_seq_length: int, 
         raise InputError(f"model.teacher={teacher}: cannot load it: {str(exc).splitlines()[0]}{hint}") from None
     tokenizer = distilled.tokenizer
     tokenizer.enable_truncation(max_seq_length)
-    module = StaticEmbedding(tokenizer, embedding_weights=np.ascontiguousarray(distilled.embedding, dtype=np.float32))
+    vectors = np.asarray(distilled.embedding, dtype=np.float32)
+    if getattr(distilled, "token_mapping", None) is not None:  # a vocabulary-quantised model: one row per token
+        vectors = vectors[distilled.token_mapping]
+    if getattr(distilled, "weights", None) is not None:  # SIF: model2vec applies them as it encodes; fold them in
+        vectors = vectors * np.asarray(distilled.weights, dtype=np.float32)[:, None]
+    module = StaticEmbedding(tokenizer, embedding_weights=np.ascontiguousarray(vectors, dtype=np.float32))
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(modules=[module], device="cpu")
@@ -95,21 +103,24 @@ def _teacher_pooling(teacher: str) -> str:
     import orjson
 
     path: Path | None = Path(teacher) / "1_Pooling" / "config.json"
-    if not path.is_file():
-        try:
-            from huggingface_hub import try_to_load_from_cache
+    if not path.is_file() and not Path(teacher).is_dir():
+        try:  # a hub id: the file from the cache, or downloaded (HF_HUB_OFFLINE: the cache only)
+            from huggingface_hub import hf_hub_download
 
-            found = try_to_load_from_cache(teacher, "1_Pooling/config.json")
-            path = Path(found) if isinstance(found, str) else None
-        except Exception:  # not a repo id: no pooling file to read
+            path = Path(hf_hub_download(teacher, "1_Pooling/config.json"))
+        except Exception:  # not a repo id, no such file, or offline without it: no pooling to read
             path = None
-    if path is None:
-        return "mean"
-    try:
-        config = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return "mean"
-    return "first" if config.get("pooling_mode_cls_token") else "mean"
+    config = {}
+    if path is not None and path.is_file():
+        try:
+            config = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            config = {}
+    pooling = ("first" if config.get("pooling_mode_cls_token") else "last" if config.get("pooling_mode_lasttoken")
+               else "mean")
+    log.info("model.teacher=%s: distilled with %s pooling%s", teacher, pooling,
+             "" if config else " (no 1_Pooling/config.json found)")
+    return pooling
 
 
 class CachedTokenizer:
@@ -133,6 +144,8 @@ class CachedTokenizer:
         return [self._cache[(t, add_special_tokens)] for t in inputs]
 
     def __getattr__(self, name: str):
+        if name.startswith("__") or name in ("_tokenizer", "_cache"):  # copy/pickle before __init__ ran
+            raise AttributeError(name)
         return getattr(self._tokenizer, name)
 
 

@@ -27,7 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lex_dpr.utils.hashing import blake2b_hex, sha1_hex
+from lex_dpr.data.tokenize import settings_key
+from lex_dpr.utils.hashing import blake2b_hex
 from lex_dpr.utils.io import BadLine, atomic_open, dumps
 from lex_dpr.utils.journal import Position, append, open_append, scan
 from lex_dpr.utils.locks import hold_lock
@@ -40,15 +41,6 @@ CACHE_DIR = ".lexdpr_cache"
 # Rewrite the file when duplicate or bad lines exceed this share of it (and this many lines).
 COMPACT_SHARE = 0.25
 COMPACT_MIN_LINES = 1000
-
-
-def _settings_key() -> str:
-    from importlib.metadata import version
-
-    from lex_dpr.data import tokenize as t
-
-    raw = f"{version('kiwipiepy')}|{t.KEPT_TAGS}|{t._OPTIONS}|{t._PIECES.pattern}|nodicts|{t.CUTOFF_THRESHOLD}|irregular-stems"
-    return sha1_hex(raw, 12)
 
 
 def text_key(text: str) -> str:
@@ -70,7 +62,7 @@ def _not_entry(obj: Any) -> str | None:
 
 class TokenCache:
     def __init__(self, folder: str | Path) -> None:
-        self.path = Path(folder) / f"kiwi-tokens-{_settings_key()}.jsonl"
+        self.path = Path(folder) / f"kiwi-tokens-{settings_key()}.jsonl"
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self._tokens: dict[str, list[str]] = {}  # what get_many serves: the file plus this run's additions
         self._disk: dict[str, None] = {}  # keys in the file, in file order

@@ -103,7 +103,7 @@ class DataConfig:
     val_negatives: int = setting(0, ge=0)  # 0: evaluate against the full corpus; N: positives + N negatives
     pseudo_queries: bool = False  # add title and inverse-cloze queries for every law/admin article
     pseudo_per_article: int = setting(1, ge=1)  # inverse-cloze sentences per article
-    max_per_positive: int | None = setting(None, ge=1)  # at most N training rows for one passage (null: all)
+    max_per_positive: int | None = setting(None, ge=1)  # at most N (query, passage) pairs for one passage, before multiply; pseudo-queries apart (null: all)
 
 
 @dataclass

@@ -163,7 +163,9 @@ def resume_changes(run_dir: Path, cfg: TrainConfig, inputs: dict[str, str | None
     from lex_dpr.utils.io import sha256_file
 
     record = read_record(run_dir)
-    before, now = flatten(record.get("config") or {}), flatten(cfg.to_dict())
+    now = flatten(cfg.to_dict())
+    # a key the record does not hold was added after the run started: it ran with that key's default
+    before = {**flatten(type(cfg)().to_dict()), **flatten(record.get("config") or {})}
     changes = [f"{k}: {before.get(k)!r} → {now.get(k)!r}" for k in sorted(set(before) | set(now))
                if before.get(k) != now.get(k) and not k.startswith(RESUME_FREE)]
     for name, entry in (record.get("inputs") or {}).items():

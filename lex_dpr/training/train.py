@@ -231,6 +231,7 @@ def _setup_model(cfg: TrainConfig, corpus: Corpus, pairs: list[dict], checkpoint
 
     from lex_dpr.models.loading import set_prompts
     from lex_dpr.models.lora import add_lora
+    from lex_dpr.data.tokenize import settings_key
     from lex_dpr.models.morphemes import MORPHEMES, as_morphemes, read_morphemes
     from lex_dpr.models.registry import resolve, resolve_name
     from lex_dpr.models.static import build_static_model, distill_static_model
@@ -274,7 +275,8 @@ def _setup_model(cfg: TrainConfig, corpus: Corpus, pairs: list[dict], checkpoint
                          base_model=spec.source, adapter=adapter, query_prompt=spec.query_prompt,
                          passage_prompt=spec.passage_prompt, max_seq_length=spec.max_seq_length,
                          embedding_dim=model.get_embedding_dimension(), teacher=teacher,
-                         text_form=MORPHEMES if spec.source is None and cfg.model.morphemes else "text")
+                         text_form=MORPHEMES if spec.source is None and cfg.model.morphemes else "text",
+                         kiwi_settings=settings_key() if spec.source is None and cfg.model.morphemes else None)
     return model, meta
 
 

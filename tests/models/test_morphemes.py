@@ -61,3 +61,39 @@ def test_morphemes_need_the_static_model(sample_training_data, tmp_path):
                       "--out-dir", str(tmp_path / "run"), "--quiet", "model.name=multilingual-e5-small",
                       "model.morphemes=true"])
     assert result.exit_code == 2 and "set model.name=static, or model.morphemes=false" in result.output, result.output
+
+
+def test_another_kiwi_is_warned_about_and_an_unknown_text_form_is_one_error(morpheme_run, tmp_path, caplog):
+    import logging
+
+    import orjson
+
+    from lex_dpr.errors import InputError
+    from tests._cli import link_copy
+
+    folder = link_copy(morpheme_run, tmp_path / "model")
+    meta_file = folder / "lexdpr_model.json"
+    meta = orjson.loads(meta_file.read_bytes())
+    assert meta["kiwi_settings"]  # recorded at training
+    meta_file.unlink()
+    meta_file.write_bytes(orjson.dumps({**meta, "kiwi_settings": "0123456789ab"}))
+    with caplog.at_level(logging.WARNING):
+        encoder = load_query_encoder(folder)
+    assert "trained with Kiwi settings 0123456789ab" in caplog.text
+    assert isinstance(encoder.tokenizer, MorphemeTokenizer)  # still read as morphemes
+    meta_file.write_bytes(orjson.dumps({**meta, "text_form": "jamo"}))
+    with pytest.raises(InputError, match="text_form 'jamo' for a static model"):
+        load_query_encoder(folder)
+
+
+def test_the_wrapped_tokenizers_copy_and_pickle(morpheme_run):
+    import copy
+    import pickle
+
+    from lex_dpr.models.static import CachedTokenizer
+
+    encoder = load_query_encoder(morpheme_run)
+    for wrapper in (encoder.tokenizer, CachedTokenizer(encoder.tokenizer)):
+        for clone in (copy.copy(wrapper), copy.deepcopy(wrapper), pickle.loads(pickle.dumps(wrapper))):
+            assert clone.encode_batch(TEXTS[:1], add_special_tokens=False)[0].ids == \
+                wrapper.encode_batch(TEXTS[:1], add_special_tokens=False)[0].ids

@@ -64,3 +64,21 @@ def test_a_full_kiwi_memo_is_emptied_without_losing_the_batch_it_is_serving(monk
     expected = [t._tokenize([x], workers=1) for x in batch]
     assert t.tokenize_many(batch) == [e[0] for e in expected]
     assert len(t._MEMO) <= 4 and len(t._PIECE_MEMO) <= 5
+
+
+def test_the_kiwi_memo_emptied_by_another_thread_mid_batch_loses_nothing(monkeypatch):
+    """serve's lanes tokenise on several threads: one may empty the memo while another is between its lookup and
+    its read. Each remembered entry is read once, so the batch is still whole."""
+    from lex_dpr.data import tokenize as t
+
+    monkeypatch.setattr(t, "_MEMO", {}), monkeypatch.setattr(t, "_PIECE_MEMO", {})
+    known = "민법 제750조"
+    t.tokenize_many([known])
+    real = t._tokenize
+
+    def another_thread_empties_the_memos(*args, **kwargs):
+        t._MEMO.clear(), t._PIECE_MEMO.clear()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(t, "_tokenize", another_thread_empties_the_memos)
+    assert t.tokenize_many([known, "계약의 해제"]) == [real([known], 1)[0], real(["계약의 해제"], 1)[0]]

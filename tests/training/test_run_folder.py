@@ -68,3 +68,20 @@ def test_open_run_records_a_resume_in_utc(tmp_path):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", resumed[0]["at"])
     with pytest.raises(TrainingError, match="already holds a run; pass --resume"):
         open_run(cfg, run, resume=False, allow_changes=False)
+
+
+def test_a_run_recorded_before_a_key_existed_resumes_as_if_it_held_the_default(tmp_path):
+    """A record written before model.morphemes, model.teacher and data.max_per_positive existed holds none of them:
+    it ran with their defaults, so resuming with the defaults is no change; a non-default value still is."""
+    from lex_dpr.training.run_folder import resume_changes
+    from lex_dpr.utils.config import flatten
+
+    cfg = load_config(None, ["trainer.lr=0.05", f"out_dir={tmp_path}"])
+    old = cfg.to_dict()
+    for section, key in (("model", "morphemes"), ("model", "teacher"), ("data", "max_per_positive")):
+        del old[section][key]
+    assert "model.morphemes" not in flatten(old)
+    write_record(tmp_path, RunStatus.RUNNING, config=old)
+    assert resume_changes(tmp_path, cfg, {}) == []
+    changed = load_config(None, ["trainer.lr=0.05", f"out_dir={tmp_path}", "model.morphemes=true", "trainer.lr=0.1"])
+    assert resume_changes(tmp_path, changed, {}) == ["model.morphemes: False → True", "trainer.lr: 0.05 → 0.1"]

@@ -21,9 +21,16 @@ def test_the_starting_vectors_are_model2vecs_and_the_same_twice(tiny_bert):
     oracle = distill(model_name=str(tiny_bert), pca_dims=16, quantize_to="float32")
     weights = model[0].embedding.weight.detach().numpy()
     assert weights.shape == (oracle.embedding.shape[0], 16)
-    assert np.array_equal(weights, np.asarray(oracle.embedding, dtype=np.float32))
+    # model2vec's vectors with its SIF weights folded in: what model2vec itself encodes
+    assert np.allclose(weights, oracle.embedding * oracle.weights[:, None], atol=1e-7)
+    assert not np.allclose(weights, oracle.embedding, atol=1e-4)  # the weights are not all 1
+    oracle.tokenizer.no_padding()  # distill's tokenizer pads to a fixed length; a static model reads each text alone
+    # model2vec drops [UNK] as it encodes (sentence-transformers keeps it): a text without one encodes the same
+    english = TEXTS[1:2]
+    assert oracle.unk_token_id not in oracle.tokenizer.encode(english[0], add_special_tokens=False).ids
+    assert np.allclose(model.encode(english, normalize_embeddings=True), oracle.encode(english, normalize=True),
+                       atol=1e-6)
     ours = [e.ids for e in model[0].tokenizer.encode_batch(TEXTS, add_special_tokens=False)]
-    oracle.tokenizer.no_padding()  # model2vec pads a batch; a static model reads each text alone
     theirs = [e.ids for e in oracle.tokenizer.encode_batch(TEXTS, add_special_tokens=False)]
     assert ours == theirs and all(ours)
     again = distill_static_model(str(tiny_bert), embedding_dim=16, max_seq_length=64)
@@ -42,10 +49,11 @@ def test_a_cls_pooled_teacher_is_distilled_from_its_first_token(tiny_bert, tmp_p
     (teacher / "1_Pooling").mkdir()
     (teacher / "1_Pooling" / "config.json").write_text('{"word_embedding_dimension": 32, "pooling_mode_cls_token": true}')
     model = distill_static_model(str(teacher), embedding_dim=8, max_seq_length=64)
-    first = distill(model_name=str(tiny_bert), pca_dims=8, quantize_to="float32", pooling="first").embedding
-    mean = distill(model_name=str(tiny_bert), pca_dims=8, quantize_to="float32", pooling="mean").embedding
+    first, mean = (distill(model_name=str(tiny_bert), pca_dims=8, quantize_to="float32", pooling=pooling)
+                   for pooling in ("first", "mean"))
+    first, mean = (m.embedding * m.weights[:, None] for m in (first, mean))
     weights = model[0].embedding.weight.detach().numpy()
-    assert np.array_equal(weights, first) and not np.allclose(weights, mean)
+    assert np.allclose(weights, first, atol=1e-7) and not np.allclose(weights, mean, atol=1e-4)
 
 
 def test_train_starts_from_the_teacher_and_saves_a_static_model(sample_training_data, tiny_bert, tmp_path):
@@ -65,7 +73,8 @@ def test_train_starts_from_the_teacher_and_saves_a_static_model(sample_training_
     assert np.allclose(NumpyStaticEncoder.load(final).encode(TEXTS), st, atol=1e-5)
     from model2vec.distill import distill
 
-    start = np.asarray(distill(model_name=str(tiny_bert), pca_dims=512, quantize_to="float32").embedding)
+    start = distill(model_name=str(tiny_bert), pca_dims=512, quantize_to="float32")
+    start = start.embedding * start.weights[:, None]
     trained = NumpyStaticEncoder.load(final).weights
     assert trained.shape == start.shape and not np.allclose(trained, start)  # it trained from there
 

@@ -25,12 +25,13 @@ def test_token_cache_keys_are_unchanged(monkeypatch):
     import importlib.metadata
 
     from lex_dpr.data import tokenize as t
-    from lex_dpr.retrieval.token_cache import _settings_key, text_key
+    from lex_dpr.data.tokenize import settings_key
+    from lex_dpr.retrieval.token_cache import text_key
 
     assert text_key("민법 제750조 불법행위") == "f0efa7307beaa3eecd68bf5e"
     monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.0-test")
     raw = f"0.0-test|{t.KEPT_TAGS}|{t._OPTIONS}|{t._PIECES.pattern}|nodicts|{t.CUTOFF_THRESHOLD}|irregular-stems"
-    assert _settings_key() == hashlib.sha1(raw.encode()).hexdigest()[:12]
+    assert settings_key() == hashlib.sha1(raw.encode()).hexdigest()[:12]
 
 
 def test_data_synth_and_rag_keys_are_unchanged():

@@ -220,9 +220,9 @@ def read_manifest(index_dir: str | Path) -> Manifest:
 def tokenizer_settings() -> dict:
     """The BM25 tokeniser as the manifest records it (Kiwi version, tags, options, cache key)."""
     from lex_dpr.data import tokenize as t
-    from lex_dpr.retrieval.token_cache import _settings_key
+    from lex_dpr.data.tokenize import settings_key
 
-    return {"name": "kiwi", "kiwipiepy": package_version("kiwipiepy"), "settings_key": _settings_key(),
+    return {"name": "kiwi", "kiwipiepy": package_version("kiwipiepy"), "settings_key": settings_key(),
             "kept_tags": list(t.KEPT_TAGS), "cutoff_threshold": t.CUTOFF_THRESHOLD, "options": dict(t._OPTIONS),
             "typo_dict": False, "multi_dict": False, "sentence_pieces": t._PIECES.pattern}
 
