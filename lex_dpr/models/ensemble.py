@@ -33,9 +33,11 @@ class EnsembleEncoder:
         return self.members[0].get_embedding_dimension()
 
     def encode_query(self, texts: list[str], **kwargs) -> np.ndarray:
+        kwargs.pop("normalize_embeddings", None)  # members are always normalised, and so is their mean
         return self._mean([m.encode_query(texts, normalize_embeddings=True, **kwargs) for m in self.members])
 
     def encode_document(self, texts: list[str], **kwargs) -> np.ndarray:
+        kwargs.pop("normalize_embeddings", None)
         return self._mean([m.encode_document(texts, normalize_embeddings=True, **kwargs) for m in self.members])
 
     @staticmethod

@@ -507,3 +507,23 @@ def test_two_workers_build_the_same_index_as_one(built_a, corpus_a, trained_run,
     one = read_manifest(built_a)
     assert manifest.files["bm25"] == one.files["bm25"] and manifest.files["embeddings"] == one.files["embeddings"]
     assert open_index(out).dense.rank(["불법행위로 인한 손해배상"], 3) == open_index(built_a).dense.rank(["불법행위로 인한 손해배상"], 3)
+
+
+def test_an_ensemble_folder_builds_an_index_and_searches_with_its_mean(corpus_a, trained_run, tmp_path):
+    """A k-fold `ensemble/` (or any ensemble.json) as --model: the passages are the members' normalised mean."""
+    from lex_dpr.models.ensemble import EnsembleEncoder
+    from lex_dpr.models.loading import load_encoder
+    from lex_dpr.models.static import NumpyStaticEncoder
+    from lex_dpr.retrieval.index import open_index
+
+    final = trained_run / "bi_encoder" / "final"
+    ensemble = tmp_path / "ensemble"
+    ensemble.mkdir()
+    EnsembleEncoder([NumpyStaticEncoder.load(final)] * 2, [str(final)] * 2).save(ensemble)
+    build_index(corpus_a, tmp_path / "index", model=str(ensemble), shard_size=8)
+    index = open_index(tmp_path / "index")
+    single = load_encoder(final, device="cpu")
+    texts = [r["text"] for r in _records(corpus_a)[:5]]
+    stored = np.load(tmp_path / "index" / "embeddings.npy")[:5]
+    assert np.allclose(stored, single.encode_document(texts, normalize_embeddings=True), atol=1e-5)
+    assert index.dense is not None and len(index.corpus) == len(_records(corpus_a))
