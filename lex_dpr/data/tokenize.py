@@ -1,5 +1,5 @@
 """The one Korean tokenisation lex-dpr uses: BM25 (hard-negative mining, baselines, indexing, questions) and the
-static model that reads morphemes (``model.morphemes``, :mod:`lex_dpr.models.morphemes`).
+static model that reads morphemes (``model.text_form``, :mod:`lex_dpr.models.morphemes`).
 
 Content morphemes from Kiwi (nouns, verb/adjective stems, roots, general adverbs, foreign words,
 numbers), particles, endings and affixes dropped. Tokenising is the slow part of mining, so texts go through

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lex_dpr.models.morphemes import TextForm
 from lex_dpr.utils.config import setting
 
 
@@ -20,8 +21,8 @@ class ModelConfig:
     # static only: start from a transformer's token vectors (an alias, hub id or path; model2vec's distillation,
     # the teacher's vocabulary, embedding_dim by PCA) instead of a random WordPiece model; vocab_size is unused
     teacher: str | None = None
-    # static only: read Kiwi content morphemes (the BM25 tokens, lemmas: 주웠는데 → 줍) instead of raw text
-    morphemes: bool = False
+    # static only: what it reads: text, Kiwi content morphemes (the BM25 tokens, lemmas: 주웠는데 → 줍), or both
+    text_form: TextForm = TextForm.TEXT
     trust_remote_code: bool = False  # run code shipped with a hub model; only for models you trust
 
     def problems(self) -> list[str]:
@@ -29,9 +30,9 @@ class ModelConfig:
         if self.teacher is not None and self.name != "static":
             problems.append(f"'model.teacher' distils a transformer into the static model, but model.name is "
                             f"{self.name!r}: set model.name=static, or drop model.teacher")
-        if self.morphemes and self.name != "static":
-            problems.append(f"'model.morphemes' makes the static model read Kiwi morphemes, but model.name is "
-                            f"{self.name!r}: set model.name=static, or model.morphemes=false")
+        if self.text_form is not TextForm.TEXT and self.name != "static":
+            problems.append(f"'model.text_form={self.text_form.value}' is for the static model, but model.name is "
+                            f"{self.name!r}: set model.name=static, or model.text_form=text")
         if self.teacher is not None and self.name == "static" and not self.teacher.strip():
             problems.append("'model.teacher' is empty: an alias, a hub id or a path, or null for none")
         return problems

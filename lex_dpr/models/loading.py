@@ -28,20 +28,21 @@ def _text_form(encoder, folder: Path):
 
     from lex_dpr.data.tokenize import settings_key
     from lex_dpr.models.metadata import METADATA_FILE, read_metadata
-    from lex_dpr.models.morphemes import MORPHEMES, read_morphemes
+    from lex_dpr.models.morphemes import TextForm, read_morphemes
 
     meta = read_metadata(folder)
-    if meta is None or meta.text_form == "text":
+    if meta is None or meta.text_form == TextForm.TEXT:
         return encoder
-    if meta.text_form != MORPHEMES or meta.kind != "static":
+    if meta.text_form not in set(TextForm) or meta.kind != "static":
         raise InputError(f"{folder / METADATA_FILE}: text_form {meta.text_form!r} for a {meta.kind} model; lex-dpr "
-                         "reads 'text', or 'morphemes' for a static model: fix the file or train the model again")
+                         "reads 'text', or 'morphemes' or 'both' for a static model: fix the file or train the model "
+                         "again")
     if meta.kiwi_settings and meta.kiwi_settings != settings_key():
         logging.getLogger(__name__).warning(
             "%s reads Kiwi morphemes and was trained with Kiwi settings %s, these are %s (another kiwipiepy?): "
             "its input differs from what it learnt; train it again to be sure", folder, meta.kiwi_settings,
             settings_key())
-    return read_morphemes(encoder)
+    return read_morphemes(encoder, form=meta.text_form)
 
 
 def load_encoder(name_or_path: str | Path, device: str | None = None, trust_remote_code: bool = False):

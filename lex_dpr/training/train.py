@@ -232,14 +232,15 @@ def _setup_model(cfg: TrainConfig, corpus: Corpus, pairs: list[dict], checkpoint
     from lex_dpr.models.loading import set_prompts
     from lex_dpr.models.lora import add_lora
     from lex_dpr.data.tokenize import settings_key
-    from lex_dpr.models.morphemes import MORPHEMES, as_morphemes, read_morphemes
+    from lex_dpr.models.morphemes import TextForm, as_morphemes, read_morphemes
     from lex_dpr.models.registry import resolve, resolve_name
     from lex_dpr.models.static import build_static_model, distill_static_model
 
     spec = resolve(cfg.model)
     adapter = False
     teacher = resolve_name(cfg.model.teacher) if cfg.model.teacher else None
-    memo: dict[str, str] = {}  # text → morphemes, for a static model that reads them
+    memo: dict[str, str] = {}  # text → what a static model reading morphemes sees
+    form = cfg.model.text_form if spec.source is None else TextForm.TEXT
     if spec.source is None:
         if checkpoint:  # the vocabulary lives in the checkpoint; never retrain it on resume
             model = SentenceTransformer(str(checkpoint), device="cpu")
@@ -252,12 +253,11 @@ def _setup_model(cfg: TrainConfig, corpus: Corpus, pairs: list[dict], checkpoint
                             cfg.model.embedding_dim, teacher, model.get_embedding_dimension())
         else:
             texts = corpus.texts + [p["query_text"] for p in pairs]
-            if cfg.model.morphemes:  # the vocabulary is learnt over what the model will read
-                texts = as_morphemes(texts, memo)
+            if form is not TextForm.TEXT:  # the vocabulary is learnt over what the model will read
+                texts = as_morphemes(texts, memo, form)
             model = build_static_model(texts, cfg.model.vocab_size, cfg.model.embedding_dim, spec.max_seq_length,
                                        cfg.trainer.seed)
-        if cfg.model.morphemes:
-            read_morphemes(model, memo)
+        read_morphemes(model, memo, form)
         architecture = "StaticEmbedding"
     else:
         from lex_dpr.models.loading import load_encoder
@@ -275,8 +275,8 @@ def _setup_model(cfg: TrainConfig, corpus: Corpus, pairs: list[dict], checkpoint
                          base_model=spec.source, adapter=adapter, query_prompt=spec.query_prompt,
                          passage_prompt=spec.passage_prompt, max_seq_length=spec.max_seq_length,
                          embedding_dim=model.get_embedding_dimension(), teacher=teacher,
-                         text_form=MORPHEMES if spec.source is None and cfg.model.morphemes else "text",
-                         kiwi_settings=settings_key() if spec.source is None and cfg.model.morphemes else None)
+                         text_form=form.value,
+                         kiwi_settings=settings_key() if form is not TextForm.TEXT else None)
     return model, meta
 
 

@@ -1,4 +1,4 @@
-"""`model.morphemes=true`: a static model that reads Kiwi content morphemes, trained on the sample and opened by
+"""`model.text_form=morphemes|both`: a static model that reads Kiwi content morphemes (or text and morphemes), trained on the sample and opened by
 every loader; what it encodes equals the plain model encoding the morphemes (Kiwi as the oracle)."""
 
 import numpy as np
@@ -19,7 +19,7 @@ TEXTS = ["길에서 지갑을 주웠는데 주인이 안 나타나면 제 거예
 def morpheme_run(sample_training_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("morphemes")
     cfg = load_config(None, [*(f"data.{k}={v}" for k, v in sample_training_data.items()), f"out_dir={out}",
-                             "model.morphemes=true", "model.vocab_size=400", "model.embedding_dim=16",
+                             "model.text_form=morphemes", "model.vocab_size=400", "model.embedding_dim=16",
                              "trainer.epochs=1", "trainer.batch_size=8", "data.hard_negatives=1",
                              "wandb.mode=disabled"])
     return train(cfg, show_progress=False).final_dir
@@ -59,8 +59,8 @@ def test_morphemes_need_the_static_model(sample_training_data, tmp_path):
 
     result = lex_dpr(["train", *(f"data.{k}={v}" for k, v in sample_training_data.items()), "wandb.mode=disabled",
                       "--out-dir", str(tmp_path / "run"), "--quiet", "model.name=multilingual-e5-small",
-                      "model.morphemes=true"])
-    assert result.exit_code == 2 and "set model.name=static, or model.morphemes=false" in result.output, result.output
+                      "model.text_form=morphemes"])
+    assert result.exit_code == 2 and "set model.name=static, or model.text_form=text" in result.output, result.output
 
 
 def test_another_kiwi_is_warned_about_and_an_unknown_text_form_is_one_error(morpheme_run, tmp_path, caplog):
@@ -82,7 +82,7 @@ def test_another_kiwi_is_warned_about_and_an_unknown_text_form_is_one_error(morp
     assert "trained with Kiwi settings 0123456789ab" in caplog.text
     assert isinstance(encoder.tokenizer, MorphemeTokenizer)  # still read as morphemes
     meta_file.write_bytes(orjson.dumps({**meta, "text_form": "jamo"}))
-    with pytest.raises(InputError, match="text_form 'jamo' for a static model"):
+    with pytest.raises(InputError, match="text_form 'jamo' for a static model; lex-dpr reads 'text', or 'morphemes' or 'both'"):
         load_query_encoder(folder)
 
 
@@ -97,3 +97,17 @@ def test_the_wrapped_tokenizers_copy_and_pickle(morpheme_run):
         for clone in (copy.copy(wrapper), copy.deepcopy(wrapper), pickle.loads(pickle.dumps(wrapper))):
             assert clone.encode_batch(TEXTS[:1], add_special_tokens=False)[0].ids == \
                 wrapper.encode_batch(TEXTS[:1], add_special_tokens=False)[0].ids
+
+
+def test_both_views_read_the_text_then_its_morphemes(sample_training_data, tmp_path):
+    cfg = load_config(None, [*(f"data.{k}={v}" for k, v in sample_training_data.items()), f"out_dir={tmp_path}",
+                             "model.text_form=both", "model.vocab_size=400", "model.embedding_dim=16",
+                             "trainer.epochs=1", "trainer.batch_size=8", "data.hard_negatives=1",
+                             "wandb.mode=disabled"])
+    final = train(cfg, show_progress=False).final_dir
+    assert read_metadata(final).text_form == "both"
+    both = as_morphemes(TEXTS, form="both")
+    assert both[0] == f"{TEXTS[0]}\n{as_morphemes(TEXTS[:1])[0]}" and both[2] == TEXTS[2]
+    expected = NumpyStaticEncoder.load(final).encode(both)
+    for encoder in (load_query_encoder(final), load_encoder(final, device="cpu")):
+        assert np.allclose(encoder.encode_query(TEXTS), expected, atol=1e-5)

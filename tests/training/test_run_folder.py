@@ -71,17 +71,17 @@ def test_open_run_records_a_resume_in_utc(tmp_path):
 
 
 def test_a_run_recorded_before_a_key_existed_resumes_as_if_it_held_the_default(tmp_path):
-    """A record written before model.morphemes, model.teacher and data.max_per_positive existed holds none of them:
+    """A record written before model.text_form, model.teacher and data.max_per_positive existed holds none of them:
     it ran with their defaults, so resuming with the defaults is no change; a non-default value still is."""
     from lex_dpr.training.run_folder import resume_changes
     from lex_dpr.utils.config import flatten
 
     cfg = load_config(None, ["trainer.lr=0.05", f"out_dir={tmp_path}"])
     old = cfg.to_dict()
-    for section, key in (("model", "morphemes"), ("model", "teacher"), ("data", "max_per_positive")):
+    for section, key in (("model", "text_form"), ("model", "teacher"), ("data", "max_per_positive")):
         del old[section][key]
-    assert "model.morphemes" not in flatten(old)
+    assert "model.text_form" not in flatten(old)
     write_record(tmp_path, RunStatus.RUNNING, config=old)
     assert resume_changes(tmp_path, cfg, {}) == []
-    changed = load_config(None, ["trainer.lr=0.05", f"out_dir={tmp_path}", "model.morphemes=true", "trainer.lr=0.1"])
-    assert resume_changes(tmp_path, changed, {}) == ["model.morphemes: False → True", "trainer.lr: 0.05 → 0.1"]
+    changed = load_config(None, ["trainer.lr=0.05", f"out_dir={tmp_path}", "model.text_form=both", "trainer.lr=0.1"])
+    assert resume_changes(tmp_path, changed, {}) == ["model.text_form: 'text' → 'both'", "trainer.lr: 0.05 → 0.1"]
