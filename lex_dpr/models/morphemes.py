@@ -67,6 +67,19 @@ class MorphemeTokenizer:
         self._memo = memo
         self.form = TextForm(form)
 
+    def prime(self, texts: Sequence[str], morphemes: Sequence[list[str] | None]) -> int:
+        """Remember texts whose morphemes are already known (an index build borrows make-pairs' Kiwi cache), so
+        Kiwi skips them; returns how many were taken. ``None`` entries are left to Kiwi."""
+        if self._memo is None:
+            self._memo = {}
+        both = self.form is TextForm.BOTH
+        taken = 0
+        for text, toks in zip(texts, morphemes, strict=True):
+            if toks is not None:
+                self._memo[text] = (f"{text}\n{' '.join(toks)}" if both else " ".join(toks)) if toks else text
+                taken += 1
+        return taken
+
     def encode_batch(self, inputs, add_special_tokens: bool = True, **kwargs):
         return self._tokenizer.encode_batch(as_morphemes(list(inputs), self._memo, self.form),
                                             add_special_tokens=add_special_tokens, **kwargs)
@@ -78,6 +91,13 @@ class MorphemeTokenizer:
         if name.startswith("__") or name in ("_tokenizer", "_memo", "form"):  # copy/pickle before __init__ ran
             raise AttributeError(name)
         return getattr(self._tokenizer, name)
+
+
+def morpheme_tokenizer(model) -> MorphemeTokenizer | None:
+    """The :class:`MorphemeTokenizer` of a static model that reads morphemes, else None."""
+    holder = model if hasattr(model, "weights") else (model[0] if hasattr(model, "__getitem__") else None)
+    tokenizer = getattr(holder, "tokenizer", None)
+    return tokenizer if isinstance(tokenizer, MorphemeTokenizer) else None
 
 
 def read_morphemes(model, memo: dict[str, str] | None = None, form: TextForm | str = TextForm.MORPHEMES):

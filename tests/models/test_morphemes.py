@@ -111,3 +111,24 @@ def test_both_views_read_the_text_then_its_morphemes(sample_training_data, tmp_p
     expected = NumpyStaticEncoder.load(final).encode(both)
     for encoder in (load_query_encoder(final), load_encoder(final, device="cpu")):
         assert np.allclose(encoder.encode_query(TEXTS), expected, atol=1e-5)
+
+
+def test_an_index_build_borrows_the_passages_morphemes_and_gets_the_same_vectors(morpheme_run, sample_training_data,
+                                                                                 tmp_path, monkeypatch):
+    from lex_dpr.data import tokenize as kiwi
+    from lex_dpr.retrieval.index import build_index
+    from lex_dpr.retrieval.token_cache import CACHE_DIR
+
+    passages = sample_training_data["passages"]
+    assert (passages.parent / CACHE_DIR).is_dir()  # make-pairs left its Kiwi cache beside the corpus
+    read = []
+    real = kiwi._tokenize
+    monkeypatch.setattr(kiwi, "_tokenize", lambda texts, *a, **k: read.extend(texts) or real(texts, *a, **k))
+    monkeypatch.setattr(kiwi, "_MEMO", {})
+    build_index(passages, tmp_path / "borrowed", model=str(morpheme_run), bm25=False)
+    borrowed = len(read)
+    read.clear()
+    monkeypatch.setattr(kiwi, "_MEMO", {})
+    build_index(passages, tmp_path / "alone", model=str(morpheme_run), bm25=False, token_cache="none")
+    assert borrowed < len(read) / 2, (borrowed, len(read))  # most passages came from the cache
+    assert (tmp_path / "borrowed" / "embeddings.npy").read_bytes() == (tmp_path / "alone" / "embeddings.npy").read_bytes()

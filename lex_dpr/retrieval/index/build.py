@@ -83,6 +83,7 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
             with timer(seconds, "model_load"):
                 encoder, fp = load_with_fingerprint(model, device, trust_remote_code)
             check_pq_dims(faiss_kind, pq_m, encoder)
+            _lend_morphemes(encoder, source.texts, lent_cache(passages, token_cache))
             with timer(seconds, "encode"):
                 shards, stats = encode_resumable(encoder, source.texts, staging, {
                     "corpus_sha256": source.sha256, "model_fingerprint": fp}, shard_size, batch_size, show_progress,
@@ -104,6 +105,18 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
         commit(out, manifest.to_dict())
         shutil.rmtree(staging, ignore_errors=True)
     return manifest
+
+
+def _lend_morphemes(encoder, texts: list[str], cache) -> None:
+    """A static model that reads morphemes gets the passages' morphemes from make-pairs' Kiwi cache (the same
+    settings key, so the same tokens): Kiwi runs only for the texts the cache lacks."""
+    from lex_dpr.models.morphemes import morpheme_tokenizer
+
+    tokenizer = morpheme_tokenizer(encoder)
+    if tokenizer is None or cache is None:
+        return
+    taken = tokenizer.prime(texts, cache.get_many(texts))
+    log.info("the model reads morphemes: %d of %d passages' from %s", taken, len(texts), cache.path)
 
 
 def lent_cache(passages: str | Path, spec: str | Path | None):
