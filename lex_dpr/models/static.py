@@ -75,7 +75,10 @@ def distill_static_model(teacher: str, embedding_dim: int, max_seq_length: int, 
     from sentence_transformers.sentence_transformer.modules import StaticEmbedding
 
     from lex_dpr.errors import InputError
+    from lex_dpr.models.run_folder import resolve_model_dir
 
+    if Path(teacher).is_dir():  # a lex-dpr run folder teaches with its final model
+        teacher = str(resolve_model_dir(teacher))
     if Path(teacher).is_dir() and not (Path(teacher) / "config.json").is_file():
         raise InputError(f"model.teacher={teacher}: the folder has no config.json; pass a transformers model folder "
                          "(the base of a sentence-transformers model, or one saved with save_pretrained)")
@@ -85,6 +88,9 @@ def distill_static_model(teacher: str, embedding_dim: int, max_seq_length: int, 
     except (OSError, ValueError) as exc:
         hint = " (no network? pass a local folder, or set HF_HUB_OFFLINE=0)" if not Path(teacher).exists() else ""
         raise InputError(f"model.teacher={teacher}: cannot load it: {str(exc).splitlines()[0]}{hint}") from None
+    except AttributeError as exc:  # e.g. a tokenizer without a fast (Rust) version: model2vec needs its backend
+        raise InputError(f"model.teacher={teacher}: model2vec cannot distil it ({exc}); a teacher needs a fast "
+                         "tokenizer (tokenizer.json)") from None
     tokenizer = distilled.tokenizer
     tokenizer.enable_truncation(max_seq_length)
     vectors = np.asarray(distilled.embedding, dtype=np.float32)
