@@ -32,34 +32,47 @@ class TextForm(StrEnum):
     BOTH = "both"
 
 
+def morphemes_of(texts: Sequence[str], memo: dict[str, str] | None = None) -> list[str]:
+    """Each text's content morphemes joined by spaces ("" for a text with none, such as punctuation or emoji); with
+    a ``memo``, each distinct text goes through Kiwi once for the memo's life.
+
+    Example:
+        >>> morphemes_of(["길에서 지갑을 주웠어요", "?!"])
+        ['길 지갑 줍', '']
+    """
+    from lex_dpr.data.tokenize import tokenize_many
+
+    if memo is None:
+        return [" ".join(t) for t in tokenize_many(list(texts))]
+    missing = list(dict.fromkeys(t for t in texts if t not in memo))
+    if missing:
+        memo.update(zip(missing, morphemes_of(missing), strict=True))
+    return [memo[t] for t in texts]
+
+
 def as_morphemes(texts: Sequence[str], memo: dict[str, str] | None = None,
                  form: TextForm | str = TextForm.MORPHEMES) -> list[str]:
-    """Each text as its content morphemes joined by spaces (a text with none, such as punctuation or emoji, stays
-    as it is); with ``form="both"``, the text followed by a line with its morphemes.
+    """Each text as one string of what a model of ``form`` reads: its morphemes (the text itself when it has
+    none), or with ``both`` the text and a line of its morphemes (what the vocabulary is learnt from; the model
+    reads the two halves apart, each up to its token limit: :class:`MorphemeTokenizer`).
 
     Example:
         >>> as_morphemes(["길에서 지갑을 주웠어요", "?!"])
         ['길 지갑 줍', '?!']
-        >>> as_morphemes(["지갑을 주웠어요"], form="both")
-        ['지갑을 주웠어요\\n지갑 줍']
+        >>> as_morphemes(["지갑을 주웠어요", "?!"], form="both")
+        ['지갑을 주웠어요\\n지갑 줍', '?!']
     """
-    from lex_dpr.data.tokenize import tokenize_many
-
     both = TextForm(form) is TextForm.BOTH
-    if memo is None:
-        return [(f"{x}\n{' '.join(t)}" if both else " ".join(t)) if t else x
-                for t, x in zip(tokenize_many(list(texts)), texts, strict=True)]
-    missing = list(dict.fromkeys(t for t in texts if t not in memo))
-    if missing:
-        memo.update(zip(missing, as_morphemes(missing, form=form), strict=True))
-    return [memo[t] for t in texts]
+    return [(f"{x}\n{m}" if both else m) if m else x
+            for x, m in zip(texts, morphemes_of(texts, memo), strict=True)]
 
 
 class MorphemeTokenizer:
-    """A ``tokenizers.Tokenizer`` that first turns each text into its morphemes. With a ``memo`` dict, every text's
-    morphemes are kept in it for the object's life (training sees the same passages every epoch); otherwise
-    Kiwi's own memo for small batches applies. Everything but ``encode``/``encode_batch`` is delegated, so saving
-    writes the real tokenizer."""
+    """A ``tokenizers.Tokenizer`` that first turns each text into its morphemes, or (``both``) reads the text and its
+    morphemes as two halves, each truncated on its own (a long article keeps its morphemes), their tokens joined
+    into one encoding. With a ``memo`` dict, every text's morphemes are kept in it for the object's life (training
+    sees the same passages every epoch); otherwise Kiwi's own memo for small batches applies. Everything but
+    ``encode``/``encode_batch`` is delegated, so saving writes the real tokenizer."""
 
     def __init__(self, tokenizer, memo: dict[str, str] | None = None,
                  form: TextForm | str = TextForm.MORPHEMES) -> None:
@@ -72,20 +85,29 @@ class MorphemeTokenizer:
         Kiwi skips them; returns how many were taken. ``None`` entries are left to Kiwi."""
         if self._memo is None:
             self._memo = {}
-        both = self.form is TextForm.BOTH
         taken = 0
         for text, toks in zip(texts, morphemes, strict=True):
             if toks is not None:
-                self._memo[text] = (f"{text}\n{' '.join(toks)}" if both else " ".join(toks)) if toks else text
+                self._memo[text] = " ".join(toks)
                 taken += 1
         return taken
 
     def encode_batch(self, inputs, add_special_tokens: bool = True, **kwargs):
-        return self._tokenizer.encode_batch(as_morphemes(list(inputs), self._memo, self.form),
-                                            add_special_tokens=add_special_tokens, **kwargs)
+        inputs = list(inputs)
+        if self.form is not TextForm.BOTH:
+            return self._tokenizer.encode_batch(as_morphemes(inputs, self._memo, self.form),
+                                                add_special_tokens=add_special_tokens, **kwargs)
+        from tokenizers import Encoding
+
+        morphs = morphemes_of(inputs, self._memo)
+        texts = self._tokenizer.encode_batch(inputs, add_special_tokens=add_special_tokens, **kwargs)
+        halves = iter(self._tokenizer.encode_batch([m for m in morphs if m], add_special_tokens=add_special_tokens,
+                                                   **kwargs))
+        return [Encoding.merge([t, next(halves)], growing_offsets=True) if m else t
+                for t, m in zip(texts, morphs, strict=True)]
 
     def encode(self, text: str, *args, **kwargs):
-        return self._tokenizer.encode(as_morphemes([text], self._memo, self.form)[0], *args, **kwargs)
+        return self.encode_batch([text], *args, **kwargs)[0]
 
     def __getattr__(self, name: str):
         if name.startswith("__") or name in ("_tokenizer", "_memo", "form"):  # copy/pickle before __init__ ran

@@ -99,18 +99,27 @@ def test_the_wrapped_tokenizers_copy_and_pickle(morpheme_run):
                 wrapper.encode_batch(TEXTS[:1], add_special_tokens=False)[0].ids
 
 
-def test_both_views_read_the_text_then_its_morphemes(sample_training_data, tmp_path):
+def test_both_views_read_the_text_and_its_morphemes_each_up_to_the_limit(sample_training_data, tmp_path):
+    from lex_dpr.models.morphemes import morphemes_of
+
     cfg = load_config(None, [*(f"data.{k}={v}" for k, v in sample_training_data.items()), f"out_dir={tmp_path}",
                              "model.text_form=both", "model.vocab_size=400", "model.embedding_dim=16",
-                             "trainer.epochs=1", "trainer.batch_size=8", "data.hard_negatives=1",
-                             "wandb.mode=disabled"])
+                             "model.max_seq_length=32", "trainer.epochs=1", "trainer.batch_size=8",
+                             "data.hard_negatives=1", "wandb.mode=disabled"])
     final = train(cfg, show_progress=False).final_dir
     assert read_metadata(final).text_form == "both"
-    both = as_morphemes(TEXTS, form="both")
-    assert both[0] == f"{TEXTS[0]}\n{as_morphemes(TEXTS[:1])[0]}" and both[2] == TEXTS[2]
-    expected = NumpyStaticEncoder.load(final).encode(both)
+    long = "임대인은 임차인에게 보증금을 반환하여야 하고 임차인은 목적물을 인도하여야 한다. " * 6
+    texts = [*TEXTS, long]
+    plain = NumpyStaticEncoder.load(final)  # raw text only, truncated at 32 tokens
+    halves = [plain.tokenizer.encode(t, add_special_tokens=False).ids
+              + (plain.tokenizer.encode(m, add_special_tokens=False).ids if m else [])
+              for t, m in zip(texts, morphemes_of(texts), strict=True)]
+    assert len(halves[-1]) > 32  # each half is cut at the limit on its own: the long text keeps its morphemes
+    expected = np.stack([plain.weights[ids].mean(axis=0) for ids in halves])
     for encoder in (load_query_encoder(final), load_encoder(final, device="cpu")):
-        assert np.allclose(encoder.encode_query(TEXTS), expected, atol=1e-5)
+        got = encoder.encode_query(texts)
+        assert np.allclose(got / np.linalg.norm(got, axis=1, keepdims=True),
+                           expected / np.linalg.norm(expected, axis=1, keepdims=True), atol=1e-5)
 
 
 def test_an_index_build_borrows_the_passages_morphemes_and_gets_the_same_vectors(morpheme_run, sample_training_data,
