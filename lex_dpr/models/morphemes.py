@@ -3,10 +3,10 @@
 Korean glues particles and endings to its stems: "주웠는데", "주운", "줍고" are one verb, 줍다, and a WordPiece
 vocabulary learnt from raw text gives each form its own pieces. Read as the content morphemes BM25 already
 uses (lemmas; particles and endings dropped), a question in everyday words and the article that answers it
-share more tokens. Measured on the shared data with the default config (``bench/bench_quality.py``, an index of
-each model, ``rag tune --questions`` on each): the model alone, plain-language test questions Recall@6 0.2611 →
-0.3842; the whole default path 0.5821 → 0.5862 (the lexicon and the reranker already bridge most of it), valid
-nDCG@10 0.8453 → 0.8112. So it is an option, not the default.
+share more tokens. Measured on the shared data with the shipped config (``bench/bench_quality.py``, an index of
+each model, ``rag tune --questions`` on each; docs/index-and-rag.md): ``morphemes`` alone lifts the model alone on
+plain-language test questions (Recall@6 0.2611 → 0.3842) but costs valid nDCG@10 on the whole path (0.8453 →
+0.8112); ``both`` keeps valid at 0.8419 and lifts held-out articles 0.4444 → 0.4658, and is the shipped config's.
 
 The morphemes are made inside the model's tokenizer (:class:`MorphemeTokenizer` wraps the ``tokenizers``
 object a ``StaticEmbedding`` or :class:`~lex_dpr.models.static.NumpyStaticEncoder` calls), so every path that
@@ -24,8 +24,8 @@ from enum import StrEnum
 
 
 class TextForm(StrEnum):
-    """What a static model reads: the text, its Kiwi content morphemes, or both (the text, a line break, then
-    its morphemes: one bag of tokens with both views)."""
+    """What a static model reads: the text, its Kiwi content morphemes, or both (the text and its morphemes,
+    each up to the token limit, in one bag of tokens)."""
 
     TEXT = "text"
     MORPHEMES = "morphemes"
@@ -48,6 +48,22 @@ def morphemes_of(texts: Sequence[str], memo: dict[str, str] | None = None) -> li
     if missing:
         memo.update(zip(missing, morphemes_of(missing), strict=True))
     return [memo[t] for t in texts]
+
+
+def remember(memo: dict[str, str], texts: Sequence[str], morphemes: Sequence[list[str] | None]) -> int:
+    """Put texts whose morphemes are already known (make-pairs' Kiwi cache) into ``memo``; returns how many.
+
+    Example:
+        >>> memo = {}
+        >>> remember(memo, ["a", "b"], [["x", "y"], None]), memo
+        (1, {'a': 'x y'})
+    """
+    taken = 0
+    for text, toks in zip(texts, morphemes, strict=True):
+        if toks is not None:
+            memo[text] = " ".join(toks)
+            taken += 1
+    return taken
 
 
 def as_morphemes(texts: Sequence[str], memo: dict[str, str] | None = None,
@@ -98,12 +114,7 @@ class MorphemeTokenizer:
         Kiwi skips them; returns how many were taken. ``None`` entries are left to Kiwi."""
         if self._memo is None:
             self._memo = {}
-        taken = 0
-        for text, toks in zip(texts, morphemes, strict=True):
-            if toks is not None:
-                self._memo[text] = " ".join(toks)
-                taken += 1
-        return taken
+        return remember(self._memo, texts, morphemes)
 
     def encode_batch(self, inputs, add_special_tokens: bool = True, **kwargs):
         inputs = list(inputs)

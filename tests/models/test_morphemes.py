@@ -141,3 +141,18 @@ def test_an_index_build_borrows_the_passages_morphemes_and_gets_the_same_vectors
     build_index(passages, tmp_path / "alone", model=str(morpheme_run), bm25=False, token_cache="none")
     assert borrowed < len(read) / 2, (borrowed, len(read))  # most passages came from the cache
     assert (tmp_path / "borrowed" / "embeddings.npy").read_bytes() == (tmp_path / "alone" / "embeddings.npy").read_bytes()
+
+
+def test_training_borrows_the_morphemes_make_pairs_cached_and_they_are_kiwis(sample_training_data):
+    from lex_dpr.data.corpus import read_corpus, read_pairs
+    from lex_dpr.models.morphemes import morphemes_of
+    from lex_dpr.training.train import _lend_morphemes
+
+    corpus = read_corpus(sample_training_data["passages"])
+    texts = corpus.texts + [p["query_text"] for p in read_pairs(sample_training_data["pairs"], corpus)]
+    cfg = load_config(None, [*(f"data.{k}={v}" for k, v in sample_training_data.items())])
+    memo: dict[str, str] = {}
+    _lend_morphemes(cfg, texts, memo)
+    assert len(memo) >= len(set(corpus.texts))  # every passage came from the cache
+    borrowed = sorted(memo)
+    assert [memo[t] for t in borrowed] == morphemes_of(borrowed)  # what Kiwi itself gives
