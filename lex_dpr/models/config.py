@@ -21,7 +21,8 @@ class ModelConfig:
     # static only: start from a transformer's token vectors (an alias, hub id or path; model2vec's distillation,
     # the teacher's vocabulary, embedding_dim by PCA) instead of a random WordPiece model; vocab_size is unused
     teacher: str | None = None
-    # static only: what it reads: text, Kiwi content morphemes (the BM25 tokens, lemmas: 주웠는데 → 줍), or both
+    # static only (a transformer reads text whatever this says, so the shipped static config can switch
+    # model.name alone): text, Kiwi content morphemes (the BM25 tokens, lemmas: 주웠는데 → 줍), or both
     text_form: TextForm = TextForm.TEXT
     trust_remote_code: bool = False  # run code shipped with a hub model; only for models you trust
 
@@ -30,9 +31,6 @@ class ModelConfig:
         if self.teacher is not None and self.name != "static":
             problems.append(f"'model.teacher' distils a transformer into the static model, but model.name is "
                             f"{self.name!r}: set model.name=static, or drop model.teacher")
-        if self.text_form is not TextForm.TEXT and self.name != "static":
-            problems.append(f"'model.text_form={self.text_form.value}' is for the static model, but model.name is "
-                            f"{self.name!r}: set model.name=static, or model.text_form=text")
         if self.teacher is not None and self.name == "static" and not self.teacher.strip():
             problems.append("'model.teacher' is empty: an alias, a hub id or a path, or null for none")
         return problems

@@ -241,6 +241,9 @@ def _setup_model(cfg: TrainConfig, corpus: Corpus, pairs: list[dict], checkpoint
     teacher = resolve_name(cfg.model.teacher) if cfg.model.teacher else None
     memo: dict[str, str] = {}  # text → what a static model reading morphemes sees
     form = cfg.model.text_form if spec.source is None else TextForm.TEXT
+    if spec.source is not None and cfg.model.text_form is not TextForm.TEXT:
+        log.info("model.text_form=%s is for the static model: %s reads text", cfg.model.text_form.value,
+                 cfg.model.name)
     if spec.source is None:
         if checkpoint:  # the vocabulary lives in the checkpoint; never retrain it on resume
             model = SentenceTransformer(str(checkpoint), device="cpu")

@@ -54,13 +54,14 @@ def test_a_raw_text_model_is_left_as_it_is(trained_run):
     assert not isinstance(load_query_encoder(trained_run).tokenizer, MorphemeTokenizer)
 
 
-def test_morphemes_need_the_static_model(sample_training_data, tmp_path):
+def test_the_shipped_config_takes_a_transformer_by_its_name_alone():
+    """The shipped config's static model reads text and morphemes; switching model.name to a transformer is
+    enough (it reads text: text_form is static only, like embedding_dim), not a config error."""
     from tests._cli import lex_dpr
 
-    result = lex_dpr(["train", *(f"data.{k}={v}" for k, v in sample_training_data.items()), "wandb.mode=disabled",
-                      "--out-dir", str(tmp_path / "run"), "--quiet", "model.name=multilingual-e5-small",
-                      "model.text_form=morphemes"])
-    assert result.exit_code == 2 and "set model.name=static, or model.text_form=text" in result.output, result.output
+    result = lex_dpr(["config", "check", "train", "model.name=multilingual-e5-small"])
+    assert result.exit_code == 0, result.output
+    assert load_config("train", ["model.name=multilingual-e5-small"]).model.text_form == "both"
 
 
 def test_another_kiwi_is_warned_about_and_an_unknown_text_form_is_one_error(morpheme_run, tmp_path, caplog):
