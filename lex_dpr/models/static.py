@@ -226,8 +226,9 @@ class NumpyStaticEncoder:
         texts = [prompt + t for t in texts] if prompt else list(texts)
         out = np.zeros((len(texts), self.weights.shape[1]), dtype=np.float32)
         for i, enc in enumerate(self.tokenizer.encode_batch(texts, add_special_tokens=False)):
-            if enc.ids:
-                out[i] = self.weights[enc.ids].mean(axis=0, dtype=np.float32)
+            ids = enc.ids  # a new list at each read of a tokenizers Encoding
+            if ids:
+                out[i] = self.weights[ids].mean(axis=0, dtype=np.float32)
         if normalize_embeddings:
             norms = np.linalg.norm(out, axis=1, keepdims=True)
             out /= np.maximum(norms, 1e-12)  # torch.nn.functional.normalize's eps

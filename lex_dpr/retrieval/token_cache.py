@@ -55,7 +55,7 @@ def _not_entry(obj: Any) -> str | None:
         [None, 'not a cache entry', 'not a cache entry', 'not a cache entry']
     """
     if (isinstance(obj, list) and len(obj) == 2 and isinstance(obj[0], str) and isinstance(obj[1], list)
-            and all(isinstance(t, str) for t in obj[1])):
+            and set(map(type, obj[1])) <= {str}):  # C-speed: a cache holds millions of tokens
         return None
     return "not a cache entry"
 

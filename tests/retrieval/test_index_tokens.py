@@ -54,3 +54,29 @@ def test_index_build_borrows_make_pairs_morphemes_and_gives_the_same_bm25(sample
     cmp = filecmp.dircmp(tmp_path / "lent" / "bm25", tmp_path / "own" / "bm25")
     assert not cmp.diff_files and not cmp.left_only and not cmp.right_only
     assert lent.files["bm25"] == own.files["bm25"]
+
+
+def test_make_pairs_caches_the_heading_lines_so_index_build_sends_kiwi_none(sample_training_data, tmp_path,
+                                                                            monkeypatch):
+    from lex_dpr.retrieval.index import assemble, build_index
+    from lex_dpr.retrieval.token_cache import TokenCache
+
+    passages = sample_training_data["passages"]
+    heads = sorted({h for r in _records(passages) if (h := search_head(r))})
+    cached = TokenCache(passages.parent / ".lexdpr_cache").get_many(heads)
+    assert len(heads) > 10 and all(t is not None for t in cached)
+    assert cached == tokenize_many(heads, workers=1)  # what Kiwi says of each line alone
+    sent: list[str] = []
+    real = assemble.tokenize_many
+
+    def counting(texts, *args, **kwargs):
+        sent.extend(texts)
+        return real(texts, *args, **kwargs)
+
+    monkeypatch.setattr(assemble, "tokenize_many", counting)
+    lent = build_index(passages, tmp_path / "lent", dense=False)
+    assert not set(sent) & set(heads)
+    assert len(sent) == lent.build["tokenized"]  # only bodies make-pairs never saw
+    monkeypatch.undo()
+    own = build_index(passages, tmp_path / "own", dense=False, token_cache=None)
+    assert lent.files["bm25"] == own.files["bm25"]

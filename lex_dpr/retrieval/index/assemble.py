@@ -123,7 +123,8 @@ def tokens_for_update(out: Path, staging: Path, texts: list[str], show_progress:
     is empty) and ``lend`` (another Kiwi cache, such as the one ``make-pairs`` keeps beside its pairs) let a
     body that cache holds skip Kiwi: Kiwi tokenises a text line by line, so a text's morphemes are its head's
     then its body's (``tests/retrieval/test_index_tokens.py`` checks it on the sample corpus). Heads repeat
-    (law name, chapter, section) and are tokenised once each.
+    (law name, chapter, section): each is read from ``lend`` (``make-pairs`` puts its pool's there) or
+    tokenised once.
 
     ``workers``: Kiwi's threads (0: every core). Returns them with the number of texts that went through Kiwi (or
     the staging cache of an interrupted run).
@@ -134,7 +135,9 @@ def tokens_for_update(out: Path, staging: Path, texts: list[str], show_progress:
         bodies = lend.get_many([parts[i][1] for i in todo])
         lent = [(i, body) for i, body in zip(todo, bodies, strict=True) if body is not None]
         heads = sorted({parts[i][0] for i, _ in lent if parts[i][0]})
-        head_tokens = dict(zip(heads, tokenize_many(heads, workers=workers), strict=True))
+        head_tokens = dict(zip(heads, lend.get_many(heads), strict=True))  # make-pairs caches them too
+        unknown = [h for h in heads if head_tokens[h] is None]
+        head_tokens.update(zip(unknown, tokenize_many(unknown, workers=workers), strict=True))
         for i, body in lent:
             have[i] = [*head_tokens.get(parts[i][0], []), *body]
     missing = [t for t, r in zip(texts, have, strict=True) if r is None]

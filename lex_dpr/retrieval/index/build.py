@@ -77,13 +77,14 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
             check_pq_size(faiss_kind, len(source.ids))
         staging = staging_dir(out)
         stats: dict = {}
+        lent = lent_cache(passages, token_cache)  # read once: the model's morphemes and BM25's come from it
         model_info = dense_info = embeddings = None
         if dense:
             assert model is not None
             with timer(seconds, "model_load"):
                 encoder, fp = load_with_fingerprint(model, device, trust_remote_code)
             check_pq_dims(faiss_kind, pq_m, encoder)
-            _lend_morphemes(encoder, source.texts, lent_cache(passages, token_cache))
+            _lend_morphemes(encoder, source.texts, lent)
             with timer(seconds, "encode"):
                 shards, stats = encode_resumable(encoder, source.texts, staging, {
                     "corpus_sha256": source.sha256, "model_fingerprint": fp}, shard_size, batch_size, show_progress,
@@ -96,7 +97,7 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
             with timer(seconds, "tokenize"):  # an index being rebuilt lends its morphemes (same Kiwi settings only)
                 tokens, stats["tokenized"] = tokens_for_update(out, staging, source.for_bm25(SEARCH_FIELDS),
                                                                show_progress, source.bm25_parts(SEARCH_FIELDS),
-                                                               lent_cache(passages, token_cache), workers)
+                                                               lent, workers)
         manifest = assemble(out, source, tokens, embeddings, model_info, dense_info, seconds, SEARCH_FIELDS)
         assert manifest.build is not None
         manifest.build.update({**stats, "shard_size": shard_size, "batch_size": batch_size,
