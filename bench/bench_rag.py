@@ -84,12 +84,13 @@ def main() -> None:
         for q in items[:20]:
             default.answer([q])
         lat = sorted(_clock(lambda q=q: default.answer([q])) for q in items)
+        size = default.cfg.batch_size
         t = time.perf_counter()
-        for i in range(0, len(items), 64):
-            default.answer(items[i:i + 64])
+        for i in range(0, len(items), size):
+            default.answer(items[i:i + size])
         rate = len(items) / (time.perf_counter() - t)
         print(f"default path, {label} ({len(items)}): one at a time p50 {statistics.median(lat):.2f} ms, "
-              f"p95 {lat[int(0.95 * (len(lat) - 1))]:.2f} ms; in chunks of 64 {rate:.0f} questions/s")
+              f"p95 {lat[int(0.95 * (len(lat) - 1))]:.2f} ms; in chunks of {size} {rate:.0f} questions/s")
 
     # --- whole process
     walls = []
@@ -136,16 +137,18 @@ def main() -> None:
         print(row)
 
 
-def _stages(answerer, questions: list[str], chunk: int = 64) -> None:
-    """Where a batch's time goes, per question: Kiwi, BM25 search, query encoding, flat search, the rest."""
+def _stages(answerer, questions: list[str]) -> None:
+    """Where a batch's time goes, per question: Kiwi, BM25 search, query encoding, flat search, the rest (in
+    `rag batch`'s chunks; a model that reads morphemes gets them from the memo Kiwi filled, as in `answer`)."""
     from lex_dpr.data import tokenize
 
+    chunk = answerer.cfg.batch_size
     answerer.answer(questions[:8])
     chunks = [questions[i:i + chunk] for i in range(0, len(questions), chunk)]
     tokenize._MEMO.clear()
     tokenize._PIECE_MEMO.clear()
     t = time.perf_counter()
-    tokens = [tokenize._tokenize(c, 0) for c in chunks]
+    tokens = [tokenize.tokenize_many(c) for c in chunks]
     kiwi = time.perf_counter() - t
     bm25 = answerer.index.bm25.index
     bm = sum(_clock(lambda x=x: bm25.search(x, 100)) for x in tokens) / 1000

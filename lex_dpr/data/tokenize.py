@@ -108,7 +108,7 @@ def tokenize_many(texts: Sequence[str], workers: int = 0, cache=None, chunk: int
 # (`Lexicon.expand`) sends only that line to Kiwi.
 _MEMO: dict[str, list[str]] = {}
 _PIECE_MEMO: dict[str, list[str]] = {}
-_MEMO_BATCH, _MEMO_SIZE = 256, 20_000
+_MEMO_BATCH, _MEMO_SIZE = 512, 20_000
 
 
 def _tokenize(texts: Sequence[str], workers: int, remember: bool = False) -> list[list[str]]:

@@ -122,7 +122,20 @@ def question_filter(corpus, types: Sequence[str] | None):
                 if rec.get("type") and rec.get("type") not in wanted}
     if not excluded or len(excluded) == len(corpus.ids):
         return None
-    return lambda pid: pid not in excluded
+    return Excluding(frozenset(excluded))
+
+
+class Excluding:
+    """``keep(pid)``: the passage is not one of ``excluded`` (the set is there for a membership test without a
+    call per passage: a question's fused list is read 400 deep)."""
+
+    __slots__ = ("excluded",)
+
+    def __init__(self, excluded: frozenset[str]) -> None:
+        self.excluded = excluded
+
+    def __call__(self, pid: str) -> bool:
+        return pid not in self.excluded
 
 
 class Answerer:

@@ -179,10 +179,12 @@ class QuestionView:
             return self.inner.rank(texts, k)
         out: list[Ranking] = [[] for _ in texts]
         pending, depth = list(range(len(texts))), 4 * k
+        drop = getattr(self.keep, "excluded", None)  # a set: no call per passage
         while pending:  # read deeper, for the questions still short of k kept passages, until the list runs out
             short = []
             for i, ranked in zip(pending, self.inner.rank([texts[i] for i in pending], depth), strict=True):
-                out[i] = [(pid, s) for pid, s in ranked if self.keep(pid)][:k]
+                out[i] = ([(pid, s) for pid, s in ranked if pid not in drop] if drop is not None
+                          else [(pid, s) for pid, s in ranked if self.keep(pid)])[:k]
                 if len(out[i]) < k and len(ranked) == depth and depth < 64 * k:
                     short.append(i)
             pending, depth = short, depth * 4
