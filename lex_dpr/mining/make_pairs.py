@@ -10,6 +10,7 @@ readers check, under a lock on the output folder that a second run at the same t
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -348,7 +349,8 @@ def _mine_negatives(cfg: MakePairsConfig, pairs: list[dict], excluded: list[set[
             # borrows this cache, and then needs Kiwi for nothing (a few thousand short lines, 0.8 s here)
             tokenize_many(sorted({h for p in pool if (h := search_head(p))}), workers=cfg.max_workers, cache=cache)
         index = BM25Index(tokens[: len(pool)])
-        negs = bm25_negatives(index, tokens[len(pool):], pool_ids, pool_keys, excluded, cfg.hn_per_q)
+        negs = bm25_negatives(index, tokens[len(pool):], pool_ids, pool_keys, excluded, cfg.hn_per_q,
+                              workers=cfg.max_workers or os.cpu_count() or 1, scratch=Path(cfg.out).parent)
     for pair, neg in zip(pairs, negs, strict=True):
         pair["hard_negatives"] = neg
 
