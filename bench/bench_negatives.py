@@ -49,7 +49,7 @@ def main() -> None:
             rows = negatives.search_docs(index, query_tokens, 96, workers=workers)
             seconds = time.perf_counter() - start
             same = "" if reference is None else \
-                f"; same rows as {args.workers[0]}: {all(np.array_equal(a, b) for a, b in zip(reference, rows))}"
+                f"; same rows as {args.workers[0]}: {all(np.array_equal(a, b) for a, b in zip(reference, rows, strict=True))}"
             reference = reference or rows
             print(f"{len(query_tokens):,} queries × {index.size:,} passages, {workers} worker(s): {seconds:.1f} s "
                   f"({1000 * seconds / len(query_tokens):.2f} ms a query){same}")

@@ -27,7 +27,7 @@ def test_negatives_from_two_processes_are_one_process_s(sample_training_data, tm
     assert len(rows[5]) == 0 and all(len(r) for i, r in enumerate(rows) if i != 5)
     two = negatives.bm25_negatives(index, query_tokens, ids, keys, excluded, 4, workers=2, scratch=tmp_path)
     assert two == one
-    assert all(len(n) <= 4 and not set(n) & skip for n, skip in zip(two, excluded))
+    assert all(len(n) <= 4 and not set(n) & skip for n, skip in zip(two, excluded, strict=True))
     assert sum(len(n) == 4 for n in two) > len(two) // 2
     assert list(tmp_path.iterdir()) == []  # the saved index is removed
 
