@@ -9,6 +9,7 @@ Kiwi once, in parallel, and callers reuse the token lists.
 from __future__ import annotations
 
 import re
+from sys import intern
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -54,7 +55,7 @@ _OPTIONS = {"z_coda": False, "split_complex": False}
 
 def _morphs(tokens) -> list[str]:
     # Kiwi tags irregular stems VV-I/VA-I/VV-R/VA-R (줍다, 듣다, 어렵다): kept as their base tag is.
-    return [t.form for t in tokens if t.tag.partition("-")[0] in KEPT_TAGS or t.tag.startswith("NN")]
+    return [intern(t.form) for t in tokens if t.tag.partition("-")[0] in KEPT_TAGS or t.tag.startswith("NN")]
 
 
 def tokenize(text: str) -> list[str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -139,7 +140,7 @@ class TokenCache:
                     self.duplicates += 1
                 else:
                     self._disk[key] = None
-                    self._tokens.setdefault(key, tokens)
+                    self._tokens.setdefault(key, list(map(sys.intern, tokens)))
             self._lines += len(self._bad) - before
 
     def _append(self, entries: list[list]) -> None:
