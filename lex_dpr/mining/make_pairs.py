@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -146,7 +146,9 @@ def read_precedents(directory: str | Path, pattern: str, report: MakePairsReport
             doc = read_json_file(path)
             if detect_kind(doc) is not SourceKind.PREC:
                 raise InputError(f"{path}: not a precedent")
-            precs.append(read_precedent(doc))
+            # the 판결본문 is not read here (queries come from 판시사항/판결요지): a collection's bodies, often tens
+            # of KB each, would otherwise all be held until the pairs are written
+            precs.append(replace(read_precedent(doc), body=""))
         except (InputError, KeyError, TypeError, AttributeError) as exc:
             msg = str(exc) if isinstance(exc, InputError) else f"{path}: missing or malformed field {exc}"
             report.skipped_files.append(msg)

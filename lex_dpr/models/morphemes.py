@@ -121,6 +121,11 @@ class MorphemeTokenizer:
             self._memo = {}
         return remember(self._memo, texts, morphemes)
 
+    def forget(self) -> None:
+        """Drop the remembered morphemes (an index build's passages, once they are encoded)."""
+        if self._memo is not None:
+            self._memo = {}
+
     def encode_batch(self, inputs, add_special_tokens: bool = True, **kwargs):
         inputs = list(inputs)
         if self.form is not TextForm.BOTH:

@@ -89,7 +89,9 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
                 shards, stats = encode_resumable(encoder, source.texts, staging, {
                     "corpus_sha256": source.sha256, "model_fingerprint": fp}, shard_size, batch_size, show_progress,
                     workers, (model, device, trust_remote_code))
+            _forget_morphemes(encoder)  # the passages' morpheme strings, held for the encoder: not needed after
             model_info = model_section(model, fp, encoder, out)
+            del encoder  # nor its weights, while the index is assembled
             dense_info = {"kind": faiss_kind, "options": {"hnsw_m": hnsw_m, "ivf_lists": ivf_lists, "pq_m": pq_m}}
             embeddings = _ShardRows(shards)
         tokens = None
@@ -98,6 +100,7 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
                 tokens, stats["tokenized"] = tokens_for_update(out, staging, source.for_bm25(SEARCH_FIELDS),
                                                                show_progress, source.bm25_parts(SEARCH_FIELDS),
                                                                lent, workers)
+        lent = None  # make-pairs' cache (its queries' morphemes too) is not needed past here
         manifest = assemble(out, source, tokens, embeddings, model_info, dense_info, seconds, SEARCH_FIELDS)
         assert manifest.build is not None
         manifest.build.update({**stats, "shard_size": shard_size, "batch_size": batch_size,
@@ -118,6 +121,14 @@ def _lend_morphemes(encoder, texts: list[str], cache) -> None:
         return
     taken = tokenizer.prime(texts, cache.get_many(texts))
     log.info("the model reads morphemes: %d of %d passages' from %s", taken, len(texts), cache.path)
+
+
+def _forget_morphemes(encoder) -> None:
+    from lex_dpr.models.morphemes import morpheme_tokenizer
+
+    tokenizer = morpheme_tokenizer(encoder)
+    if tokenizer is not None:
+        tokenizer.forget()
 
 
 def lent_cache(passages: str | Path, spec: str | Path | None):
