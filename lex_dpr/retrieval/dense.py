@@ -160,13 +160,21 @@ class DenseIndex:
             faiss.write_index(self.faiss_index, str(tmp))
 
     @classmethod
-    def load(cls, path: str | Path, kind: str = "flat", params: dict[str, int] | None = None) -> DenseIndex:
+    def load(cls, path: str | Path, kind: str = "flat", params: dict[str, int] | None = None,
+             mmap: bool = True) -> DenseIndex:
+        """Open a saved index. With ``mmap`` a flat index's vectors and an IVF index's inverted lists stay in the
+        file and page in as searches read them (FAISS's ``IO_FLAG_MMAP_IFC`` / ``IO_FLAG_MMAP``): opening takes
+        no time and no memory whatever the corpus, and processes that open the same index (`rag batch --shard`
+        workers, `serve`) share one copy in the page cache. An HNSW graph is read into memory."""
         import faiss
 
         if not Path(path).is_file():
             raise InputError(f"{path}: no dense index there; build it with `lex-dpr index build`")
+        flags = 0
+        if mmap:
+            flags = {"flat": faiss.IO_FLAG_MMAP_IFC, "ivf": faiss.IO_FLAG_MMAP, "ivfpq": faiss.IO_FLAG_MMAP}.get(kind, 0)
         try:
-            index = faiss.read_index(str(path))
+            index = faiss.read_index(str(path), flags)
         except RuntimeError as exc:
             raise InputError(f"{path}: not a FAISS index ({str(exc).splitlines()[0]}); build it again") from None
         params = dict(params or {})

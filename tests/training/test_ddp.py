@@ -56,3 +56,39 @@ def test_a_refused_start_ends_every_rank_instead_of_hanging(sample_training_data
     assert any("no checkpoint to resume from" in line for line in done.stderr.splitlines() if line.startswith("error:"))
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert errors and any("rank 1: rank 0 did not start the run" in line for line in errors), done.stderr[-2000:]
+
+
+def test_a_killed_two_process_run_resumes_under_torchrun(sample_training_data, tmp_path):
+    import signal
+    import time
+
+    from lex_dpr.runs.record import read_metrics, read_record
+
+    launcher = shutil.which("torchrun", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if launcher is None:
+        pytest.skip("torchrun is not installed beside this Python")
+    out = tmp_path / "ddp"
+    args = [a if a != "trainer.epochs=2" else "trainer.epochs=6" for a in _args(sample_training_data, out)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
+    command = [launcher, "--standalone", "--nproc_per_node=2", "-m", "lex_dpr.cli.main", *args]
+    run = out / "bi_encoder"
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            start_new_session=True)
+    try:  # SIGKILL the launcher and both ranks once a checkpoint is committed, well before the last epoch
+        deadline = time.monotonic() + 240
+        while not list(run.glob("checkpoint-*/rng_state_1.pth")):
+            assert proc.poll() is None, "the run ended before its first checkpoint"
+            assert time.monotonic() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert read_record(run)["status"] != "finished"
+    killed_at = max(int(p.name.split("-")[1]) for p in run.glob("checkpoint-*"))
+    done = _torchrun([*args, "--resume"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = read_record(run)
+    assert record["status"] == "finished" and record["result"]["steps"] > killed_at
+    steps = [row["step"] for row in read_metrics(run) if "train/loss" in row]
+    assert max(steps) > killed_at and all(c.name != "checkpoint-0" for c in run.glob("checkpoint-*"))
+    assert (run / "final" / "model.safetensors").is_file()

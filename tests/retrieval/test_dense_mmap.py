@@ -1,0 +1,51 @@
+"""A saved dense index opens memory-mapped: the same results, without reading its vectors or lists into memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lex_dpr.retrieval.dense import DenseIndex
+
+
+def _vectors(n: int, d: int, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "ivfpq"])
+def test_mapped_and_read_indexes_give_the_same_results(tmp_path, kind):
+    x = _vectors(3000, 32)
+    DenseIndex.build(x, kind).save(tmp_path / "dense.faiss")
+    params = {"nprobe": 8}
+    read = DenseIndex.load(tmp_path / "dense.faiss", kind, params, mmap=False)
+    mapped = DenseIndex.load(tmp_path / "dense.faiss", kind, params, mmap=True)
+    for queries in (x[:1], x[:40]):  # one query (FAISS on one thread) and a batch (the numpy product for flat)
+        a, b = read.search(queries, 10), mapped.search(queries, 10)
+        assert np.array_equal(a[1], b[1]) and np.array_equal(a[0], b[0])
+
+
+def test_an_ivf_index_searches_its_inverted_lists_on_disk(tmp_path):
+    import faiss
+
+    DenseIndex.build(_vectors(3000, 32), "ivfpq", pq_m=4).save(tmp_path / "dense.faiss")
+    lists = lambda index: type(faiss.downcast_InvertedLists(faiss.extract_index_ivf(index.faiss_index).invlists))
+    assert lists(DenseIndex.load(tmp_path / "dense.faiss", "ivfpq")).__name__ == "OnDiskInvertedLists"
+    assert lists(DenseIndex.load(tmp_path / "dense.faiss", "ivfpq", mmap=False)).__name__ == "ArrayInvertedLists"
+
+
+def test_a_mapped_flat_index_reads_its_vectors_from_the_file(tmp_path):
+    psutil = pytest.importorskip("psutil")
+    path = tmp_path / "dense.faiss"
+    DenseIndex.build(_vectors(5000, 64), "flat").save(path)
+
+    def mapped() -> bool:
+        return any(Path(m.path) == path for m in psutil.Process().memory_maps())
+
+    read = DenseIndex.load(path, "flat", mmap=False)
+    assert not mapped()
+    index = DenseIndex.load(path, "flat")
+    assert mapped()  # the vectors are the file's pages, shared with every process that opens it
+    assert index.size == read.size == 5000
