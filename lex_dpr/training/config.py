@@ -82,6 +82,9 @@ class TrainerConfig:
     max_steps: int = setting(-1, ge=1, also=(-1,))  # -1: train for `epochs`
     logging_steps: int = setting(10, ge=1)
     mask_false_negatives: bool = True  # mask in-batch passages that are also a positive of the query
+    # under torchrun: a query's negatives are every rank's passages, as in one process with the global batch
+    # (sentence-transformers' gather_across_devices; the masked loss only: not CachedMNRL, #4027)
+    gather_across_devices: bool = True
     cached_batch_threshold: int = setting(512, ge=1)  # effective batch above which CachedMNRL is used
     mini_batch_size: int = setting(32, ge=1)  # CachedMNRL chunk size
     early_stopping_patience: int = setting(3, ge=0)  # evaluations without improvement; 0 turns it off

@@ -330,7 +330,7 @@ def _setup_loss(cfg: TrainConfig, model, n_negatives: int):
                         "false negatives", t.batch_size)
         return CachedMultipleNegativesRankingLoss(model, scale=scale, mini_batch_size=t.mini_batch_size)
     return MaskedMultipleNegativesRankingLoss(model, scale=scale, n_negatives=n_negatives,
-                                              mask=t.mask_false_negatives)
+                                              mask=t.mask_false_negatives, gather_across_devices=t.gather_across_devices)
 
 
 def _training_arguments(cfg: TrainConfig, run_dir: Path, meta: ModelMetadata, columns: list[str],
