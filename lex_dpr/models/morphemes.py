@@ -121,6 +121,18 @@ class MorphemeTokenizer:
             self._memo = {}
         return remember(self._memo, texts, morphemes)
 
+    def known(self, texts: Sequence[str]) -> list[str | None]:
+        """The remembered morphemes (joined) of ``texts``, None where there are none: what a spawned encoding
+        worker is handed with its shard (:meth:`teach`), so Kiwi does not run again there."""
+        memo = self._memo or {}
+        return [memo.get(t) for t in texts]
+
+    def teach(self, texts: Sequence[str], joined: Sequence[str | None]) -> None:
+        """Remember what :meth:`known` gave (None entries are left to Kiwi)."""
+        if self._memo is None:
+            self._memo = {}
+        self._memo.update((t, m) for t, m in zip(texts, joined, strict=True) if m is not None)
+
     def forget(self) -> None:
         """Drop the remembered morphemes (an index build's passages, once they are encoded)."""
         if self._memo is not None:

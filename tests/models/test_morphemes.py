@@ -157,3 +157,24 @@ def test_training_borrows_the_morphemes_make_pairs_cached_and_they_are_kiwis(sam
     assert len(memo) >= len(set(corpus.texts))  # every passage came from the cache
     borrowed = sorted(memo)
     assert [memo[t] for t in borrowed] == morphemes_of(borrowed)  # what Kiwi itself gives
+
+
+def test_an_encoding_worker_is_handed_its_shards_morphemes_and_runs_no_kiwi(morpheme_run, monkeypatch, tmp_path):
+    from lex_dpr.data import tokenize as kiwi
+    from lex_dpr.models.morphemes import morpheme_tokenizer
+    from lex_dpr.retrieval.index import encode
+
+    parent = load_query_encoder(morpheme_run)
+    morpheme_tokenizer(parent).prime(TEXTS, [tokenize(t) for t in TEXTS])  # as from make-pairs' cache
+    known = morpheme_tokenizer(parent).known(TEXTS)
+    assert known[0].split()[:3] == ["길", "지갑", "줍"] and known[2] == ""
+    monkeypatch.setattr(encode, "_WORKER", {"encoder": load_query_encoder(morpheme_run)})  # a fresh worker's model
+    monkeypatch.setattr(kiwi, "_MEMO", {})
+    read = []
+    real = kiwi._tokenize
+    monkeypatch.setattr(kiwi, "_tokenize", lambda texts, *a, **k: read.extend(texts) or real(texts, *a, **k))
+    encode._worker_encode(list(TEXTS), str(tmp_path / "shard.npy"), 8, known)
+    assert read == []
+    assert np.array_equal(np.load(tmp_path / "shard.npy"), parent.encode_document(TEXTS, normalize_embeddings=True))
+    encode._worker_encode(list(TEXTS), str(tmp_path / "again.npy"), 8, None)  # nothing handed: Kiwi reads them
+    assert read and (tmp_path / "again.npy").read_bytes() == (tmp_path / "shard.npy").read_bytes()

@@ -24,6 +24,7 @@ import numpy as np
 
 from lex_dpr.errors import ConfigError, InputError
 from lex_dpr.models.fingerprint import fingerprint_or_name, model_fingerprint, resolve_model_folder
+from lex_dpr.models.morphemes import morpheme_tokenizer
 from lex_dpr.retrieval.dense import encode_passages
 from lex_dpr.retrieval.index.layout import FORMAT, PASSAGES
 from lex_dpr.retrieval.index.manifest import Manifest
@@ -191,7 +192,8 @@ def encode_resumable(encoder, texts: Sequence[str], staging: Path, key: dict, sh
     with Bar("encode", len(texts), "passages", show_progress,
              completed=len(texts) - sum(min(shard_size, len(texts) - i * shard_size) for i in todo)) as bar:
         if workers > 1 and load is not None and len(todo) > 1:
-            for i, dims in _encode_in_processes(texts, paths, todo, shard_size, batch_size, workers, load):
+            for i, dims in _encode_in_processes(texts, paths, todo, shard_size, batch_size, workers, load,
+                                                morpheme_tokenizer(encoder)):
                 if dim is not None and dims != dim:
                     raise InputError(f"the model gives {dims}-dimensional vectors, the finished shards in "
                                      f"{shards_dir} {dim}; remove {staging} and build again")
@@ -214,17 +216,22 @@ def encode_resumable(encoder, texts: Sequence[str], staging: Path, key: dict, sh
 
 
 def _encode_in_processes(texts: Sequence[str], paths: list[Path], todo: list[int], shard_size: int, batch_size: int,
-                         workers: int, load: tuple):
+                         workers: int, load: tuple, morphemes=None):
     """(shard, dimension) as each of ``todo`` is written by a pool of ``workers`` processes (spawned: torch and
-    OpenMP do not survive a fork)."""
+    OpenMP do not survive a fork). A model that reads morphemes gets each shard's along with it from
+    ``morphemes`` (the parent's :class:`~lex_dpr.models.morphemes.MorphemeTokenizer`, primed from make-pairs'
+    cache): without them every worker ran Kiwi over its shards (100k passages, 2 workers: 255 s against 60 s)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"),
                              initializer=_worker_start, initargs=(*load, threads)) as pool:
-        futures = {pool.submit(_worker_encode, list(texts[i * shard_size:(i + 1) * shard_size]), str(paths[i]),
-                               batch_size): i for i in todo}
+        futures = {}
+        for i in todo:
+            part = list(texts[i * shard_size:(i + 1) * shard_size])
+            known = morphemes.known(part) if morphemes is not None else None
+            futures[pool.submit(_worker_encode, part, str(paths[i]), batch_size, known)] = i
         for future in as_completed(futures):
             yield futures[future], future.result()
 
@@ -239,8 +246,13 @@ def _worker_start(model: str, device: str | None, trust_remote_code: bool, threa
     _WORKER["encoder"] = _load_encoder(model, device, trust_remote_code)
 
 
-def _worker_encode(texts: list[str], path: str, batch_size: int) -> int:
-    vectors = np.vstack(_chunks(_WORKER["encoder"], texts, batch_size, lambda n: None))
+def _worker_encode(texts: list[str], path: str, batch_size: int, morphemes: list[str | None] | None = None) -> int:
+    encoder = _WORKER["encoder"]
+    if morphemes is not None and (tokenizer := morpheme_tokenizer(encoder)) is not None:
+        tokenizer.teach(texts, morphemes)
+    vectors = np.vstack(_chunks(encoder, texts, batch_size, lambda n: None))
+    if tokenizer := morpheme_tokenizer(encoder):
+        tokenizer.forget()  # a worker keeps only its current shard's
     with atomic_open(path) as fh:
         np.save(fh, vectors, allow_pickle=False)
     return int(vectors.shape[1])
