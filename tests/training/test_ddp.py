@@ -59,8 +59,11 @@ def test_a_refused_start_ends_every_rank_instead_of_hanging(sample_training_data
 
 
 def test_a_killed_two_process_run_resumes_under_torchrun(sample_training_data, tmp_path):
+    import contextlib
     import signal
     import time
+
+    psutil = pytest.importorskip("psutil")
 
     from lex_dpr.runs.record import read_metrics, read_record
 
@@ -68,7 +71,9 @@ def test_a_killed_two_process_run_resumes_under_torchrun(sample_training_data, t
     if launcher is None:
         pytest.skip("torchrun is not installed beside this Python")
     out = tmp_path / "ddp"
-    args = [a if a != "trainer.epochs=2" else "trainer.epochs=6" for a in _args(sample_training_data, out)]
+    # long enough to be killed in the middle (an epoch of the sample takes about 0.2 s), no early stop
+    args = [a if a != "trainer.epochs=2" else "trainer.epochs=60" for a in _args(sample_training_data, out)]
+    args.append("trainer.early_stopping_patience=0")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
     command = [launcher, "--standalone", "--nproc_per_node=2", "-m", "lex_dpr.cli.main", *args]
     run = out / "bi_encoder"
@@ -80,9 +85,13 @@ def test_a_killed_two_process_run_resumes_under_torchrun(sample_training_data, t
             assert proc.poll() is None, "the run ended before its first checkpoint"
             assert time.monotonic() < deadline, "no checkpoint within 240 s"
             time.sleep(0.2)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+    finally:  # the launcher and its ranks (torchrun may start them in sessions of their own)
+        tree = [proc.pid, *(c.pid for c in psutil.Process(proc.pid).children(recursive=True))]
+        for pid in tree:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         proc.wait(timeout=30)
+        psutil.wait_procs([p for p in map(_process, tree) if p is not None], timeout=30)
     assert read_record(run)["status"] != "finished"
     killed_at = max(int(p.name.split("-")[1]) for p in run.glob("checkpoint-*"))
     done = _torchrun([*args, "--resume"])
@@ -92,3 +101,12 @@ def test_a_killed_two_process_run_resumes_under_torchrun(sample_training_data, t
     steps = [row["step"] for row in read_metrics(run) if "train/loss" in row]
     assert max(steps) > killed_at and all(c.name != "checkpoint-0" for c in run.glob("checkpoint-*"))
     assert (run / "final" / "model.safetensors").is_file()
+
+
+def _process(pid: int):
+    import psutil
+
+    try:
+        return psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return None
