@@ -64,12 +64,18 @@ def search_docs(index: BM25Index, query_tokens: Sequence[Sequence[str]], k: int,
     step = -(-len(query_tokens) // (workers * _SHARDS_PER_WORKER))
     slices = [[list(q) for q in query_tokens[i:i + step]] for i in range(0, len(query_tokens), step)]
     log.info("BM25 negatives: %d queries × %d passages in %d processes", len(query_tokens), index.size, workers)
+    from concurrent.futures.process import BrokenProcessPool
+
     with tempfile.TemporaryDirectory(prefix="lexdpr-bm25-", dir=scratch) as tmp:
         folder = Path(tmp) / "bm25"
         index.save(folder)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_open_shared, initargs=(str(folder),)) as pool:
-            return [docs for part in pool.map(_search_slice, slices, [k] * len(slices)) for docs in part]
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=_open_shared, initargs=(str(folder),)) as pool:
+                return [docs for part in pool.map(_search_slice, slices, [k] * len(slices)) for docs in part]
+        except BrokenProcessPool as exc:  # a worker killed (out of memory) or unable to start: one process does it
+            log.warning("BM25 negatives: a worker process died (%s); searching in this process instead", exc)
+    return [docs for docs, _ in index.search(query_tokens, k)]
 
 
 _SHARED: dict[str, BM25Index] = {}

@@ -174,7 +174,12 @@ class DenseIndex:
         if mmap:
             flags = {"flat": faiss.IO_FLAG_MMAP_IFC, "ivf": faiss.IO_FLAG_MMAP, "ivfpq": faiss.IO_FLAG_MMAP}.get(kind, 0)
         try:
-            index = faiss.read_index(str(path), flags)
+            try:
+                index = faiss.read_index(str(path), flags)
+            except RuntimeError:
+                if not flags:
+                    raise
+                index = faiss.read_index(str(path))  # a file system that cannot map it: read it into memory
         except RuntimeError as exc:
             raise InputError(f"{path}: not a FAISS index ({str(exc).splitlines()[0]}); build it again") from None
         params = dict(params or {})

@@ -37,3 +37,20 @@ def test_small_work_stays_in_one_process(monkeypatch):
     monkeypatch.setattr(negatives, "_open_shared", None)  # a worker would fail to start
     assert [r.tolist() for r in negatives.search_docs(index, [["손해"]] * 3000, 1, workers=4)] == [[0]] * 3000
     assert isinstance(negatives.search_docs(index, [["형법"]], 1, workers=4)[0], np.ndarray)
+
+
+def test_a_worker_that_cannot_start_leaves_the_search_to_this_process(tmp_path, monkeypatch, caplog):
+    index = BM25Index([["민법", "손해"], ["형법", "사기"], ["민법", "사기"]])
+    queries = [["사기"], ["민법"]] * 1500
+    monkeypatch.setattr(negatives, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(negatives, "_open_shared", _exit_at_start)  # spawned workers die in their initializer
+    rows = negatives.search_docs(index, queries, 2, workers=2, scratch=tmp_path)
+    assert [r.tolist() for r in rows] == [d.tolist() for d, _ in index.search(queries, 2)]
+    assert "searching in this process instead" in caplog.text
+    assert list(tmp_path.iterdir()) == []
+
+
+def _exit_at_start(folder: str) -> None:
+    import os
+
+    os._exit(3)

@@ -49,3 +49,20 @@ def test_a_mapped_flat_index_reads_its_vectors_from_the_file(tmp_path):
     index = DenseIndex.load(path, "flat")
     assert mapped()  # the vectors are the file's pages, shared with every process that opens it
     assert index.size == read.size == 5000
+
+
+def test_an_index_that_cannot_be_mapped_is_read_into_memory(tmp_path, monkeypatch):
+    import faiss
+
+    x = _vectors(500, 16)
+    DenseIndex.build(x).save(tmp_path / "dense.faiss")
+    real = faiss.read_index
+
+    def no_mmap(path, flags=0):
+        if flags:
+            raise RuntimeError("Error: mmap failed")  # as FAISS says on a file system without mmap
+        return real(path)
+
+    monkeypatch.setattr(faiss, "read_index", no_mmap)
+    index = DenseIndex.load(tmp_path / "dense.faiss")
+    assert index.search(x[:1], 1)[1].tolist() == [[0]]
