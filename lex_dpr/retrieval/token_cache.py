@@ -42,6 +42,7 @@ CACHE_DIR = ".lexdpr_cache"
 # Rewrite the file when duplicate or bad lines exceed this share of it (and this many lines).
 COMPACT_SHARE = 0.25
 COMPACT_MIN_LINES = 1000
+APPEND_CHUNK = 4096  # entries joined into one write
 
 
 def text_key(text: str) -> str:
@@ -105,7 +106,7 @@ class TokenCache:
         for text, toks in zip(texts, tokens, strict=True):
             key = text_key(text)
             if key not in self._tokens:
-                new[key] = list(toks)
+                new[key] = toks if type(toks) is list else list(toks)  # kept, not copied: an index's are 100k+
         self._tokens.update(new)
         if not new or not self.writable:
             return
@@ -149,7 +150,9 @@ class TokenCache:
             return
         with open_append(self.path) as fh:  # a last line cut by a crash is cut away first, never glued onto
             end = fh.seek(0, os.SEEK_END)
-            written = append(fh, entries)
+            written = 0
+            for start in range(0, len(entries), APPEND_CHUNK):  # whole lines a block at a time, not one blob of all
+                written += append(fh, entries[start:start + APPEND_CHUNK])
             self._inode = os.fstat(fh.fileno()).st_ino
         self._pos = Position(end + written, self._pos.line + len(entries))
         self._disk.update(dict.fromkeys(key for key, _ in entries))

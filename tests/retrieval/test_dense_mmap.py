@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lex_dpr.retrieval.dense import DenseIndex
+from lex_dpr.retrieval.dense import DenseIndex, write_flat
 
 
 def _vectors(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -66,3 +66,24 @@ def test_an_index_that_cannot_be_mapped_is_read_into_memory(tmp_path, monkeypatc
     monkeypatch.setattr(faiss, "read_index", no_mmap)
     index = DenseIndex.load(tmp_path / "dense.faiss")
     assert index.search(x[:1], 1)[1].tolist() == [[0]]
+
+
+@pytest.mark.parametrize("n, dim", [(1, 8), (3000, 32), (70_000, 4)])  # 70,000 rows: more than one block
+def test_a_flat_index_written_from_the_rows_is_the_file_faiss_writes(tmp_path, n, dim):
+    x = _vectors(n, dim, seed=n)
+    DenseIndex.build(x).save(tmp_path / "built.faiss")
+    np.save(tmp_path / "rows.npy", x)
+    written = write_flat(np.load(tmp_path / "rows.npy", mmap_mode="r"), tmp_path / "written.faiss")
+    assert (tmp_path / "written.faiss").read_bytes() == (tmp_path / "built.faiss").read_bytes()
+    assert written.kind == "flat" and written.size == n
+    assert written.search(x[:2], 1)[1][:, 0].tolist() == list(range(min(2, n)))
+
+
+def test_a_faiss_that_lays_flat_files_out_otherwise_gets_an_index_built_in_memory(tmp_path, monkeypatch):
+    from lex_dpr.retrieval import dense
+
+    monkeypatch.setattr(dense, "_flat_layout", lambda dim: None)
+    x = _vectors(100, 8)
+    DenseIndex.build(x).save(tmp_path / "built.faiss")
+    write_flat(x, tmp_path / "written.faiss")
+    assert (tmp_path / "written.faiss").read_bytes() == (tmp_path / "built.faiss").read_bytes()

@@ -23,7 +23,6 @@ from lex_dpr.errors import ConfigError, InputError
 from lex_dpr.models import fingerprint
 from lex_dpr.models.fingerprint import model_fingerprint
 from lex_dpr.retrieval.bm25 import BM25Retriever
-from lex_dpr.retrieval.dense import DenseIndex
 from lex_dpr.retrieval.index import MANIFEST, build_index, encode, open_index, read_manifest, update, update_index
 from lex_dpr.retrieval.index.passages import text_sha256
 from lex_dpr.utils import folders
@@ -333,7 +332,9 @@ def test_a_failed_rebuild_leaves_the_old_index(built_a, corpus_a, tmp_path, monk
     def broken(*a, **kw):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(DenseIndex, "save", broken)
+    from lex_dpr.retrieval import dense
+
+    monkeypatch.setattr(dense, "staged_file", broken)  # the dense file's write (DenseIndex.save and write_flat)
     with pytest.raises(OSError):
         build_index(corpus_a, folder, model=str(read_manifest(folder).model.path))
     assert (folder / "manifest.json").read_bytes() == before and open_index(folder, dense=False)

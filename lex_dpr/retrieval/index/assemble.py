@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from lex_dpr.retrieval.bm25 import BM25Index
-from lex_dpr.retrieval.dense import DenseIndex
+from lex_dpr.retrieval.dense import DenseIndex, write_flat
 from lex_dpr.retrieval.index.digests import file_entry, folder_entry
 from lex_dpr.retrieval.index.layout import (BM25_DIR, DENSE, EMBEDDINGS, FORMAT, HASHES, PASSAGES, TOKENS_DIR,
                                             clear_leftover, tmp_dir)
@@ -46,9 +46,12 @@ def assemble(out: Path, source: Passages, tokens: list[list[str]] | None, embedd
             matrix = write_embeddings(tmp / EMBEDDINGS, embeddings, len(source.ids))
         with timer(seconds, "faiss"):
             options = dense_info["options"]
-            index = DenseIndex.build(matrix, dense_info["kind"], hnsw_m=options["hnsw_m"],
-                                     ivf_lists=options["ivf_lists"], pq_m=options.get("pq_m"))
-            index.save(tmp / DENSE)
+            if dense_info["kind"] == "flat":  # straight from the memory-mapped rows: no second copy in memory
+                index = write_flat(matrix, tmp / DENSE)
+            else:
+                index = DenseIndex.build(matrix, dense_info["kind"], hnsw_m=options["hnsw_m"],
+                                         ivf_lists=options["ivf_lists"], pq_m=options.get("pq_m"))
+                index.save(tmp / DENSE)
         del matrix
         dim = int(index.faiss_index.d)
         model_info = {**model_info, "dim": dim}
