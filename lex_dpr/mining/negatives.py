@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 # and bm25s and maps the saved index). 2 workers on 2 cores (bench/bench_negatives.py): 12,715 queries × 15,638
 # passages 2.6 s against 3.5 s in one process; × 62,552 passages (the shared ones 4 times) 5.3 s against 9.7 s.
 PARALLEL_MIN_WORK = 50_000_000
+SCRATCH_NAME = ".lexdpr-bm25-negatives.tmp"  # the saved index the workers map, under ``scratch``
 _SHARDS_PER_WORKER = 4  # contiguous query slices per worker: an uneven slice does not keep the others waiting
 
 
@@ -33,8 +34,8 @@ def bm25_negatives(index: BM25Index, query_tokens: Sequence[Sequence[str]], pool
 
     bm25s scores every passage for a query on one core, and there are about as many queries as passages, so
     the search grows with the square of the corpus: with ``workers`` > 1 (and enough work, see
-    :data:`PARALLEL_MIN_WORK`) the index is saved under ``scratch`` (a temporary folder there; default: the
-    system's) and N spawned processes memory-map it (one copy in the page cache, not N) and search
+    :data:`PARALLEL_MIN_WORK`) the index is saved under ``scratch`` (in :data:`SCRATCH_NAME`, removed after, and
+    before: what a killed run left; default: a temporary folder of the system's) and N spawned processes memory-map it (one copy in the page cache, not N) and search
     contiguous slices of the queries. The negatives are the same as one process finds.
     """
     depth = depth or max(3 * n, n + 64)
@@ -59,22 +60,26 @@ def search_docs(index: BM25Index, query_tokens: Sequence[Sequence[str]], k: int,
     if workers <= 1 or len(query_tokens) * index.size < PARALLEL_MIN_WORK:
         return [docs for docs, _ in index.search(query_tokens, k)]
     import multiprocessing
+    import shutil
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     step = -(-len(query_tokens) // (workers * _SHARDS_PER_WORKER))
     slices = [[list(q) for q in query_tokens[i:i + step]] for i in range(0, len(query_tokens), step)]
     log.info("BM25 negatives: %d queries × %d passages in %d processes", len(query_tokens), index.size, workers)
-    from concurrent.futures.process import BrokenProcessPool
-
-    with tempfile.TemporaryDirectory(prefix="lexdpr-bm25-", dir=scratch) as tmp:
-        folder = Path(tmp) / "bm25"
-        index.save(folder)
-        try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_open_shared, initargs=(str(folder),)) as pool:
-                return [docs for part in pool.map(_search_slice, slices, [k] * len(slices)) for docs in part]
-        except BrokenProcessPool as exc:  # a worker killed (out of memory) or unable to start: one process does it
-            log.warning("BM25 negatives: a worker process died (%s); searching in this process instead", exc)
+    # under ``scratch`` a fixed name, removed first: a run killed here (SIGKILL) leaves nothing the next one keeps
+    tmp = Path(scratch) / SCRATCH_NAME if scratch is not None else Path(tempfile.mkdtemp(prefix="lexdpr-bm25-"))
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        index.save(tmp / "bm25")
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_open_shared, initargs=(str(tmp / "bm25"),)) as pool:
+            return [docs for part in pool.map(_search_slice, slices, [k] * len(slices)) for docs in part]
+    except BrokenProcessPool as exc:  # a worker killed (out of memory) or unable to start: one process does it
+        log.warning("BM25 negatives: a worker process died (%s); searching in this process instead", exc)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return [docs for docs, _ in index.search(query_tokens, k)]
 
 

@@ -54,3 +54,14 @@ def _exit_at_start(folder: str) -> None:
     import os
 
     os._exit(3)
+
+
+def test_what_a_killed_run_left_in_the_scratch_folder_is_cleared(tmp_path, monkeypatch):
+    index = BM25Index([["민법", "손해"], ["형법", "사기"]])
+    left = tmp_path / negatives.SCRATCH_NAME / "bm25"
+    left.mkdir(parents=True)
+    (left / "params.index.json").write_text("{torn")  # a SIGKILLed run's half-saved index
+    monkeypatch.setattr(negatives, "PARALLEL_MIN_WORK", 0)
+    rows = negatives.search_docs(index, [["사기"]] * 2000, 1, workers=2, scratch=tmp_path)
+    assert {r.tolist()[0] for r in rows} == {1}
+    assert list(tmp_path.iterdir()) == []
