@@ -12,7 +12,8 @@ Query sets (each skipped when its file is absent):
 Systems per index, an ablation ladder: BM25 only and the model only (plain: no lexicon, every passage type,
 no reranker), BM25 as questions see it (lexicon, statutes), then the index's tuned fusion with one weight for every
 query, + the question weight, + questions answered from statutes, + the everyday→legal lexicon, + the question
-reranker, + articles named by law and number first: the last row is what `rag ask|batch` do by default.
+reranker, + articles named by law and number first, + the uncited bonus for statements: the last row is what
+`rag ask|batch` do by default.
 `--override KEY=VALUE` (repeatable) applies to every row, e.g. another lexicon:
 
     git show a88896c:lex_dpr/resources/lexicon/everyday_legal.tsv > /tmp/lexicon_1029.tsv
@@ -80,8 +81,9 @@ def main() -> None:
         tuned = open_answerer(index, overrides=args.override)
         if sets is None:
             sets = query_sets(Path(args.pairs_dir), Path(args.questions), tuned.index.corpus)
+        nobonus = ["retrieval.uncited_bonus=0"]
         plain = ["retrieval.rerank=false", "retrieval.lexicon=null", "retrieval.question_types=null",
-                 "retrieval.citations=false"]
+                 "retrieval.citations=false", *nobonus]
         r = tuned.cfg.retrieval
         systems = {  # an ablation ladder: each row adds one thing to the row above it
             f"{label}, BM25 only": ["retrieval.method=weighted", "retrieval.weight=0", *plain],
@@ -91,10 +93,11 @@ def main() -> None:
             f"{label}, fused, one weight for all": ["retrieval.question_weight=null", *plain],
             f"{label}, + question weight {r.question_weight}": plain,
             f"{label}, + questions from statutes": ["retrieval.rerank=false", "retrieval.lexicon=null",
-                                                    "retrieval.citations=false"],
-            f"{label}, + lexicon": ["retrieval.rerank=false", "retrieval.citations=false"],
-            f"{label}, + reranker": ["retrieval.citations=false"],
-            f"{label}, + cited articles first (default)": [],
+                                                    "retrieval.citations=false", *nobonus],
+            f"{label}, + lexicon": ["retrieval.rerank=false", "retrieval.citations=false", *nobonus],
+            f"{label}, + reranker": ["retrieval.citations=false", *nobonus],
+            f"{label}, + cited articles first": nobonus,
+            f"{label}, + uncited bonus {r.uncited_bonus} (default)": [],
         }
         for name, overrides in systems.items():
             answerer = open_answerer(index, overrides=[*args.override, *overrides]) if overrides else tuned

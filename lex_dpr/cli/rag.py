@@ -172,6 +172,17 @@ def merge(parts: Annotated[list[Path], typer.Argument(help="The outputs of `rag 
                       highlight=False)
 
 
+def _shown(result) -> list:
+    """The candidates tune's table shows: every mode without an uncited bonus, and each bonus's best weight
+    (``--json`` has them all)."""
+    best_of: dict[float, object] = {}
+    for c in result.candidates:
+        if c.bonus and (c.bonus not in best_of or (c.recall, c.ndcg) > (best_of[c.bonus].recall, best_of[c.bonus].ndcg)):
+            best_of[c.bonus] = c
+    keep = {id(c) for c in best_of.values()} | {id(result.best)}
+    return [c for c in result.candidates if not c.bonus or id(c) in keep]
+
+
 @app.command("tune")
 def tune(index: IndexOpt,
          pairs: Annotated[Path, typer.Option("--pairs", help="Validation pairs (query_text, positive_passages).")],
@@ -206,7 +217,7 @@ def tune(index: IndexOpt,
                   f"{result.unseen_queries} never-seen positives)",
                   [(c.label, f"{c.recall:.4f}", "" if c.recall_seen is None else f"{c.recall_seen:.4f}",
                     "" if c.recall_unseen is None else f"{c.recall_unseen:.4f}", f"{c.ndcg:.4f}",
-                    "◀ best" if c is best else "") for c in result.candidates],
+                    "◀ best" if c is best else "") for c in _shown(result)],
                   ("mode", f"recall@{result.k}", "seen", "never-seen", "ndcg@10", ""))
     reranked = None
     if asked is not None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lex_dpr.rag.config import Method, RagConfig
+from lex_dpr.rag.config import Method, RagConfig, read_cited
 from lex_dpr.rag.prompts import Context, Templates, build_messages, check_answer, cited, is_refusal, load_templates
 from lex_dpr.retrieval.base import Ranking, Retriever
 from lex_dpr.utils.hashing import sha256_hex
@@ -77,8 +77,11 @@ def build_retriever(index, cfg: RagConfig, rerank: bool | None = None) -> Retrie
     else:
         k_first = r.k_dense if r.method == Method.INDEPENDENT else None
         reranker = question_reranker(index, cfg) if (r.rerank if rerank is None else rerank) else None
+        uncited = r.uncited_bonus and r.method == Method.WEIGHTED
+        cited_ids = read_cited(index.folder) if uncited else None  # INDEX/cited.json, from rag tune
         retriever = FusionRetriever(dense, bm25, weight=r.weight, depth=r.depth, method=str(r.method),
-                                    k_first=k_first, question_weight=r.question_weight, reranker=reranker)
+                                    k_first=k_first, question_weight=r.question_weight, reranker=reranker,
+                                    uncited_bonus=r.uncited_bonus, cited=cited_ids)
     if r.citations and retriever is not None:
         from lex_dpr.retrieval.citations import CitedFirst
 
@@ -167,6 +170,7 @@ class Answerer:
         if self.cfg.retrieval.method != Method.WEIGHTED:
             retrieval.pop("weight")
             retrieval.pop("question_weight")
+            retrieval.pop("uncited_bonus")
         if self.cfg.retrieval.method != Method.INDEPENDENT:
             retrieval.pop("k_dense")
         parts = {"index": manifest.corpus.sha256 or "",
@@ -196,6 +200,9 @@ class Answerer:
         reranker = getattr(self.retriever, "reranker", None)
         if reranker is not None:
             parts.append(str(reranker.reranker.meta.get("sha256", "")))
+        fused = getattr(self.retriever, "inner", self.retriever)
+        if getattr(fused, "uncited_bonus", 0.0):  # which passages get the bonus
+            parts.append(sha256_hex("\n".join(sorted(fused.cited)), 16))
         return "/".join(parts)
 
     def templates_fingerprint(self) -> str:

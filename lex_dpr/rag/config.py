@@ -22,6 +22,7 @@ from lex_dpr.utils import config as _config
 from lex_dpr.utils.config import setting
 
 SETTINGS_FILE = "retrieval.json"  # in the index folder, written by `rag tune`
+CITED_FILE = "cited.json"  # the passages training pairs cited, for retrieval.uncited_bonus; written by `rag tune`
 
 
 class Method(StrEnum):
@@ -40,6 +41,10 @@ class RetrievalConfig:
     # dense then; null: `weight` for every query. 0.3 is the best of 0.1–0.5 on the dev questions
     # (bench/bench_quality.py; shared corpus, the default static model); `rag tune --questions` tunes it.
     question_weight: float | None = setting(0.3, ge=0, le=1)
+    # weighted, for a statement (not asked as a question): added to the fused score of every passage no training
+    # pair cited (INDEX/cited.json), so passages the model never saw as a positive are not buried under the ones
+    # it learnt; `rag tune` chooses it with the weight (lex_dpr/retrieval/fusion.py)
+    uncited_bonus: float = setting(0.0, ge=0, le=1)
     # a query asked as a question: passage types it is answered from (null: all; a passage without a type is always
     # kept) and the everyday → legal lexicon appended to it (builtin | a TSV file | null); lex_dpr/retrieval/questions.py
     question_types: list[str] | None = field(default_factory=lambda: ["law", "admin"])
@@ -75,7 +80,7 @@ def load_rag_config(path: str | Path | None = None, overrides: Sequence[str] | N
                     index_settings: dict[str, Any] | None = None) -> RagConfig:
     """Defaults ← the index's tuned ``retrieval`` settings (mode, weight, k) ← ``path`` ← ``overrides``, checked together."""
     base = [f"retrieval.{k}={_config._format(v)}" for k, v in (index_settings or {}).items()
-            if k in ("method", "weight", "question_weight", "k_dense", "k") and v is not None]
+            if k in ("method", "weight", "question_weight", "uncited_bonus", "k_dense", "k") and v is not None]
     given = _given_retrieval_keys(path, overrides or [])
     if "weight" in given and "question_weight" not in given:
         base.append("retrieval.question_weight=null")  # a weight the user gives applies to every query
@@ -104,3 +109,23 @@ def read_index_settings(index_dir: str | Path) -> dict[str, Any]:
         raise InputError(f"{path}: not a retrieval settings file; run `lex-dpr rag tune` again or delete it")
     k = data.get("k")  # the number of contexts the mode was chosen for
     return {**data["retrieval"], **({"k": k} if isinstance(k, int) and not isinstance(k, bool) else {})}
+
+
+def read_cited(index_dir: str | Path) -> frozenset[str]:
+    """The passages the training pairs cited, as ``rag tune`` stored them (``retrieval.uncited_bonus`` needs them).
+
+    Raises:
+        InputError: the file is missing or not what ``rag tune`` writes.
+    """
+    from lex_dpr.errors import InputError
+    from lex_dpr.utils.io import read_json_file
+
+    path = Path(index_dir) / CITED_FILE
+    if not path.is_file():
+        raise InputError(f"{path}: missing; retrieval.uncited_bonus needs the passages training cited: run "
+                         "`lex-dpr rag tune` with the training pairs again, or set retrieval.uncited_bonus=0")
+    data = read_json_file(path)
+    passages = data.get("passages") if isinstance(data, dict) else None
+    if not isinstance(passages, list) or not all(isinstance(p, str) for p in passages):
+        raise InputError(f"{path}: not a list of cited passages; run `lex-dpr rag tune` again or delete it")
+    return frozenset(passages)

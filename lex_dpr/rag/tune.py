@@ -5,7 +5,10 @@ Every candidate is scored on the same two ranked lists per query (dense and BM25
 The objective is Recall@k, the share of the answering passages among the k contexts an LLM gets, with
 nDCG@10 breaking ties. With training pairs, queries with a never-seen positive (as ``eval``'s never-seen
 subset counts them: not fallback pairs) and all other queries count as two equal halves: a memorising model
-looks best on the seen half, and choosing on it alone would give the long tail away.
+looks best on the seen half, and choosing on it alone would give the long tail away. With training pairs,
+``weighted`` is also scored with an uncited bonus (:data:`BONUSES`, :func:`lex_dpr.retrieval.fusion.boost`)
+for statements: a fixed amount added to the fused score of every passage no training pair cited; the
+passages cited are stored in the index (``cited.json``) when the best candidate has one.
 
 Queries asked as questions (plain-language questions, :func:`lex_dpr.utils.text.is_question`) get their own
 weight, ``retrieval.question_weight``: :func:`tune_question_weight` picks it on labelled questions (their dev
@@ -22,12 +25,15 @@ from typing import Any
 import numpy as np
 
 from lex_dpr.errors import InputError
+from lex_dpr.utils.text import is_question
 from lex_dpr.evaluation.metrics import ndcg_at_k, recall_at_k
-from lex_dpr.rag.config import SETTINGS_FILE, Method
-from lex_dpr.retrieval.fusion import fuse, independent, rrf
+from lex_dpr.rag.config import CITED_FILE, SETTINGS_FILE, Method
+from lex_dpr.retrieval.fusion import boost, fuse, independent, rrf
 
 MIN_RERANK_QUESTIONS = 30  # fewer labelled questions train no reranker (5 folds of 6 questions)
 WEIGHTS = tuple(float(w) for w in np.round(np.arange(0.0, 1.01, 0.1), 2))
+# uncited bonuses scored with every weight (fused scores are min-max normalised: 1 is the top of a list)
+BONUSES = (0.0, 0.02, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3)
 
 
 @dataclass
@@ -35,6 +41,7 @@ class Candidate:
     method: str
     weight: float | None = None
     k_dense: int | None = None
+    bonus: float = 0.0  # the uncited bonus, weighted only
     recall: float = 0.0  # Recall@k, halves-weighted
     ndcg: float = 0.0  # nDCG@10, halves-weighted
     recall_seen: float | None = None
@@ -43,7 +50,7 @@ class Candidate:
     @property
     def label(self) -> str:
         if self.method == Method.WEIGHTED:
-            return f"weighted w={self.weight:.1f}"
+            return f"weighted w={self.weight:.1f}" + (f", uncited +{self.bonus:.2f}" if self.bonus else "")
         if self.method == Method.INDEPENDENT:
             return f"independent {self.k_dense}+rest"
         return self.method
@@ -54,6 +61,8 @@ class Candidate:
             out["weight"] = self.weight
         if self.k_dense is not None:
             out["k_dense"] = self.k_dense
+        if self.bonus:
+            out["uncited_bonus"] = self.bonus
         return out
 
 
@@ -67,6 +76,7 @@ class TuneResult:
     best: Candidate | None = None
     questions: list[Candidate] = field(default_factory=list)  # question_weight candidates, when tuned
     question_best: Candidate | None = None
+    cited: set[str] = field(default_factory=set)  # the passages training pairs cited
 
     def to_dict(self) -> dict[str, Any]:
         return {"k": self.k, "queries": self.queries, "seen_queries": self.seen_queries,
@@ -92,16 +102,26 @@ def tune(index, pairs: Sequence[dict], train_pairs: Sequence[dict] = (), k: int 
     dense = index.dense.rank(queries, depth)
     bm25 = index.bm25.rank(queries, depth)
     result = TuneResult(k, len(pairs), sum(not u for u in unseen_mask), sum(unseen_mask))
-    cands = [Candidate(Method.WEIGHTED.value, weight=w) for w in WEIGHTS]
+    result.cited = seen
+    # the bonus applies to statements only, as rag ask gives it (a question gets question_weight instead)
+    statement = [not is_question(q) for q in queries]
+    bonuses = BONUSES if seen else (0.0,)  # no training pairs: nothing is known to be cited
+    cands = [Candidate(Method.WEIGHTED.value, weight=w, bonus=x) for x in bonuses for w in WEIGHTS]
     cands.append(Candidate(Method.RRF.value))
     cands += [Candidate(Method.INDEPENDENT.value, k_dense=n) for n in range(1, k)]
     from lex_dpr.utils.progress import track
 
-    for c in track(cands, "scoring retrieval modes", total=len(cands), enabled=show_progress):
+    fused: dict[float, list] = {}  # one weight's fused lists, shared by its bonuses (scored one weight after another)
+    order = sorted(cands, key=lambda c: (c.method != Method.WEIGHTED, c.weight or 0.0))
+    for c in track(order, "scoring retrieval modes", total=len(cands), enabled=show_progress):
         recalls, ndcgs = [], []
-        for a, b, rel in zip(dense, bm25, relevant, strict=True):
+        if c.method == Method.WEIGHTED and c.weight not in fused:
+            fused = {c.weight: [fuse(a, b, c.weight) for a, b in zip(dense, bm25, strict=True)]}
+        for i, (a, b, rel) in enumerate(zip(dense, bm25, relevant, strict=True)):
             if c.method == Method.WEIGHTED:
-                ranked = fuse(a, b, c.weight)
+                ranked = fused[c.weight][i]
+                if c.bonus and statement[i]:
+                    ranked = boost(ranked, seen, c.bonus)
             elif c.method == Method.RRF:
                 ranked = rrf([a, b])
             else:
@@ -111,7 +131,7 @@ def tune(index, pairs: Sequence[dict], train_pairs: Sequence[dict] = (), k: int 
             ndcgs.append(ndcg_at_k(ids, rel, 10))
         c.recall, c.recall_seen, c.recall_unseen = _halves(recalls, unseen_mask)
         c.ndcg = _halves(ndcgs, unseen_mask)[0]
-        result.candidates.append(c)
+    result.candidates = cands  # in order of preference on a tie: no bonus first, lower weights first
     result.best = max(result.candidates, key=lambda c: (round(c.recall, 10), round(c.ndcg, 10)))
     return result
 
@@ -184,11 +204,17 @@ def write_settings(index_dir: str | Path, result: TuneResult, pairs_path: str | 
 
     path = Path(index_dir) / SETTINGS_FILE
     settings = result.best.settings()
+    cited = Path(index_dir) / CITED_FILE
+    if result.best.bonus:  # first: settings that name a bonus never stand without the passages it skips
+        write_json(cited, {"about": "the passages the training pairs cited; retrieval.uncited_bonus skips them",
+                           "passages": sorted(result.cited)})
     if result.question_best is not None and settings["method"] == Method.WEIGHTED:
         settings["question_weight"] = result.question_best.weight
     write_json(path, {"retrieval": settings, "k": result.k,
                       "tuned_on": {"pairs": str(pairs_path), "fingerprint": fingerprint, "queries": result.queries},
                       "scores": {"recall_at_k": result.best.recall, "ndcg_at_10": result.best.ndcg}})
+    if not result.best.bonus:
+        cited.unlink(missing_ok=True)
     return path
 
 

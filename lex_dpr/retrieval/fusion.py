@@ -8,6 +8,13 @@ Three ways, as ``rag --retrieval`` names them:
 - ``independent``: the top ``k_a`` of one list and the top ``k_b`` of the other, merged without duplicates
   (3 + 3 contexts for an LLM).
 
+With ``weighted``, statements (queries not asked as questions) can also get an *uncited bonus*
+(:func:`boost`): a fixed amount added to the fused score of every passage no training pair cited. A trained
+model ranks the passages its training pairs cited above ones it never saw as a positive, whatever the query
+(the popularity it learnt, like a classifier's bias towards frequent classes); the bonus takes a fixed part of
+that back (post-hoc logit adjustment, with the prior reduced to cited or not). ``rag tune`` chooses it with the
+weight, on validation queries whose positives training saw and never saw as two equal halves.
+
 Example:
     >>> a, b = [("x", 10.0), ("y", 0.0)], [("y", 1.0), ("x", 0.5), ("z", 0.0)]
     >>> fuse(a, b, weight=0.5)
@@ -21,7 +28,7 @@ Example:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 
 from lex_dpr.errors import ConfigError
 from lex_dpr.retrieval.base import Ranking, Retriever
@@ -41,6 +48,18 @@ def fuse(a: Ranking, b: Ranking, weight: float) -> Ranking:
         for pid, s in ranking:
             scores[pid] += w * ((s - lo) / (hi - lo) if hi > lo else 1.0)
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def boost(ranking: Ranking, cited: Container[str], bonus: float) -> Ranking:
+    """``bonus`` added to the score of every passage not in ``cited``, the ranking sorted again.
+
+    Example:
+        >>> boost([("x", 1.0), ("y", 0.9)], cited={"x"}, bonus=0.2)
+        [('y', 1.1), ('x', 1.0)]
+    """
+    if not bonus:
+        return list(ranking)
+    return sorted(((pid, s if pid in cited else s + bonus) for pid, s in ranking), key=lambda kv: (-kv[1], kv[0]))
 
 
 def rrf(rankings: Sequence[Ranking], k: int = 60) -> Ranking:
@@ -82,19 +101,25 @@ class FusionRetriever:
         method: ``weighted`` (default), ``rrf`` or ``independent``.
         depth: how deep each list is read before fusing.
         k_first: for ``independent``, how many of the ``k`` results come from ``first`` (default half, rounded up).
+        uncited_bonus, cited: for ``weighted``, the bonus (:func:`boost`) a statement's fused passages get when
+            they are not in ``cited`` (the passages training pairs cited); questions never get it.
     """
 
     def __init__(self, first: Retriever, second: Retriever, weight: float = 0.5, depth: int = 100,
                  method: str = "weighted", k_first: int | None = None, question_weight: float | None = None,
-                 reranker=None) -> None:
+                 reranker=None, uncited_bonus: float = 0.0, cited: Container[str] | None = None) -> None:
         if method not in FUSION_METHODS:
             raise ConfigError(f"fusion method {method!r} is not one of {', '.join(FUSION_METHODS)}")
         self.first, self.second, self.weight, self.depth = first, second, weight, depth
         self.method, self.k_first, self.question_weight = method, k_first, question_weight
+        self.uncited_bonus = uncited_bonus if cited is not None and method == "weighted" else 0.0
+        self.cited = cited
         self.reranker = reranker  # reorders the fused candidates of the queries it applies to (rerank.QuestionReranker)
         detail = f"w={weight:.2f}" if method == "weighted" else method
         if method == "weighted" and question_weight is not None:
             detail += f", questions w={question_weight:.2f}"
+        if self.uncited_bonus:
+            detail += f", uncited +{self.uncited_bonus:.2f}"
         if reranker is not None:
             detail += ", questions reranked"
         self.name = f"{first.name}+{second.name} ({detail})"
@@ -108,9 +133,10 @@ class FusionRetriever:
     def combine_for(self, query: str, a: Ranking, b: Ranking, k: int) -> Ranking:
         """``query``'s two lists fused (with its weight), then reranked when the reranker applies to it."""
         weight = self.weight_for(query)
+        bonus = self.bonus_for(query)
         if self.reranker is None or not self.reranker.applies(query):
-            return self.combine(a, b, k, weight)
-        fused = self.combine(a, b, max(k, self.reranker.candidates), weight)
+            return self.combine(a, b, k, weight, bonus)
+        fused = self.combine(a, b, max(k, self.reranker.candidates), weight, bonus)
         return self.reranker.rerank(query, a, b, fused)[:k]
 
     def weight_for(self, query: str) -> float:
@@ -119,9 +145,14 @@ class FusionRetriever:
             return self.question_weight
         return self.weight
 
-    def combine(self, a: Ranking, b: Ranking, k: int, weight: float | None = None) -> Ranking:
+    def bonus_for(self, query: str) -> float:
+        """The uncited bonus for a statement; 0 for a query asked as a question."""
+        return self.uncited_bonus if self.uncited_bonus and not is_question(query) else 0.0
+
+    def combine(self, a: Ranking, b: Ranking, k: int, weight: float | None = None, bonus: float = 0.0) -> Ranking:
         if self.method == "weighted":
-            return fuse(a, b, self.weight if weight is None else weight)[:k]
+            fused = fuse(a, b, self.weight if weight is None else weight)
+            return (boost(fused, self.cited, bonus) if bonus and self.cited is not None else fused)[:k]
         if self.method == "rrf":
             return rrf([a, b])[:k]
         k_a = min(self.k_first, k) if self.k_first is not None else (k + 1) // 2

@@ -2,6 +2,7 @@
 
 import orjson
 
+from lex_dpr.rag.tune import BONUSES
 from tests._cli import lex_dpr
 
 
@@ -12,7 +13,10 @@ def test_tune_writes_the_index_settings_that_ask_then_uses(index_copy, sample_tr
     assert done.exit_code == 0, done.output
     result = orjson.loads((tmp_path / "tune.json").read_bytes())
     labels = [c["method"] for c in result["candidates"]]
-    assert labels.count("weighted") == 11 and labels.count("rrf") == 1 and labels.count("independent") == 5
+    assert labels.count("weighted") == 11 * len(BONUSES) and labels.count("rrf") == 1
+    assert labels.count("independent") == 5
+    bonuses = {c["bonus"] for c in result["candidates"] if c["method"] == "weighted"}
+    assert bonuses == set(BONUSES)  # training pairs given: every weight with every uncited bonus
     best = result["best"]
     assert best["recall"] == max(c["recall"] for c in result["candidates"])
     assert result["seen_queries"] + result["unseen_queries"] == result["queries"] > 0
@@ -98,3 +102,40 @@ def test_questions_tune_the_question_weight_on_their_dev_split_only(index_copy, 
     done = lex_dpr(["rag", "tune", "--index", str(index_copy), "--pairs", str(sample_training_data["valid_pairs"]),
                     "--questions", str(only_test), "--quiet"])
     assert done.exit_code == 1 and "no question to tune on (3 test split)" in done.stderr
+
+
+def test_an_uncited_bonus_is_stored_with_the_passages_training_cited_and_ask_uses_it(index_copy, sample_training_data,
+                                                                                    tmp_path):
+    from lex_dpr.data.corpus import read_pairs
+    from lex_dpr.rag.answer import open_answerer
+    from lex_dpr.rag.config import read_cited
+    from lex_dpr.rag.tune import Candidate, TuneResult, write_settings
+
+    train = read_pairs(sample_training_data["pairs"])
+    cited = {pid for p in train for pid in p["positive_passages"]}
+    result = TuneResult(6, 10, 5, 5, cited=cited)
+    result.best = Candidate("weighted", weight=0.7, bonus=0.3)
+    write_settings(index_copy, result, sample_training_data["valid_pairs"], "f")
+    assert orjson.loads((index_copy / "retrieval.json").read_bytes())["retrieval"]["uncited_bonus"] == 0.3
+    assert read_cited(index_copy) == cited
+    statement = "임대차 계약의 해지와 손해배상의 범위"
+    with_bonus = open_answerer(index_copy).retriever.rank([statement], 10)[0]
+    without = open_answerer(index_copy, overrides=["retrieval.uncited_bonus=0"]).retriever.rank([statement], 100)[0]
+    assert with_bonus != without[:10]
+    # the bonus's order, recomputed here from the list without it (scores are the fused ones + 0.3 where uncited)
+    lifted = sorted(((pid, s + 0.3 * (pid not in cited)) for pid, s in without), key=lambda kv: (-kv[1], kv[0]))
+    assert [pid for pid, _ in with_bonus][:3] == [pid for pid, _ in lifted][:3]
+    asked = lex_dpr(["rag", "ask", statement, "--index", str(index_copy), "--json"])
+    assert asked.exit_code == 0 and "uncited +0.30" in orjson.loads(asked.stdout)["settings"]["retrieval"]
+    # settings that name a bonus without the passages it skips: one line that says what to do
+    (index_copy / "cited.json").unlink()
+    broken = lex_dpr(["rag", "ask", statement, "--index", str(index_copy)])
+    assert broken.exit_code == 1 and "cited.json: missing" in broken.stderr and "Traceback" not in broken.output
+    assert lex_dpr(["rag", "ask", statement, "--index", str(index_copy), "--set", "retrieval.uncited_bonus=0"]
+                   ).exit_code == 0
+    # tuned again without a bonus: the file goes with it
+    write_settings(index_copy, result, sample_training_data["valid_pairs"], "f")
+    result.best = Candidate("weighted", weight=0.7)
+    write_settings(index_copy, result, sample_training_data["valid_pairs"], "f")
+    assert not (index_copy / "cited.json").exists()
+    assert "uncited_bonus" not in orjson.loads((index_copy / "retrieval.json").read_bytes())["retrieval"]

@@ -97,3 +97,21 @@ def test_fusion_retriever_independent():
 def test_unknown_fusion_method_is_a_config_error():
     with pytest.raises(ConfigError, match=r"fusion method 'max' is not one of weighted, rrf, independent"):
         FusionRetriever(*_pair(), method="max")
+
+
+def test_the_uncited_bonus_lifts_a_statements_uncited_passages_and_never_a_questions():
+    question = "q1 이면 어떻게 되나요?"  # asked as a question (utils.text.is_question)
+    first = _Fixed("dense", {"q1": A, question: A})
+    second = _Fixed("bm25", {"q1": B, question: B})
+    plain = FusionRetriever(first, second, weight=0.7)
+    bonus = FusionRetriever(first, second, weight=0.7, uncited_bonus=0.1, cited={"p", "q"})
+    assert bonus.name == "dense+bm25 (w=0.70, uncited +0.10)"
+    # fused without it: p 0.7, q 0.65, s 0.15, r 0.0, t 0.0; s, r and t were never cited
+    _same(bonus.rank(["q1"], 4)[0], [("p", 0.7), ("q", 0.65), ("s", 0.25), ("r", 0.1)])
+    lifted = FusionRetriever(first, second, weight=0.7, uncited_bonus=0.3, cited={"p"})
+    assert [pid for pid, _ in lifted.rank(["q1"], 3)[0]] == ["q", "p", "s"]  # q 0.95 passes p 0.7
+    assert lifted.rank([question], 3) == plain.rank([question], 3)  # a question: no bonus
+    # no cited set, or another fusion method: no bonus at all
+    assert FusionRetriever(first, second, weight=0.7, uncited_bonus=0.3).rank(["q1"], 3) == plain.rank(["q1"], 3)
+    rrf_bonus = FusionRetriever(first, second, method="rrf", uncited_bonus=0.3, cited={"p"})
+    assert rrf_bonus.uncited_bonus == 0.0 and rrf_bonus.name == "dense+bm25 (rrf)"
