@@ -1,7 +1,7 @@
 """Directions of issue #17 measured and not made default: each prints what it would add to the default path.
 
     poetry run python bench/bench_directions.py [--index out/shared/index_default] [--pairs-dir out/shared]
-        [--synthetic synthetic.jsonl] [--only bridge,headings,statements,synthetic,prf]
+        [--synthetic synthetic.jsonl] [--only bridge,headings,statements,synthetic,prf,params]
 
 - bridge: precedents as a bridge. BM25 over the 판시사항 of the training precedents that cite a law or admin
   article; a question's top 30 precedents vote for the articles they cite (score share / √citations). Scored
@@ -14,6 +14,10 @@
   (`lex-dpr synth --llm none`), scored on the test questions.
 - prf: pseudo-relevance feedback for questions: the 8 terms with the highest tf·idf in the question's BM25
   top 5 (terms it already has left out) put before it, then BM25 and the fused lists again.
+
+- params: the question reranker's own features and LambdaMART settings: the 17 features it had before the
+  article ones (number, 정의/목적 heading), then all of them with each of seven settings (rounds, leaves,
+  minimum questions a leaf, learning rate); dev CV chooses, test only reports.
 
 Questions come from `data/questions/questions.jsonl` (dev trains, test scores). Prints figures; asserts nothing.
 """
@@ -271,13 +275,40 @@ def prf(s: Setup, feedback: int = 5, n_terms: int = 8) -> None:
                   f"fused R@6 {_mean_recall(f, rels, 6):.4f} R@50 {_mean_recall(f, rels, 50):.4f}")
 
 
+def params(s: Setup) -> None:
+    import lex_dpr.retrieval.rerank as R
+
+    def rows(items, columns):
+        texts = [q for q, _ in items]
+        return [([p for p, _ in c.fused], R.features(c, s.info, s.terms(q))[:, :columns], rel)
+                for c, (q, rel) in zip(s.candidates(texts), items, strict=True)]
+
+    base = dict(R.PARAMS)
+    settings = [(50, 3, 50, 0.1), (100, 3, 50, 0.1), (200, 3, 50, 0.05), (50, 7, 50, 0.1), (100, 7, 20, 0.05),
+                (50, 3, 20, 0.1), (100, 5, 30, 0.05)]
+    try:
+        for columns, grid in ((17, settings[:1]), (len(R.FEATURES), settings)):
+            dev, test = rows(s.dev, columns), rows(s.test, columns)
+            for rounds, leaves, min_child, rate in grid:
+                R.PARAMS.update(n_estimators=rounds, num_leaves=leaves, min_child_samples=min_child,
+                                learning_rate=rate)
+                cv = _mean_recall(_cv(dev), [r for *_, r in dev], 6)
+                model = _fit(dev)
+                got = _mean_recall([_order(model, p, F) for p, F, _ in test], [r for *_, r in test], 6)
+                print(f"reranker, {columns} features, {rounds} rounds, {leaves} leaves, {min_child} a leaf, rate "
+                      f"{rate}: dev CV R@6 {cv:.4f}, test R@6 {got:.4f}")
+    finally:
+        R.PARAMS.clear()
+        R.PARAMS.update(base)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--index", default="out/shared/index_default")
     ap.add_argument("--pairs-dir", default="out/shared")
     ap.add_argument("--questions", default=str(ROOT / "data" / "questions" / "questions.jsonl"))
     ap.add_argument("--synthetic", help="Synthetic pairs from `lex-dpr synth --llm none` (for `synthetic`).")
-    ap.add_argument("--only", default="bridge,headings,statements,synthetic,prf")
+    ap.add_argument("--only", default="bridge,headings,statements,synthetic,prf,params")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     s = Setup(args.index, Path(args.pairs_dir), Path(args.questions))
@@ -292,6 +323,8 @@ def main() -> None:
         synthetic(s, Path(args.synthetic))
     if "prf" in only:
         prf(s)
+    if "params" in only:
+        params(s)
 
 
 if __name__ == "__main__":

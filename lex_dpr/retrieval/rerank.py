@@ -7,7 +7,9 @@ The hybrid retriever finds the answering article among a question's top 50 far m
 - each list's rank and score (dense, BM25, fused; raw and relative to the list's best);
 - how much of the passage's law name and article heading the question (and its lexicon terms) names;
 - whether the passage holds the legal terms the lexicon added (read from the BM25 index, no tokenising);
-- how often training pairs cite the passage, and its length.
+- how often training pairs cite the passage, and its length;
+- where the article stands in its law (its number) and whether its heading says it defines terms (정의) or
+  states the law's purpose (목적): general articles answer some questions and few others.
 
 The model is stored in LightGBM's text format inside ``INDEX/rerank.json`` (data, never code), trained
 single-threaded and deterministic, so the same questions give the same bytes.
@@ -15,12 +17,13 @@ single-threaded and deterministic, so the same questions give the same bytes.
 Example:
     >>> import numpy as np
     >>> len(FEATURES)
-    17
+    20
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,14 +39,15 @@ from lex_dpr.utils.hashing import sha256_hex
 
 FEATURES = ("fused_score", "fused_rank", "dense_score", "dense_rank", "dense_rel", "bm25_score", "bm25_rank",
             "bm25_rel", "title_share", "heading_share", "heading_hits", "popularity", "length",
-            "heading_terms", "title_terms", "text_terms", "expanded")
+            "heading_terms", "title_terms", "text_terms", "expanded", "article_number", "defines", "purpose")
+_ARTICLE = re.compile(r"\s*제\s*(\d+)\s*조")  # a record's article field: 제750조, 제2조의3
 CANDIDATES = 50  # fused candidates a question's reranker reorders
 MISSING_RANK = 150  # the rank of a passage absent from one list
 RERANK_FILE = "rerank.json"  # in the index folder, written by `rag tune --questions`
-# LambdaMART settings: the best of three on 5-fold cross-validation over the shared data's 169 dev questions
-# (Recall@6 0.7801 against 0.7742 and 0.6765 unreranked; bench/bench_quality.py). Small trees, few rounds:
-# a few hundred questions train it.
-PARAMS = {"objective": "lambdarank", "n_estimators": 50, "learning_rate": 0.1, "num_leaves": 3,
+# LambdaMART settings: the best of seven on 5-fold cross-validation over the shared data's 406 dev questions
+# (Recall@6 0.6363 against 0.6264 with the earlier 50 rounds at 0.1; bench/bench_directions.py --only params).
+# Small trees: a few hundred questions train it.
+PARAMS = {"objective": "lambdarank", "n_estimators": 200, "learning_rate": 0.05, "num_leaves": 3,
           "min_child_samples": 50, "random_state": 0, "deterministic": True, "num_threads": 1, "verbose": -1}
 
 
@@ -67,6 +71,7 @@ class PassageInfo:
 
     def __post_init__(self) -> None:
         self._words: dict[str, frozenset[str]] = {}  # title or heading text → its content morphemes
+        self._articles: dict[str, tuple[float, float, float]] = {}  # passage id → PassageInfo.article
 
     def words(self, pid: str, key: str) -> frozenset[str]:
         value = self.corpus.records[self.corpus.index[pid]].get(key)
@@ -84,6 +89,21 @@ class PassageInfo:
                         for v in (self.corpus.records[self.corpus.index[pid]].get(key),)
                         if isinstance(v, str) and v and v not in self._words})
         self._words.update((t, frozenset(w)) for t, w in zip(texts, tokenize_many(texts), strict=True))
+
+    def article(self, pid: str) -> tuple[float, float, float]:
+        """(log(1 + the article's number), whether its heading defines terms, whether it states the purpose);
+        a passage that is not a numbered article: (-1, 0, 0)."""
+        found = self._articles.get(pid)
+        if found is None:
+            record = self.corpus.records[self.corpus.index[pid]]
+            number = _ARTICLE.match(record.get("article") or "") if isinstance(record.get("article"), str) else None
+            heading = record.get("heading") if isinstance(record.get("heading"), str) else ""
+            found = (math.log1p(int(number.group(1))) if number else -1.0, float("정의" in heading),
+                     float("목적" in heading))
+            if len(self._articles) >= 100_000:
+                self._articles.clear()
+            self._articles[pid] = found
+        return found
 
     def length(self, pid: str) -> float:
         return math.log1p(len(self.corpus.texts[self.corpus.index[pid]]))
@@ -117,7 +137,7 @@ def features(cands: Candidates, info: PassageInfo, terms: Sequence[str] = ()) ->
                      len(title & query_words) / max(1, len(title)), len(heading & query_words) / max(1, len(heading)),
                      len(heading & query_words), math.log1p(info.popularity.get(pid, 0)), info.length(pid),
                      len(heading & term_words) / max(1, len(heading)), len(title & term_words) / max(1, len(title)),
-                     float(text_terms[i]), float(bool(term_words))])
+                     float(text_terms[i]), float(bool(term_words)), *info.article(pid)])
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
 

@@ -94,3 +94,20 @@ def test_too_few_answerable_questions_train_nothing():
     cands, rel = _cands(corpus, n=5)
     with pytest.raises(InputError, match="only 5 questions have an answering passage"):
         train(cands, rel, PassageInfo(corpus), [[]] * 5)
+
+
+def test_an_articles_place_and_kind_are_read_from_its_record():
+    ids = ["LAW_1_제2조", "LAW_1_제750조의2", "ADM_9_제1조", "PREC_1_요지1", "LAW_1_별표1"]
+    records = [{"id": ids[0], "article": "제2조", "heading": "정의"},
+               {"id": ids[1], "article": "제750조의2", "heading": "불법행위의 내용"},
+               {"id": ids[2], "article": "제 1 조", "heading": "목적"},
+               {"id": ids[3], "type": "prec"},  # no article: not a numbered article
+               {"id": ids[4], "article": "별표 1", "heading": None}]
+    info = PassageInfo(Corpus(ids, ["본문"] * len(ids), records))
+    assert [info.article(pid) for pid in ids] == [
+        (pytest.approx(np.log(3)), 1.0, 0.0), (pytest.approx(np.log(751)), 0.0, 0.0),
+        (pytest.approx(np.log(2)), 0.0, 1.0), (-1.0, 0.0, 0.0), (-1.0, 0.0, 0.0)]
+    cands = Candidates("정의가 뭐예요?", [], [], [(pid, 1.0) for pid in ids])
+    F = features(cands, info)
+    columns = [FEATURES.index(name) for name in ("article_number", "defines", "purpose")]
+    assert F[:, columns].tolist() == [list(info.article(pid)) for pid in ids]
