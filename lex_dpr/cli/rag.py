@@ -192,13 +192,14 @@ def tune(index: IndexOpt,
          json_out: Annotated[Path | None, typer.Option("--json", help="Write every candidate's scores as JSON.")] = None,
          questions: Annotated[Path | None, typer.Option("--questions", help="Labelled plain-language questions (question, positive_passages; a test split is skipped): tune the weight of queries asked as questions and train their reranker.")] = None,
          no_rerank: Annotated[bool, typer.Option("--no-rerank", help="With --questions: tune the question weight only, train no reranker.")] = False,
+         no_bonus: Annotated[bool, typer.Option("--no-bonus", help="Score no uncited bonus: statements about the passages training cited keep the order the model learnt (the bonus trades some of their precision for passages training never cited).")] = False,
          quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Choose the retrieval mode and weight on validation pairs; store them in the index for ask and batch."""
     from lex_dpr.data.corpus import read_pairs
     from lex_dpr.evaluation.report import fingerprint
     from lex_dpr.mining.split_files import split_base, split_of
     from lex_dpr.rag.config import load_rag_config
-    from lex_dpr.rag.tune import (MIN_RERANK_QUESTIONS, read_questions, tune_question_weight, tune_reranker,
+    from lex_dpr.rag.tune import (BONUSES, MIN_RERANK_QUESTIONS, read_questions, tune_question_weight, tune_reranker,
                                   write_reranker, write_settings)
     from lex_dpr.rag.tune import tune as run_tune
     from lex_dpr.retrieval.index import open_index
@@ -211,7 +212,7 @@ def tune(index: IndexOpt,
         train_pairs = sibling if sibling is not None and sibling.is_file() else None
     train = read_pairs(train_pairs) if train_pairs is not None else []
     asked = read_questions(questions, opened.corpus) if questions is not None else None
-    result = run_tune(opened, valid, train, k=k or 6, show_progress=not quiet)
+    result = run_tune(opened, valid, train, k=k or 6, show_progress=not quiet, bonuses=(0.0,) if no_bonus else BONUSES)
     best = result.best
     console.table(f"rag tune on {pairs} ({result.queries} queries: {result.seen_queries} seen, "
                   f"{result.unseen_queries} never-seen positives)",

@@ -87,8 +87,9 @@ class TuneResult:
 
 
 def tune(index, pairs: Sequence[dict], train_pairs: Sequence[dict] = (), k: int = 6, depth: int = 100,
-         show_progress: bool = False) -> TuneResult:
-    """Score every candidate on ``pairs``; the best by halves-weighted Recall@k, then nDCG@10."""
+         show_progress: bool = False, bonuses: Sequence[float] = BONUSES) -> TuneResult:
+    """Score every candidate on ``pairs``; the best by halves-weighted Recall@k, then nDCG@10. ``bonuses``:
+    the uncited bonuses scored with each weight (``(0.0,)``: none)."""
     if index.dense is None or index.bm25 is None:
         raise InputError(f"{index.folder}: rag tune chooses how to fuse dense and BM25; this index has only "
                          f"{'BM25' if index.dense is None else 'dense'} (build it with both)")
@@ -105,7 +106,7 @@ def tune(index, pairs: Sequence[dict], train_pairs: Sequence[dict] = (), k: int 
     result.cited = seen
     # the bonus applies to statements only, as rag ask gives it (a question gets question_weight instead)
     statement = [not is_question(q) for q in queries]
-    bonuses = BONUSES if seen else (0.0,)  # no training pairs: nothing is known to be cited
+    bonuses = sorted({0.0, *bonuses}) if seen else [0.0]  # no training pairs: nothing is known to be cited
     cands = [Candidate(Method.WEIGHTED.value, weight=w, bonus=x) for x in bonuses for w in WEIGHTS]
     cands.append(Candidate(Method.RRF.value))
     cands += [Candidate(Method.INDEPENDENT.value, k_dense=n) for n in range(1, k)]

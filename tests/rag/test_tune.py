@@ -33,6 +33,17 @@ def test_tune_writes_the_index_settings_that_ask_then_uses(index_copy, sample_tr
     assert "rrf" in orjson.loads(forced.stdout)["settings"]["retrieval"]
 
 
+def test_no_bonus_scores_the_weights_alone_and_stores_none(index_copy, sample_training_data, tmp_path):
+    (index_copy / "cited.json").write_text('{"passages": []}')  # from an earlier tune that chose a bonus
+    done = lex_dpr(["rag", "tune", "--index", str(index_copy), "--pairs", str(sample_training_data["valid_pairs"]),
+                    "--no-bonus", "--json", str(tmp_path / "tune.json"), "--quiet"])
+    assert done.exit_code == 0, done.output
+    result = orjson.loads((tmp_path / "tune.json").read_bytes())
+    assert {c["bonus"] for c in result["candidates"]} == {0.0} and result["unseen_queries"] > 0
+    assert "uncited_bonus" not in orjson.loads((index_copy / "retrieval.json").read_bytes())["retrieval"]
+    assert not (index_copy / "cited.json").exists()
+
+
 def test_tune_needs_both_halves(sample_training_data, tmp_path):
     from lex_dpr.retrieval.index import build_index
 
