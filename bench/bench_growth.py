@@ -450,9 +450,11 @@ def run_stages(stages: list[list[list[str]]], log: Path, timeout: float, watch: 
     return result
 
 
-def commands(step: str, src: Path, d: Path, workers: int, model: Path) -> tuple[list[list[list[str]]], list[Path]]:
+def commands(step: str, src: Path, d: Path, workers: int, model: Path,
+             negatives: str = "bm25") -> tuple[list[list[list[str]]], list[Path]]:
     """The stages of one step and the outputs that show it finished."""
     x = lex()
+    mining = [] if negatives == "bm25" else ["--negatives", negatives]
     w = ["--workers", str(workers)]
     law, admin, corpus = d / "law_passages.jsonl", d / "admin_passages.jsonl", d / "merged_corpus.jsonl"
     if step == "preprocess-laws":
@@ -462,7 +464,7 @@ def commands(step: str, src: Path, d: Path, workers: int, model: Path) -> tuple[
                   *w, "-q"]]], [admin]
     if step == "make-pairs":
         return [[[x, "make-pairs", "--law", str(law), "--admin", str(admin), "--use-admin-for-prec", "--prec-json-dir",
-                  str(src / "precedents"), "--out", str(d / "pairs_train.jsonl"), *w, "-q"]]], \
+                  str(src / "precedents"), "--out", str(d / "pairs_train.jsonl"), *mining, *w, "-q"]]], \
             [d / "pairs_train.jsonl", d / "prec_fallback_passages.jsonl"]
     if step == "merge-corpus":
         return [[[x, "merge-corpus", "--law", str(law), "--admin", str(admin), "--prec", str(d / "prec_fallback_passages.jsonl"),
@@ -522,13 +524,13 @@ def save(path: Path, data: dict) -> None:
 
 
 def run_size(work: Path, size: int, workers: int, model: Path, data: dict, out_json: Path, questions: int,
-             timeout: float) -> None:
+             timeout: float, negatives: str = "bm25") -> None:
     src = work / "sizes" / str(size) / "src"
     d = work / "sizes" / str(size) / f"w{workers}"
     d.mkdir(parents=True, exist_ok=True)
     records = data["records"]
     for step in STEPS:
-        stages, outputs = commands(step, src, d, workers, model)
+        stages, outputs = commands(step, src, d, workers, model, negatives)
         old = next((r for r in records if (r["size"], r["workers"], r["step"]) == (size, workers, step)), None)
         if old is not None and all(p.exists() for p in outputs):
             continue
@@ -536,6 +538,9 @@ def run_size(work: Path, size: int, workers: int, model: Path, data: dict, out_j
             records.remove(old)
         clean_before(step, d)
         extra: dict = {}
+        if negatives != "bm25" and step in ("make-pairs", "index-build"):
+            # make-pairs tokenises nothing then, so index build runs Kiwi over every passage itself
+            extra["variant"] = f"{negatives} negatives" if step == "make-pairs" else "Kiwi cold"
         if step == "rag-batch":
             extra["questions"] = write_questions(d, questions)
         load_before = os.getloadavg()
@@ -591,9 +596,15 @@ def table(records: list[dict]) -> None:
     order = {s: i for i, s in enumerate(STEPS)}
     for r in sorted(records, key=lambda r: (r["size"], r["workers"], order[r["step"]])):
         t.add_row(f"{r['size']:,}", f"{r['passages']:,}" if r.get("passages") else "", f"{r['pairs']:,}" if r.get("pairs") else "",
-                  str(r["workers"]) + ("" if r["workers_option"] else " (n/a)"), r["step"], f"{r['seconds']:.1f}",
+                  str(r["workers"]) + ("" if r["workers_option"] else " (n/a)"), _label(r), f"{r['seconds']:.1f}",
                   f"{r['peak_rss_mb']:.0f}", f"{r['tree_rss_mb']:.0f}", f"{r['load_before'][0]:.2f}")
     Console(width=140).print(t)
+
+
+def _label(r: dict) -> str:
+    """A step's name, with the variant it ran as (``--negatives random``: make-pairs without Kiwi or BM25, and an
+    index build that runs Kiwi itself)."""
+    return r["step"] + (f" ({r['variant']})" if r.get("variant") else "")
 
 
 def plot(records: list[dict], path: Path) -> None:
@@ -603,17 +614,18 @@ def plot(records: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(13, 5))
-    lines: dict[tuple[str, int], list[dict]] = {}
+    lines: dict[tuple[str, int, str], list[dict]] = {}
     for r in records:
         if r.get("passages"):
-            lines.setdefault((r["step"], r["workers"]), []).append(r)
-    for (step, workers), rs in sorted(lines.items(), key=lambda kv: (STEPS.index(kv[0][0]), kv[0][1])):
+            lines.setdefault((r["step"], r["workers"], r.get("variant", "")), []).append(r)
+    for (step, workers, variant), rs in sorted(lines.items(), key=lambda kv: (STEPS.index(kv[0][0]), *kv[0][1:])):
         rs.sort(key=lambda r: r["passages"])
         xs = [r["passages"] for r in rs]
-        style = "-" if workers == 1 else "--"
+        style = ("-" if workers == 1 else "--") if not variant else ":"
         color = f"C{STEPS.index(step)}"
-        axes[0].plot(xs, [r["seconds"] for r in rs], style, marker="o", color=color, label=f"{step} w{workers}")
-        axes[1].plot(xs, [r["peak_rss_mb"] for r in rs], style, marker="o", color=color, label=f"{step} w{workers}")
+        name = f"{_label(rs[0])} w{workers}"
+        axes[0].plot(xs, [r["seconds"] for r in rs], style, marker="s" if variant else "o", color=color, label=name)
+        axes[1].plot(xs, [r["peak_rss_mb"] for r in rs], style, marker="s" if variant else "o", color=color, label=name)
     for ax, label in zip(axes, ("wall seconds", "peak RSS, MB (largest process)"), strict=True):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -639,6 +651,9 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=1000)
     ap.add_argument("--step-timeout", type=float, default=3 * 3600, help="seconds before a step is killed")
     ap.add_argument("--generate-only", action="store_true")
+    ap.add_argument("--negatives", default="bm25", choices=("bm25", "random"),
+                    help="make-pairs' negatives: random skips its Kiwi and BM25 search (index build then runs Kiwi "
+                         "itself); for a size where BM25 negatives would take hours (1M), recorded as such")
     args = ap.parse_args()
 
     work, out, shared = Path(args.work).resolve(), Path(args.out), Path(args.shared)
@@ -665,7 +680,7 @@ def main() -> None:
     print(f"load average (1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     for size in args.sizes:
         for workers in args.workers:
-            run_size(work, size, workers, model, data, out_json, args.questions, args.step_timeout)
+            run_size(work, size, workers, model, data, out_json, args.questions, args.step_timeout, args.negatives)
             plot(data["records"], out / "growth.png")
     save(out_json, data)
     plot(data["records"], out / "growth.png")
