@@ -7,6 +7,13 @@ Reads the pool's and the queries' morphemes from make-pairs' Kiwi cache (`out/sh
 passages, the same queries: the search's cost per query grows with the corpus), and times
 `lex_dpr.mining.negatives.search_docs` at depth 96 (`--hn-per-q 32`) with each worker count, checking that the
 rows are the same. Prints figures; asserts nothing.
+
+With `--index DIR` (a built index, e.g. the growth bench's 1M one), the search is timed over that index's saved
+BM25 (memory-mapped) for `--sample` of the pairs' queries, evenly spaced and tokenised here, and projected to
+every query of the pairs file: what make-pairs' BM25 negatives would take at that size, measured per query:
+
+    poetry run python bench/bench_negatives.py --index /tmp/growth/sizes/1000000/w2/index \
+        --pairs-dir /tmp/growth/sizes/1000000/w2 --sample 2000 --workers 1 2
 """
 
 from __future__ import annotations
@@ -25,7 +32,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--queries", type=int, default=0, help="Use only the first N queries (0: all).")
+    ap.add_argument("--index", help="Time the search over this built index's BM25 instead (see above).")
+    ap.add_argument("--sample", type=int, default=2000, help="With --index: queries timed.")
     args = ap.parse_args()
+    if args.index:
+        return projected(args)
 
     from lex_dpr.mining import negatives
     from lex_dpr.retrieval.bm25 import BM25Index
@@ -53,6 +64,30 @@ def main() -> None:
             reference = reference or rows
             print(f"{len(query_tokens):,} queries × {index.size:,} passages, {workers} worker(s): {seconds:.1f} s "
                   f"({1000 * seconds / len(query_tokens):.2f} ms a query){same}")
+
+
+def projected(args) -> None:
+    from lex_dpr.data.tokenize import tokenize_many
+    from lex_dpr.mining import negatives
+    from lex_dpr.retrieval.bm25 import BM25Index
+
+    folder = Path(args.pairs_dir)
+    with open(folder / "pairs_train.jsonl", "rb") as fh:
+        queries = [orjson.loads(x)["query_text"] for x in fh if x.strip()]
+    step = max(1, len(queries) // args.sample)
+    sample = queries[::step][: args.sample]
+    start = time.perf_counter()
+    index = BM25Index.load(Path(args.index) / "bm25", mmap=True)
+    print(f"opened {index.size:,} passages' BM25 in {time.perf_counter() - start:.1f} s")
+    tokens = [list(t) for t in tokenize_many(sample)]
+    negatives.PARALLEL_MIN_WORK = 0
+    for workers in args.workers:
+        start = time.perf_counter()
+        negatives.search_docs(index, tokens, 96, workers=workers, scratch=folder)
+        seconds = time.perf_counter() - start
+        per = seconds / len(sample)
+        print(f"{len(sample):,} of {len(queries):,} queries × {index.size:,} passages, {workers} worker(s): "
+              f"{seconds:.1f} s ({1000 * per:.2f} ms a query); all {len(queries):,}: about {per * len(queries) / 3600:.2f} h")
 
 
 if __name__ == "__main__":
