@@ -532,15 +532,16 @@ def run_size(work: Path, size: int, workers: int, model: Path, data: dict, out_j
     for step in STEPS:
         stages, outputs = commands(step, src, d, workers, model, negatives)
         old = next((r for r in records if (r["size"], r["workers"], r["step"]) == (size, workers, step)), None)
-        if old is not None and all(p.exists() for p in outputs):
+        variant = (f"{negatives} negatives" if step == "make-pairs" else "Kiwi cold") \
+            if negatives != "bm25" and step in ("make-pairs", "index-build") else None
+        if old is not None and old.get("variant") == variant and all(p.exists() for p in outputs):
             continue
         if old is not None:
             records.remove(old)
         clean_before(step, d)
         extra: dict = {}
-        if negatives != "bm25" and step in ("make-pairs", "index-build"):
-            # make-pairs tokenises nothing then, so index build runs Kiwi over every passage itself
-            extra["variant"] = f"{negatives} negatives" if step == "make-pairs" else "Kiwi cold"
+        if variant:  # make-pairs tokenises nothing then, so index build runs Kiwi over every passage itself
+            extra["variant"] = variant
         if step == "rag-batch":
             extra["questions"] = write_questions(d, questions)
         load_before = os.getloadavg()

@@ -84,6 +84,8 @@ def load_rag_config(path: str | Path | None = None, overrides: Sequence[str] | N
     given = _given_retrieval_keys(path, overrides or [])
     if "weight" in given and "question_weight" not in given:
         base.append("retrieval.question_weight=null")  # a weight the user gives applies to every query
+    if ("weight" in given or "method" in given) and "uncited_bonus" not in given:
+        base.append("retrieval.uncited_bonus=0")  # as it is: the bonus was tuned with the index's weight
     return _config.load(RagConfig, path, [*base, *(overrides or [])])
 
 

@@ -72,9 +72,10 @@ class BM25Index:
     def from_texts(cls, texts: Sequence[str], workers: int = 0, **kwargs) -> BM25Index:
         return cls(tokenize_many(texts, workers=workers), **kwargs)
 
-    def search(self, query_tokens: Sequence[Sequence[str]], k: int,
-               n_threads: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Top-``k`` (doc indices, scores) per query, best first; zero-score hits dropped."""
+    def search(self, query_tokens: Sequence[Sequence[str]], k: int, n_threads: int = 0,
+               weight_mask: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Top-``k`` (doc indices, scores) per query, best first; zero-score hits dropped. ``weight_mask`` (a float
+        per document, bm25s' own option) multiplies the scores: 0 leaves a document out."""
         empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
         out = [empty] * len(query_tokens)
         asked = [i for i, q in enumerate(query_tokens) if q]  # no tokens ("???", "ㅋㅋ"): no BM25 hits
@@ -82,7 +83,7 @@ class BM25Index:
             return out
         k = min(k, self.size)
         docs, scores = self._bm25.retrieve([list(query_tokens[i]) for i in asked], k=k,
-                                           show_progress=False, n_threads=n_threads)
+                                           show_progress=False, n_threads=n_threads, weight_mask=weight_mask)
         for i, d, s in zip(asked, docs, scores, strict=True):
             keep = s > 0
             out[i] = (d[keep].astype(np.int64), s[keep])
@@ -171,4 +172,12 @@ class BM25Retriever:
 
     def rank(self, queries: Sequence[str], k: int) -> list[Ranking]:
         hits = self.index.search(tokenize_many(list(queries), workers=self.workers), k)
+        return [[(self.corpus.ids[i], float(s)) for i, s in zip(d, s, strict=True)] for d, s in hits]
+
+    def rank_kept(self, queries: Sequence[str], k: int, keep: np.ndarray) -> list[Ranking]:
+        """:meth:`rank` over the passages where ``keep`` (a bool per corpus row) is true: the others score 0
+        (bm25s' weight mask), so the top ``k`` are read once, not deeper and filtered."""
+        if getattr(self, "_mask", (None, None))[0] is not keep:
+            self._mask = (keep, np.asarray(keep, dtype=np.float32))
+        hits = self.index.search(tokenize_many(list(queries), workers=self.workers), k, weight_mask=self._mask[1])
         return [[(self.corpus.ids[i], float(s)) for i, s in zip(d, s, strict=True)] for d, s in hits]

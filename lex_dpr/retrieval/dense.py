@@ -34,6 +34,21 @@ BATCH_SCORES = 1 << 24  # a flat batch search holds at most this many float32 sc
 EXACT_SLACK = 16  # a flat search reads this many more than asked and rescores them exactly (DenseIndex.search)
 
 
+class RowSubset:
+    """Some rows of a flat index (:meth:`DenseIndex.subset`): a bitmap FAISS skips the other rows by, for a search of
+    a few queries, and the other rows' numbers, which a batch's score matrix sets to -inf. A question answered from
+    statutes only searches their rows: on the shared data half the corpus, 1.46 → 0.61 ms for one query."""
+
+    def __init__(self, keep: np.ndarray) -> None:
+        import faiss
+
+        self.keep = keep
+        self.count = int(keep.sum())
+        self.dropped = np.flatnonzero(~keep)
+        self._bitmap = np.packbits(keep, bitorder="little")  # held here: FAISS reads it through a pointer
+        self.params = faiss.SearchParameters(sel=faiss.IDSelectorBitmap(len(keep), faiss.swig_ptr(self._bitmap)))
+
+
 @dataclass
 class DenseIndex:
     """A FAISS inner-product index over L2-normalised vectors, and how it was built."""
@@ -83,8 +98,9 @@ class DenseIndex:
     def size(self) -> int:
         return int(self.faiss_index.ntotal)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, row indices), each queries × k; rows of -1 mean fewer than k hits.
+    def search(self, queries: np.ndarray, k: int, within: RowSubset | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, row indices), each queries × k; rows of -1 mean fewer than k hits. ``within`` (a flat index
+        only, :meth:`subset`): only those rows are searched, and only their distances computed.
 
         A flat index ranks each query the same whichever queries share its batch: FAISS computes a batch with
         BLAS and a few queries without, whose float32 sums differ in the last bits (a `rag batch` chunk, a resumed
@@ -100,19 +116,23 @@ class DenseIndex:
         import faiss
 
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        k = min(k, self.size)
-        fetch = min(k + EXACT_SLACK, self.size) if self.kind == "flat" else k
+        if within is not None and self.kind != "flat":
+            raise ValueError("a row subset is searched in a flat index only")
+        size = self.size if within is None else within.count
+        k = min(k, size)
+        fetch = min(k + EXACT_SLACK, size) if self.kind == "flat" else k
         if self.kind == "ivfpq" and self.vectors is not None:
             fetch = min(k * PQ_REFINE + EXACT_SLACK, self.size)
         if self.kind == "flat" and len(queries) > SINGLE_THREAD_QUERIES and fetch:
-            return self._exact(queries, self._candidates(queries, fetch), k)
+            return self._exact(queries, self._candidates(queries, fetch, within), k)
+        extra = {} if within is None else {"params": within.params}
         if len(queries) > SINGLE_THREAD_QUERIES:
-            scores, rows = self.faiss_index.search(queries, fetch)
+            scores, rows = self.faiss_index.search(queries, fetch, **extra)
         else:
             threads = faiss.omp_get_max_threads()
             faiss.omp_set_num_threads(1)
             try:
-                scores, rows = self.faiss_index.search(queries, fetch)
+                scores, rows = self.faiss_index.search(queries, fetch, **extra)
             finally:
                 faiss.omp_set_num_threads(threads)
         if (self.kind != "flat" and (self.kind != "ivfpq" or self.vectors is None)) or not len(queries) or not fetch:
@@ -128,13 +148,19 @@ class DenseIndex:
         stored = faiss.rev_swig_ptr(self.faiss_index.get_xb(), self.size * self.faiss_index.d)
         return stored.reshape(self.size, self.faiss_index.d)
 
-    def _candidates(self, queries: np.ndarray, fetch: int) -> np.ndarray:
+    def subset(self, keep: np.ndarray) -> RowSubset:
+        """The rows where ``keep`` (a bool per row) is true, ready for :meth:`search`'s ``within``."""
+        return RowSubset(np.asarray(keep, dtype=bool))
+
+    def _candidates(self, queries: np.ndarray, fetch: int, within: RowSubset | None = None) -> np.ndarray:
         """Each query's ``fetch`` best rows by float32 inner product (unordered), a block of queries at a time."""
         stored = self._stored()
         rows = np.empty((len(queries), fetch), dtype=np.int64)
         step = max(1, BATCH_SCORES // self.size)
         for start in range(0, len(queries), step):
             scores = queries[start: start + step] @ stored.T
+            if within is not None:
+                scores[:, within.dropped] = -np.inf
             if fetch < self.size:
                 rows[start: start + step] = np.argpartition(-scores, fetch - 1, axis=1)[:, :fetch]
             else:
@@ -300,7 +326,18 @@ class DenseRetriever:
         return np.ascontiguousarray(q, dtype=np.float32)
 
     def rank(self, queries: Sequence[str], k: int) -> list[Ranking]:
-        scores, idx = self.index.search(self.encode_queries(queries), k)
+        return self._ranked(*self.index.search(self.encode_queries(queries), k))
+
+    def rank_kept(self, queries: Sequence[str], k: int, keep: np.ndarray) -> list[Ranking] | None:
+        """:meth:`rank` over the passages where ``keep`` (a bool per corpus row) is true, searching only those;
+        ``None`` where this index cannot (an HNSW or IVF index: the caller reads deeper and filters)."""
+        if self.index.kind != "flat":
+            return None
+        if getattr(self, "_subset", (None, None))[0] is not keep:
+            self._subset = (keep, self.index.subset(keep))
+        return self._ranked(*self.index.search(self.encode_queries(queries), k, within=self._subset[1]))
+
+    def _ranked(self, scores: np.ndarray, idx: np.ndarray) -> list[Ranking]:
         ids = self.corpus.ids  # plain ints and floats first: reading numpy scalars one by one costs 0.3 ms a query
         return [[(ids[i], s) for i, s in zip(row_i, row_s, strict=True) if i >= 0]
                 for row_i, row_s in zip(idx.tolist(), scores.astype(np.float64).tolist(), strict=True)]

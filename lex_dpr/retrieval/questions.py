@@ -177,6 +177,11 @@ class QuestionView:
     def _kept(self, texts: list[str], k: int) -> list[Ranking]:
         if self.keep is None:
             return self.inner.rank(texts, k)
+        rows = getattr(self.keep, "rows", None)  # the kept passages as a row mask: searched alone where the
+        if rows is not None and hasattr(self.inner, "rank_kept"):  # retriever can (dense flat, BM25)
+            ranked = self.inner.rank_kept(texts, k, rows)
+            if ranked is not None:
+                return ranked
         out: list[Ranking] = [[] for _ in texts]
         pending, depth = list(range(len(texts))), 4 * k
         drop = getattr(self.keep, "excluded", None)  # a set: no call per passage

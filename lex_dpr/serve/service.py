@@ -91,9 +91,9 @@ class _Loaded:
                 r = base.cfg.retrieval
                 changes: dict[str, Any] = {}
                 if mode is not None:
-                    changes["method"] = Method(mode)
-                if weight is not None:
-                    changes.update(weight=float(weight), question_weight=None)  # as `rag ask --weight` does
+                    changes.update(method=Method(mode), uncited_bonus=0.0)  # as `rag ask --retrieval` does
+                if weight is not None:  # as `rag ask --weight` does
+                    changes.update(weight=float(weight), question_weight=None, uncited_bonus=0.0)
                 if k is not None:
                     changes["k"] = int(k)
                 cfg = dataclasses.replace(base.cfg, retrieval=dataclasses.replace(r, **changes))

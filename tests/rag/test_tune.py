@@ -132,12 +132,15 @@ def test_an_uncited_bonus_is_stored_with_the_passages_training_cited_and_ask_use
     statement = "임대차 계약의 해지와 손해배상의 범위"
     with_bonus = open_answerer(index_copy).retriever.rank([statement], 10)[0]
     without = open_answerer(index_copy, overrides=["retrieval.uncited_bonus=0"]).retriever.rank([statement], 100)[0]
-    assert with_bonus != without[:10]
+    assert [pid for pid, _ in with_bonus] != [pid for pid, _ in without[:10]]  # the bonus reordered them
     # the bonus's order, recomputed here from the list without it (scores are the fused ones + 0.3 where uncited)
     lifted = sorted(((pid, s + 0.3 * (pid not in cited)) for pid, s in without), key=lambda kv: (-kv[1], kv[0]))
     assert [pid for pid, _ in with_bonus][:3] == [pid for pid, _ in lifted][:3]
     asked = lex_dpr(["rag", "ask", statement, "--index", str(index_copy), "--json"])
     assert asked.exit_code == 0 and "uncited +0.30" in orjson.loads(asked.stdout)["settings"]["retrieval"]
+    for flag in (["--weight", "0.7"], ["--retrieval", "weighted"]):  # a mode or weight given is used as given
+        given = lex_dpr(["rag", "ask", statement, "--index", str(index_copy), "--json", *flag])
+        assert "uncited" not in orjson.loads(given.stdout)["settings"]["retrieval"]
     # settings that name a bonus without the passages it skips: one line that says what to do
     (index_copy / "cited.json").unlink()
     broken = lex_dpr(["rag", "ask", statement, "--index", str(index_copy)])

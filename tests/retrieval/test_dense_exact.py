@@ -51,3 +51,24 @@ def test_a_batch_read_in_blocks_or_reading_every_passage_ranks_as_one_query(monk
     few = DenseIndex.build(passages[:20])  # k + 16 covers every passage
     want = np.vstack([few.search(queries[i:i + 1], 10)[1] for i in range(len(queries))])
     assert np.array_equal(few.search(queries, 10)[1], want)
+
+
+def test_a_row_subset_is_searched_alone_alone_and_in_a_batch():
+    rng = np.random.default_rng(2)
+    passages = _unit(rng.normal(size=(2000, 64)))
+    queries = _unit(passages[:20] + rng.normal(scale=0.3, size=(20, 64)))
+    keep = rng.random(2000) < 0.4
+    keep[:20] = False  # each query's own passage is left out: the subset must not leak it back
+    index = DenseIndex.build(passages)
+    within = index.subset(keep)
+    scores, rows = index.search(queries, 15, within=within)  # a batch: numpy, the other rows at -inf
+    alone = [index.search(queries[i:i + 1], 15, within=within) for i in range(len(queries))]  # FAISS, a bitmap
+    assert np.array_equal(rows, np.vstack([r for _, r in alone]))
+    assert scores.tobytes() == np.vstack([s for s, _ in alone]).tobytes()
+    exact = passages.astype(np.float64) @ queries.astype(np.float64).T
+    kept = np.flatnonzero(keep)
+    for q in range(len(queries)):  # the true top 15 of the kept rows
+        want = kept[np.lexsort((kept, -exact[kept, q]))[:15]]
+        assert list(rows[q]) == list(want)
+    few = index.subset(np.arange(2000) < 3)
+    assert sorted(index.search(queries[:1], 10, within=few)[1][0].tolist()) == [0, 1, 2]  # k cut to the subset

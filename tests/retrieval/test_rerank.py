@@ -97,16 +97,24 @@ def test_too_few_answerable_questions_train_nothing():
 
 
 def test_an_articles_place_and_kind_are_read_from_its_record():
-    ids = ["LAW_1_제2조", "LAW_1_제750조의2", "ADM_9_제1조", "PREC_1_요지1", "LAW_1_별표1"]
+    ids = ["LAW_1_제2조", "LAW_1_제750조의2", "ADM_9_제1조", "PREC_1_요지1", "LAW_1_별표1", "LAW_1_제3조",
+           "LAW_1_제585조", "LAW_1_제9조", "LAW_1_제8조"]
     records = [{"id": ids[0], "article": "제2조", "heading": "정의"},
                {"id": ids[1], "article": "제750조의2", "heading": "불법행위의 내용"},
                {"id": ids[2], "article": "제 1 조", "heading": "목적"},
                {"id": ids[3], "type": "prec"},  # no article: not a numbered article
-               {"id": ids[4], "article": "별표 1", "heading": None}]
+               {"id": ids[4], "article": "별표 1", "heading": None},
+               {"id": ids[5], "article": "제3조", "heading": "용어의 정의"},
+               # the letters inside other words: not a definition, not the purpose
+               {"id": ids[6], "article": "제585조", "heading": "매도인의 목적물의 공탁, 경매권"},
+               {"id": ids[7], "article": "제9조", "heading": "위임에 관한 규정의 준용"},
+               {"id": ids[8], "article": "제8조", "heading": "영리목적의 광고성 정보 전송"}]
     info = PassageInfo(Corpus(ids, ["본문"] * len(ids), records))
     assert [info.article(pid) for pid in ids] == [
         (pytest.approx(np.log(3)), 1.0, 0.0), (pytest.approx(np.log(751)), 0.0, 0.0),
-        (pytest.approx(np.log(2)), 0.0, 1.0), (-1.0, 0.0, 0.0), (-1.0, 0.0, 0.0)]
+        (pytest.approx(np.log(2)), 0.0, 1.0), (-1.0, 0.0, 0.0), (-1.0, 0.0, 0.0),
+        (pytest.approx(np.log(4)), 1.0, 0.0), (pytest.approx(np.log(586)), 0.0, 0.0),
+        (pytest.approx(np.log(10)), 0.0, 0.0), (pytest.approx(np.log(9)), 0.0, 0.0)]
     cands = Candidates("정의가 뭐예요?", [], [], [(pid, 1.0) for pid in ids])
     F = features(cands, info)
     columns = [FEATURES.index(name) for name in ("article_number", "defines", "purpose")]
