@@ -84,3 +84,27 @@ def test_a_question_nothing_in_the_index_matches_is_flagged_with_no_contexts(sam
     assert len(done.stderr.strip().splitlines()) == 1 and "contexts" not in done.stdout
     shown = orjson.loads(lex_dpr(["rag", "ask", "AND OR NOT", "--index", str(sample_index), "--json"]).stdout)
     assert shown["flags"] == ["no_match"] and shown["contexts"] == [] and shown["cited"] == []
+
+
+def test_searching_the_statute_rows_alone_finds_what_reading_deeper_and_filtering_did(sample_index):
+    from pathlib import Path
+
+    import orjson
+
+    from lex_dpr.rag.answer import open_answerer
+
+    rows = [orjson.loads(x) for x in (Path(__file__).parents[2] / "data" / "questions" / "questions.jsonl")
+            .read_bytes().splitlines()]
+    questions = [r["question"] for r in rows if r.get("in_sample")]
+    answerer = open_answerer(sample_index)
+    dense, bm25 = answerer.retriever.inner.first, answerer.retriever.inner.second
+    keep = dense.keep
+    assert keep is bm25.keep and keep.rows is not None and 0 < keep.rows.sum() < len(keep.rows)
+    kept = [dense.rank(questions, 30), bm25.rank(questions, 30), answerer.retriever.rank(questions, 6)]
+    keep.rows = None  # the other way: read 4×, 16×, … deeper and drop what the filter excludes
+    deeper = [dense.rank(questions, 30), bm25.rank(questions, 30), answerer.retriever.rank(questions, 6)]
+    assert kept[0] == deeper[0]  # dense: the same passages, order and scores
+    for a, b in zip(kept[1], deeper[1], strict=True):  # BM25: the same; equal scores may come in another order
+        assert sorted((round(s, 5), pid) for pid, s in a) == sorted((round(s, 5), pid) for pid, s in b)
+    assert kept[2] == deeper[2]
+    assert all(keep(pid) for ranking in kept[0] + kept[1] for pid, _ in ranking)
