@@ -1,6 +1,8 @@
 """`model.text_form=morphemes|both`: a static model that reads Kiwi content morphemes (or text and morphemes), trained on the sample and opened by
 every loader; what it encodes equals the plain model encoding the morphemes (Kiwi as the oracle)."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -178,3 +180,32 @@ def test_an_encoding_worker_is_handed_its_shards_morphemes_and_runs_no_kiwi(morp
     assert np.array_equal(np.load(tmp_path / "shard.npy"), parent.encode_document(TEXTS, normalize_embeddings=True))
     encode._worker_encode(list(TEXTS), str(tmp_path / "again.npy"), 8, None)  # nothing handed: Kiwi reads them
     assert read and (tmp_path / "again.npy").read_bytes() == (tmp_path / "shard.npy").read_bytes()
+
+
+def test_without_make_pairs_cache_kiwi_reads_each_passage_once_for_the_model_and_bm25(morpheme_run, sample_training_data,
+                                                                                       tmp_path, monkeypatch):
+    from lex_dpr.data import tokenize as kiwi
+    from lex_dpr.data.corpus import read_corpus
+    from lex_dpr.retrieval.index import build_index
+    from lex_dpr.retrieval.index.loaded import open_index
+
+    passages = sample_training_data["passages"]
+    texts = read_corpus(passages).texts
+    read = []
+    real = kiwi._tokenize
+    monkeypatch.setattr(kiwi, "_tokenize", lambda batch, *a, **k: read.extend(batch) or real(batch, *a, **k))
+    monkeypatch.setattr(kiwi, "_MEMO", {})
+    # two encoding processes: each would run Kiwi over its shards, and this one again over all for BM25
+    manifest = build_index(passages, tmp_path / "cold", model=str(morpheme_run), token_cache="none", workers=2,
+                           shard_size=64)
+    counts = Counter(read)
+    assert all(counts[t] == 1 for t in set(texts)), counts.most_common(3)  # Kiwi here, once a passage
+    assert manifest.build["tokenized"] == 0  # BM25's morphemes were lent, not tokenised again
+    assert "morphemes" in manifest.build["seconds"]  # timed as its own step
+    # the same vectors and BM25 as a build that borrows make-pairs' cache
+    build_index(passages, tmp_path / "warm", model=str(morpheme_run), workers=1)
+    assert (tmp_path / "cold" / "embeddings.npy").read_bytes() == (tmp_path / "warm" / "embeddings.npy").read_bytes()
+    cold, warm = open_index(tmp_path / "cold"), open_index(tmp_path / "warm")
+    query = "불법행위로 인한 손해배상"
+    assert cold.bm25.rank([query], 10) == warm.bm25.rank([query], 10)
+    assert not (tmp_path / ".cold.staging").exists()

@@ -32,6 +32,8 @@ from lex_dpr.retrieval.index.layout import check_out, commit, extra_entries, loc
 from lex_dpr.retrieval.index.manifest import Manifest
 from lex_dpr.retrieval.index.passages import read_passages
 
+MORPHEMES_DIR = "morphemes"  # in the staging folder: the passages' Kiwi morphemes when no make-pairs cache lends them
+
 log = logging.getLogger(__name__)
 
 
@@ -84,6 +86,9 @@ def build_index(passages: str | Path, out: str | Path, model: str | None = None,
             with timer(seconds, "model_load"):
                 encoder, fp = load_with_fingerprint(model, device, trust_remote_code)
             check_pq_dims(faiss_kind, pq_m, encoder)
+            if lent is None and bm25 and _reads_morphemes(encoder):
+                with timer(seconds, "morphemes"):
+                    lent = _morphemes_once(staging, source.texts, workers, show_progress)
             _lend_morphemes(encoder, source.texts, lent)
             with timer(seconds, "encode"):
                 shards, stats = encode_resumable(encoder, source.texts, staging, {
@@ -121,6 +126,25 @@ def _lend_morphemes(encoder, texts: list[str], cache) -> None:
         return
     taken = tokenizer.prime(texts, cache.get_many(texts))
     log.info("the model reads morphemes: %d of %d passages' from %s", taken, len(texts), cache.path)
+
+
+def _reads_morphemes(encoder) -> bool:
+    from lex_dpr.models.morphemes import morpheme_tokenizer
+
+    return morpheme_tokenizer(encoder) is not None
+
+
+def _morphemes_once(staging: Path, texts: list[str], workers: int, show_progress: bool):
+    """Without make-pairs' cache, a model that reads morphemes and BM25 would each run Kiwi over every passage (the
+    encoding workers for theirs, then this process for BM25's: the growth bench's 1M corpus went through Kiwi
+    twice). The passages go through Kiwi once here, into a cache in the staging folder (a rerun after a kill
+    reads what it holds), lent to both as make-pairs' would be."""
+    from lex_dpr.data.tokenize import tokenize_many
+    from lex_dpr.retrieval.token_cache import TokenCache
+
+    cache = TokenCache(staging / MORPHEMES_DIR)
+    tokenize_many(texts, workers=workers, cache=cache, show_progress=show_progress)
+    return cache
 
 
 def _forget_morphemes(encoder) -> None:
