@@ -72,3 +72,24 @@ def test_a_row_subset_is_searched_alone_alone_and_in_a_batch():
         assert list(rows[q]) == list(want)
     few = index.subset(np.arange(2000) < 3)
     assert sorted(index.search(queries[:1], 10, within=few)[1][0].tolist()) == [0, 1, 2]  # k cut to the subset
+
+
+def test_rows_read_in_blocks_give_what_the_whole_matrix_gave(monkeypatch):
+    from lex_dpr.retrieval import dense
+
+    rng = np.random.default_rng(3)
+    passages = _unit(rng.normal(size=(2000, 48)))
+    passages[1500] = passages[7]  # an exact tie across two blocks: the lower row first either way
+    queries = _unit(passages[:30] + rng.normal(scale=0.3, size=(30, 48)))
+    queries[0] = passages[7]
+    index = DenseIndex.build(passages)
+    keep = rng.random(2000) < 0.5
+    keep[[7, 1500]] = True
+    whole = [index.search(queries, 25), index.search(queries, 25, within=index.subset(keep))]
+    monkeypatch.setattr(dense, "ROW_BLOCK", 300)  # 7 blocks, the last one short; 30 queries a pass
+    monkeypatch.setattr(dense, "BATCH_SCORES", 300 * 30)
+    blocks = [index.search(queries, 25), index.search(queries, 25, within=index.subset(keep))]
+    for (s1, r1), (s2, r2) in zip(whole, blocks, strict=True):
+        assert np.array_equal(r1, r2) and s1.tobytes() == s2.tobytes()
+    assert list(blocks[0][1][0][:2]) == [7, 1500]
+    assert all(keep[r] for r in blocks[1][1].ravel())
