@@ -155,6 +155,7 @@ class BM25Retriever:
             texts = [search_text({**r, "text": t}, fields) for r, t in zip(corpus.records, corpus.texts, strict=True)]
             index = BM25Index.from_texts(texts, workers=workers)
         self.index = index
+        self._mask: tuple = (None, None)  # the kept rows rank_kept was last given, and them as bm25s' weight mask
         if self.index.size != len(corpus):
             raise InputError(f"the BM25 index has {self.index.size} passages, the corpus {len(corpus)}: "
                              "build the index again from this corpus")
@@ -170,14 +171,13 @@ class BM25Retriever:
         vocab = self.index._bm25.vocab_dict
         return [any(t and t in vocab for t in toks) for toks in tokenize_many(list(queries), workers=self.workers)]
 
-    def rank(self, queries: Sequence[str], k: int) -> list[Ranking]:
-        hits = self.index.search(tokenize_many(list(queries), workers=self.workers), k)
+    def rank(self, queries: Sequence[str], k: int, weight_mask: np.ndarray | None = None) -> list[Ranking]:
+        hits = self.index.search(tokenize_many(list(queries), workers=self.workers), k, weight_mask=weight_mask)
         return [[(self.corpus.ids[i], float(s)) for i, s in zip(d, s, strict=True)] for d, s in hits]
 
     def rank_kept(self, queries: Sequence[str], k: int, keep: np.ndarray) -> list[Ranking]:
         """:meth:`rank` over the passages where ``keep`` (a bool per corpus row) is true: the others score 0
         (bm25s' weight mask), so the top ``k`` are read once, not deeper and filtered."""
-        if getattr(self, "_mask", (None, None))[0] is not keep:
+        if self._mask[0] is not keep:
             self._mask = (keep, np.asarray(keep, dtype=np.float32))
-        hits = self.index.search(tokenize_many(list(queries), workers=self.workers), k, weight_mask=self._mask[1])
-        return [[(self.corpus.ids[i], float(s)) for i, s in zip(d, s, strict=True)] for d, s in hits]
+        return self.rank(queries, k, weight_mask=self._mask[1])

@@ -339,6 +339,7 @@ class DenseRetriever:
             raise InputError(f"the dense index has {index.size} passages, the corpus {len(corpus)}: "
                              "build the index again from this corpus")
         self.index = index
+        self._subset: tuple = (None, None)  # the kept rows rank_kept was last given, and their RowSubset
 
     def encode_queries(self, queries: Sequence[str]) -> np.ndarray:
         q = self.encoder.encode_query(list(queries), batch_size=self.batch_size, normalize_embeddings=True)
@@ -352,7 +353,7 @@ class DenseRetriever:
         ``None`` where this index cannot (an HNSW or IVF index: the caller reads deeper and filters)."""
         if self.index.kind != "flat":
             return None
-        if getattr(self, "_subset", (None, None))[0] is not keep:
+        if self._subset[0] is not keep:
             self._subset = (keep, self.index.subset(keep))
         return self._ranked(*self.index.search(self.encode_queries(queries), k, within=self._subset[1]))
 
