@@ -13,7 +13,7 @@ BM25 (memory-mapped) for `--sample` of the pairs' queries, evenly spaced and tok
 every query of the pairs file: what make-pairs' BM25 negatives would take at that size, measured per query:
 
     poetry run python bench/bench_negatives.py --index /tmp/growth/sizes/1000000/w2/index \
-        --pairs-dir /tmp/growth/sizes/1000000/w2 --sample 2000 --workers 1 2
+        --pairs-dir /tmp/growth/sizes/1000000/w2 --sample 6000 --workers 1 2 --backend numpy numba
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=0, help="Use only the first N queries (0: all).")
     ap.add_argument("--index", help="Time the search over this built index's BM25 instead (see above).")
     ap.add_argument("--sample", type=int, default=2000, help="With --index: queries timed.")
+    ap.add_argument("--backend", nargs="+", default=["auto"], choices=["auto", "numpy", "numba"],
+                    help="With --index: bm25s' scoring backend; auto: the one make-pairs picks for all the queries.")
     args = ap.parse_args()
     if args.index:
         return projected(args)
@@ -81,18 +83,24 @@ def projected(args) -> None:
     print(f"opened {index.size:,} passages' BM25 in {time.perf_counter() - start:.1f} s")
     tokens = [list(t) for t in tokenize_many(sample)]
     negatives.PARALLEL_MIN_WORK = 0
-    small = max(workers_ * 4 for workers_ in args.workers) * 25  # a run this size times the fixed part
-    for workers in args.workers:
-        times = []
-        for n in (small, len(sample)):  # the fixed part (saving the index, starting workers) apart from the rest
-            start = time.perf_counter()
-            negatives.search_docs(index, tokens[:n], 96, workers=workers, scratch=folder)
-            times.append(time.perf_counter() - start)
-        per = (times[1] - times[0]) / (len(sample) - small)
-        fixed = max(0.0, times[0] - per * small)
-        print(f"{len(sample):,} of {len(queries):,} queries × {index.size:,} passages, {workers} worker(s): "
-              f"{times[1]:.1f} s; {1000 * per:.2f} ms a query + {fixed:.1f} s once; all {len(queries):,}: about "
-              f"{(fixed + per * len(queries)) / 3600:.2f} h")
+    # a run this size times the fixed part; search_docs gives each worker 1,000 queries at least
+    small = max(workers_ * 1000 for workers_ in args.workers)
+    if len(sample) <= small:
+        raise SystemExit(f"--sample must be over {small} for --workers {' '.join(map(str, args.workers))}")
+    for backend in args.backend:
+        if backend == "auto":
+            backend = "numba" if len(queries) * index.size >= negatives.NUMBA_MIN_WORK else "numpy"
+        for workers in args.workers:
+            times = []
+            for n in (small, len(sample)):  # the fixed part (saving the index, starting workers) apart from the rest
+                start = time.perf_counter()
+                negatives.search_docs(index, tokens[:n], 96, workers=workers, scratch=folder, backend=backend)
+                times.append(time.perf_counter() - start)
+            per = (times[1] - times[0]) / (len(sample) - small)
+            fixed = max(0.0, times[0] - per * small)
+            print(f"{len(sample):,} of {len(queries):,} queries × {index.size:,} passages, {workers} worker(s), "
+                  f"{backend}: {times[1]:.1f} s; {1000 * per:.2f} ms a query + {fixed:.1f} s once; all "
+                  f"{len(queries):,}: about {(fixed + per * len(queries)) / 3600:.2f} h")
 
 
 if __name__ == "__main__":

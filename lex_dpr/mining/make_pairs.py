@@ -352,7 +352,8 @@ def _mine_negatives(cfg: MakePairsConfig, pairs: list[dict], excluded: list[set[
             tokenize_many(sorted({h for p in pool if (h := search_head(p))}), workers=cfg.max_workers, cache=cache)
         index = BM25Index(tokens[: len(pool)])
         negs = bm25_negatives(index, tokens[len(pool):], pool_ids, pool_keys, excluded, cfg.hn_per_q,
-                              workers=cfg.max_workers or os.cpu_count() or 1, scratch=Path(cfg.out).parent)
+                              workers=cfg.max_workers or os.cpu_count() or 1, scratch=Path(cfg.out).parent,
+                              show_progress=show_progress)
     for pair, neg in zip(pairs, negs, strict=True):
         pair["hard_negatives"] = neg
 

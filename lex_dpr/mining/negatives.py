@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from lex_dpr.retrieval.bm25 import BM25Index
+from lex_dpr.utils.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +19,14 @@ log = logging.getLogger(__name__)
 # and bm25s and maps the saved index). 2 workers on 2 cores (bench/bench_negatives.py): 12,715 queries × 15,638
 # passages 2.6 s against 3.5 s in one process; × 62,552 passages (the shared ones 4 times) 5.3 s against 9.7 s.
 PARALLEL_MIN_WORK = 50_000_000
+# queries × passages from which bm25s' numba backend scores the postings: 1,000 queries over the growth bench's
+# 1M passages took 5.1–5.9 ms a query against numpy's 12.5–16.3 ms (2 processes at once: 2.8 against 8.1 ms a
+# query in all; bench/bench_negatives.py --index), and each process compiles it first (about 5 s). Below this
+# numpy is as quick; the choice depends on the sizes only, so the same inputs give the same negatives.
+NUMBA_MIN_WORK = 2_000_000_000
 SCRATCH_NAME = ".lexdpr-bm25-negatives.tmp"  # the saved index the workers map, under ``scratch``
-_SHARDS_PER_WORKER = 4  # contiguous query slices per worker: an uneven slice does not keep the others waiting
+_SHARDS_PER_WORKER = 4  # contiguous query slices per worker, at least
+_SLICE_MAX = 4096
 
 
 def blocked(keys: tuple[str, ...], skip: set[str]) -> bool:
@@ -29,18 +36,22 @@ def blocked(keys: tuple[str, ...], skip: set[str]) -> bool:
 
 def bm25_negatives(index: BM25Index, query_tokens: Sequence[Sequence[str]], pool_ids: Sequence[str],
                    pool_keys: Sequence[tuple[str, ...]], excluded: Sequence[set[str]], n: int,
-                   depth: int | None = None, workers: int = 1, scratch: str | Path | None = None) -> list[list[str]]:
+                   depth: int | None = None, workers: int = 1, scratch: str | Path | None = None,
+                   show_progress: bool = False) -> list[list[str]]:
     """For each query, the ``n`` top BM25 passages not blocked by its excluded set.
 
     bm25s scores every passage for a query on one core, and there are about as many queries as passages, so
     the search grows with the square of the corpus: with ``workers`` > 1 (and enough work, see
     :data:`PARALLEL_MIN_WORK`) the index is saved under ``scratch`` (in :data:`SCRATCH_NAME`, removed after, and
     before: what a killed run left; default: a temporary folder of the system's) and N spawned processes memory-map it (one copy in the page cache, not N) and search
-    contiguous slices of the queries. The negatives are the same as one process finds.
+    contiguous slices of the queries. The negatives are the same as one process finds. From
+    :data:`NUMBA_MIN_WORK` the postings are scored by bm25s' numba backend (the same scores; equal scores may
+    come back in another order).
     """
     depth = depth or max(3 * n, n + 64)
     out = []
-    for docs, skip in zip(search_docs(index, query_tokens, depth, workers, scratch), excluded, strict=True):
+    found = search_docs(index, query_tokens, depth, workers, scratch, show_progress=show_progress)
+    for docs, skip in zip(found, excluded, strict=True):
         picked: list[str] = []
         for d in docs:
             pid = pool_ids[d]
@@ -53,20 +64,28 @@ def bm25_negatives(index: BM25Index, query_tokens: Sequence[Sequence[str]], pool
 
 
 def search_docs(index: BM25Index, query_tokens: Sequence[Sequence[str]], k: int, workers: int = 1,
-                scratch: str | Path | None = None) -> list[np.ndarray]:
+                scratch: str | Path | None = None, backend: str = "auto",
+                show_progress: bool = False) -> list[np.ndarray]:
     """Each query's top-``k`` passage rows (best first, zero scores dropped), in ``workers`` processes when the
-    work is large enough; the same rows either way."""
+    work is large enough; the same rows either way. ``backend``: ``numpy``, ``numba`` or ``auto`` (numba from
+    :data:`NUMBA_MIN_WORK` queries × passages)."""
+    work = len(query_tokens) * index.size
+    if backend == "auto":
+        backend = "numba" if work >= NUMBA_MIN_WORK else "numpy"
     workers = min(workers, max(1, len(query_tokens) // 1000))
-    if workers <= 1 or len(query_tokens) * index.size < PARALLEL_MIN_WORK:
-        return [docs for docs, _ in index.search(query_tokens, k)]
+    step = _slice_size(len(query_tokens), workers)
+    starts = range(0, len(query_tokens), step)
+    if workers <= 1 or work < PARALLEL_MIN_WORK:
+        return [docs for i in track(starts, "BM25 negatives", total=len(starts), enabled=show_progress)
+                for docs, _ in index.search(query_tokens[i:i + step], k, backend=backend)]
     import multiprocessing
     import shutil
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    step = -(-len(query_tokens) // (workers * _SHARDS_PER_WORKER))
-    slices = [[list(q) for q in query_tokens[i:i + step]] for i in range(0, len(query_tokens), step)]
-    log.info("BM25 negatives: %d queries × %d passages in %d processes", len(query_tokens), index.size, workers)
+    slices = [[list(q) for q in query_tokens[i:i + step]] for i in starts]
+    log.info("BM25 negatives: %d queries × %d passages in %d processes (%s)", len(query_tokens), index.size,
+             workers, backend)
     # under ``scratch`` a fixed name, removed first: a run killed here (SIGKILL) leaves nothing the next one keeps
     tmp = Path(scratch) / SCRATCH_NAME if scratch is not None else Path(tempfile.mkdtemp(prefix="lexdpr-bm25-"))
     shutil.rmtree(tmp, ignore_errors=True)
@@ -74,24 +93,33 @@ def search_docs(index: BM25Index, query_tokens: Sequence[Sequence[str]], k: int,
         tmp.mkdir(parents=True, exist_ok=True)
         index.save(tmp / "bm25")
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_open_shared, initargs=(str(tmp / "bm25"),)) as pool:
-            return [docs for part in pool.map(_search_slice, slices, [k] * len(slices)) for docs in part]
+                                 initializer=_open_shared, initargs=(str(tmp / "bm25"), backend)) as pool:
+            parts = pool.map(_search_slice, slices, [k] * len(slices))
+            return [docs for part in track(parts, "BM25 negatives", total=len(slices), enabled=show_progress)
+                    for docs in part]
     except BrokenProcessPool as exc:  # a worker killed (out of memory) or unable to start: one process does it
         log.warning("BM25 negatives: a worker process died (%s); searching in this process instead", exc)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return [docs for docs, _ in index.search(query_tokens, k)]
+    return [docs for docs, _ in index.search(query_tokens, k, backend=backend)]
 
 
-_SHARED: dict[str, BM25Index] = {}
+def _slice_size(queries: int, workers: int) -> int:
+    """Queries a slice: at least ``_SHARDS_PER_WORKER`` slices a worker (an uneven one does not keep the others
+    waiting), and no more than ``_SLICE_MAX`` queries (the progress bar moves)."""
+    return max(1, min(_SLICE_MAX, -(-queries // (max(1, workers) * _SHARDS_PER_WORKER))))
 
 
-def _open_shared(folder: str) -> None:
-    _SHARED["index"] = BM25Index.load(folder, mmap=True)
+_SHARED: dict = {}
+
+
+def _open_shared(folder: str, backend: str) -> None:
+    _SHARED["index"], _SHARED["backend"] = BM25Index.load(folder, mmap=True), backend
 
 
 def _search_slice(query_tokens: list[list[str]], k: int) -> list[np.ndarray]:
-    return [docs.astype(np.int32) for docs, _ in _SHARED["index"].search(query_tokens, k)]
+    return [docs.astype(np.int32)
+            for docs, _ in _SHARED["index"].search(query_tokens, k, backend=_SHARED["backend"])]
 
 
 def random_negatives(pool_ids: Sequence[str], pool_keys: Sequence[tuple[str, ...]], excluded: Sequence[set[str]],

@@ -48,7 +48,7 @@ def project_2d(vectors: np.ndarray, method: str = DEFAULT_METHOD, seed: int = 42
     if method == "umap":
         try:
             import umap
-        except ImportError:  # an extra: numba, which it needs, slows every bm25s import by 0.7 s
+        except ImportError:  # an extra (`pip install lex-dpr[umap]`)
             raise ConfigError("--method umap needs umap-learn: pip install 'lex-dpr[umap]' (or umap-learn); "
                               "--method tsne needs nothing more") from None
 

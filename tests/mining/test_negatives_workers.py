@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import orjson
+import pytest
 
 from lex_dpr.data.tokenize import tokenize_many
 from lex_dpr.mining import negatives
@@ -50,7 +51,7 @@ def test_a_worker_that_cannot_start_leaves_the_search_to_this_process(tmp_path, 
     assert list(tmp_path.iterdir()) == []
 
 
-def _exit_at_start(folder: str) -> None:
+def _exit_at_start(folder: str, backend: str) -> None:
     import os
 
     os._exit(3)
@@ -64,4 +65,66 @@ def test_what_a_killed_run_left_in_the_scratch_folder_is_cleared(tmp_path, monke
     monkeypatch.setattr(negatives, "PARALLEL_MIN_WORK", 0)
     rows = negatives.search_docs(index, [["사기"]] * 2000, 1, workers=2, scratch=tmp_path)
     assert {r.tolist()[0] for r in rows} == {1}
+    assert list(tmp_path.iterdir()) == []
+
+
+def _same_up_to_ties(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
+    """The same scores, and for each score the same rows (equal scores may come back in either order)."""
+    (rows_a, scores_a), (rows_b, scores_b) = a, b
+    if not np.array_equal(scores_a, scores_b):
+        return False
+    return all(set(rows_a[scores_a == s].tolist()) == set(rows_b[scores_b == s].tolist()) for s in np.unique(scores_a))
+
+
+def _sample_search(sample_training_data):
+    passages = [orjson.loads(x) for x in sample_training_data["passages"].read_bytes().splitlines() if x.strip()]
+    pairs = [orjson.loads(x) for x in sample_training_data["pairs"].read_bytes().splitlines() if x.strip()]
+    index = BM25Index(tokenize_many([p["text"] for p in passages], workers=1))
+    query_tokens = tokenize_many([p["query_text"] for p in pairs], workers=1)
+    return index, query_tokens
+
+
+def test_numba_backend_scores_every_passage_as_numpy_does(sample_training_data):
+    index, query_tokens = _sample_search(sample_training_data)
+    query_tokens += [[], ["없는형태소"], ["민법", "없는형태소"]]  # nothing, a morpheme no passage holds, one of each
+    numpy_hits = index.search(query_tokens, index.size)  # every passage with a score: no tie is cut at k
+    numba_hits = index.search(query_tokens, index.size, backend="numba")
+    from bm25s.numba import retrieve_utils
+
+    assert retrieve_utils._retrieve_internal_jitted_serial.signatures  # numba compiled and ran it
+    assert len(numba_hits) == len(query_tokens)
+    assert all(_same_up_to_ties(a, b) for a, b in zip(numpy_hits, numba_hits, strict=True))
+    assert sum(len(rows) for rows, _ in numba_hits) > 10 * len(query_tokens)  # they did find something
+    assert len(numba_hits[-3][0]) == len(numba_hits[-2][0]) == 0
+    assert all(np.all(np.diff(scores) <= 0) for _, scores in numba_hits)  # best first
+
+
+def test_large_work_is_searched_with_numba(sample_training_data, monkeypatch):
+    index, query_tokens = _sample_search(sample_training_data)
+    asked = []
+    search = BM25Index.search
+    monkeypatch.setattr(BM25Index, "search", lambda self, *a, **kw: asked.append(kw.get("backend", "numpy")) or search(self, *a, **kw))
+    small = negatives.search_docs(index, query_tokens, 8)
+    assert asked and set(asked) == {"numpy"}
+    asked.clear()
+    monkeypatch.setattr(negatives, "NUMBA_MIN_WORK", len(query_tokens) * index.size)
+    large = negatives.search_docs(index, query_tokens, 8)
+    assert asked and set(asked) == {"numba"}
+    for a, b, (rows, scores) in zip(small, large, index.search(query_tokens, index.size), strict=True):
+        score = dict(zip(rows.tolist(), scores.tolist(), strict=True))
+        assert sorted(score[d] for d in a.tolist()) == sorted(score[d] for d in b.tolist())  # the same top scores
+        cut = score[a[-1]] if len(a) else 0.0  # and the same rows above the last one, which may tie with others
+        assert {d for d in a.tolist() if score[d] > cut} == {d for d in b.tolist() if score[d] > cut}
+    assert sum(len(r) for r in large) > len(large)
+
+
+@pytest.mark.slow
+def test_numba_in_two_worker_processes_finds_what_one_process_does(sample_training_data, tmp_path, monkeypatch):
+    index, query_tokens = _sample_search(sample_training_data)
+    query_tokens = query_tokens * 40  # 1,000 queries a worker at least
+    monkeypatch.setattr(negatives, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(negatives, "NUMBA_MIN_WORK", 0)
+    one = negatives.search_docs(index, query_tokens, 12, workers=1)
+    two = negatives.search_docs(index, query_tokens, 12, workers=2, scratch=tmp_path)
+    assert [r.tolist() for r in two] == [r.tolist() for r in one]  # numba in both: the same order, ties included
     assert list(tmp_path.iterdir()) == []
