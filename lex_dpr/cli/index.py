@@ -15,6 +15,7 @@ EXAMPLES = [
     "lex-dpr index build --passages merged_corpus.jsonl --model kure-v1 --faiss hnsw --out index/ --device cuda",
     "lex-dpr index build --passages merged_corpus.jsonl --no-dense --out index-bm25/     # BM25 only, no model",
     "lex-dpr index update index/ --passages new_corpus.jsonl     # re-encodes changed and added passages only",
+    "lex-dpr index update index/ --passages merged_corpus.jsonl --faiss ivf   # the same passages: FAISS rebuilt as IVF, nothing encoded",
     "lex-dpr index info index/",
 ]
 
@@ -79,9 +80,17 @@ def update(
     shard_size: ShardOpt = 4096,
     device: DeviceOpt = None,
     trust_remote_code: RemoteOpt = False,
+    faiss: Annotated[str | None, typer.Option("--faiss", help="Another FAISS kind than the build's (flat, hnsw, ivf, ivfpq), built from the vectors the index has: nothing is encoded again.", show_default=False)] = None,
+    hnsw_m: Annotated[int | None, typer.Option("--hnsw-m", help="HNSW graph degree (--faiss hnsw).", show_default=False)] = None,
+    ivf_lists: Annotated[int | None, typer.Option("--ivf-lists", help="IVF lists (--faiss ivf/ivfpq; default 4·√n, at most n/39).", show_default=False)] = None,
+    pq_m: Annotated[int | None, typer.Option("--pq-m", help="Bytes per passage of an ivfpq code (default d/8).", show_default=False)] = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Bring an index up to date with a new passage file: only changed and added passages are encoded."""
+    """Bring an index up to date with a new passage file: only changed and added passages are encoded.
+
+    With --faiss (or its options) the dense index is rebuilt as that kind from the vectors it has: the same passage
+    file then re-indexes only (a flat index grown past a million passages made ivf or ivfpq).
+    """
     from lex_dpr.errors import ConfigError
     from lex_dpr.retrieval.index import update_index
 
@@ -93,10 +102,14 @@ def update(
     folder = index if index is not None else index_opt
     assert folder is not None
     s = update_index(folder, passages, batch_size=batch_size, device=device, show_progress=not quiet, model=model,
-                     trust_remote_code=trust_remote_code, shard_size=shard_size)
+                     trust_remote_code=trust_remote_code, shard_size=shard_size, faiss_kind=faiss, hnsw_m=hnsw_m,
+                     ivf_lists=ivf_lists, pq_m=pq_m)
     rows = [(k.replace("_", " "), s[k]) for k in ("passages", "unchanged", "changed", "added", "removed",
                                                   "metadata_changed", "encoded", "tokenized")]
-    rows += [("order changed", "yes" if s["reordered"] else "no"), ("seconds", s.get("seconds"))]
+    rows += [("order changed", "yes" if s["reordered"] else "no")]
+    if "faiss" in s:
+        rows.append(("FAISS", f"{s['faiss']['from']} → {s['faiss']['to']}"))
+    rows.append(("seconds", s.get("seconds")))
     console.table(f"index update: {folder}", rows, ("", "count"))
     if not quiet:
         for kind in ("changed", "added", "removed"):

@@ -46,6 +46,13 @@ def test_build_update_info(corpus, trained_run, tmp_path):
     result = lex_dpr(["index", "info", str(out), "--json"])
     assert result.exit_code == 0 and len(orjson.loads(result.output)["updates"]) == 2
 
+    result = lex_dpr(["index", "update", str(out), "--passages", str(corpus), "--faiss", "flat"])  # ivf → flat
+    assert result.exit_code == 0, result.output
+    assert "FAISS" in result.output and "ivf → flat" in result.output
+    assert read_manifest(out).dense.kind == "flat"
+    result = lex_dpr(["index", "update", str(out), "--passages", str(corpus), "--faiss", "lsh"])
+    assert result.exit_code == 2 and "error: --faiss 'lsh' is not one of flat, hnsw, ivf, ivfpq" in result.output
+
 
 @pytest.mark.parametrize(("args", "code", "message"), [
     (["index", "build", "--passages", "{corpus}", "--out", "{tmp}/i"], 2,

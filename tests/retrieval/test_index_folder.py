@@ -460,6 +460,52 @@ def test_update_keeps_the_build_options(corpus_a, corpus_b, trained_run, tmp_pat
     assert type(open_index(folder).dense.index.faiss_index).__name__ == "IndexHNSWFlat"
 
 
+def test_update_with_another_faiss_kind_reindexes_the_vectors_it_has(built_a, corpus_a, trained_run, tmp_path,
+                                                                     monkeypatch):
+    folder = shutil.copytree(built_a, tmp_path / "index")
+    (folder / "retrieval.json").write_text('{"retrieval": {}}')
+    kept = {name: (folder / name).read_bytes() for name in ("embeddings.npy", "passages.jsonl")}
+    bm25_before = {p.name: p.read_bytes() for p in (folder / "bm25").iterdir()}
+
+    def no_model(*a, **kw):
+        raise AssertionError("the same passages: the model must not be loaded")
+
+    monkeypatch.setattr(encode, "_load_encoder", no_model)
+    summary = update_index(folder, corpus_a, faiss_kind="ivf", ivf_lists=2)  # the same passage file
+    assert summary["faiss"] == {"from": "flat", "to": "ivf"}
+    assert (summary["encoded"], summary["tokenized"], summary["unchanged"]) == (0, 0, 41)
+    m = read_manifest(folder)
+    assert m.dense.kind == "ivf" and m.dense.options["ivf_lists"] == 2 and m.dense.params["lists"] == 2
+    assert {name: (folder / name).read_bytes() for name in kept} == kept
+    assert {p.name: p.read_bytes() for p in (folder / "bm25").iterdir()} == bm25_before
+    assert (folder / "retrieval.json").read_text() == '{"retrieval": {}}'
+    monkeypatch.undo()
+    fresh = tmp_path / "fresh"
+    build_index(corpus_a, fresh, model=str(trained_run), faiss_kind="ivf", ivf_lists=2)
+    assert read_manifest(fresh).dense == m.dense
+    assert _index_state(folder)["dense"] == _index_state(fresh)["dense"]
+    assert type(open_index(folder).dense.index.faiss_index).__name__ == "IndexIVFFlat"
+    update_index(folder, corpus_a, faiss_kind="flat")  # and back: the flat build's rankings
+    assert read_manifest(folder).dense == read_manifest(built_a).dense
+    assert _index_state(folder)["dense"] == _index_state(built_a)["dense"]
+    before = (folder / MANIFEST).read_bytes()
+    assert update_index(folder, corpus_a, faiss_kind="flat").get("faiss") is None  # already flat: nothing rebuilt
+    assert (folder / "dense.faiss").exists() and (folder / MANIFEST).read_bytes() != before  # an updates entry
+
+
+def test_faiss_options_are_checked_before_anything_is_read(built_a, corpus_a, tmp_path):
+    with pytest.raises(ConfigError, match=r"--faiss 'annoy' is not one of flat, hnsw, ivf, ivfpq"):
+        update_index(built_a, corpus_a, faiss_kind="annoy")
+    with pytest.raises(ConfigError, match=r"--ivf-lists 500 is more than the 41 passages"):
+        update_index(built_a, corpus_a, faiss_kind="ivf", ivf_lists=500)
+    with pytest.raises(ConfigError, match=r"--pq-m 0 must be at least 1"):
+        update_index(built_a, corpus_a, faiss_kind="ivfpq", pq_m=0)
+    bm25_only = tmp_path / "bm25"
+    build_index(corpus_a, bm25_only, dense=False)
+    with pytest.raises(ConfigError, match=r"no dense part .*--faiss and its options apply to an index built with a model"):
+        update_index(bm25_only, corpus_a, faiss_kind="ivf")
+
+
 def test_open_warns_about_other_tokeniser_settings(built_a, tmp_path, caplog, monkeypatch):
     folder = shutil.copytree(built_a, tmp_path / "index")
     m = read_manifest(folder)

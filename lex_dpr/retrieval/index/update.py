@@ -26,7 +26,7 @@ import orjson
 
 from lex_dpr.errors import ConfigError, InputError
 from lex_dpr.retrieval.index.assemble import assemble, timer, tokens_for_update
-from lex_dpr.retrieval.index.build import check_ivf_lists, check_pq_size
+from lex_dpr.retrieval.index.build import check_build_options, check_ivf_lists, check_pq_size
 from lex_dpr.retrieval.index.digests import check_files
 from lex_dpr.retrieval.index.encode import check_device, check_model, encode_resumable, encoder_for, model_paths
 from lex_dpr.retrieval.index.layout import (EMBEDDINGS, HASHES, MANIFEST, check_replaceable, commit, extra_entries,
@@ -41,7 +41,8 @@ KEEP_IDS_IN_UPDATES = 20  # older ``updates`` entries keep their counts and drop
 
 def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int = 128, device: str | None = None,
                  show_progress: bool = False, model: str | None = None, trust_remote_code: bool = False,
-                 shard_size: int = 4096) -> dict:
+                 shard_size: int = 4096, faiss_kind: str | None = None, hnsw_m: int | None = None,
+                 ivf_lists: int | None = None, pq_m: int | None = None) -> dict:
     """Bring an index up to date with a new passage file; returns the change summary.
 
     Passages whose id and text hash are unchanged keep their vector and morphemes; changed and added ones
@@ -49,6 +50,9 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
 
     Args:
         model: the index's model at another path (moved); its fingerprint must equal the manifest's.
+        faiss_kind, hnsw_m, ivf_lists, pq_m: another FAISS kind or options than the build's (``None``: the
+            build's), built from the vectors the index has: a flat index grown past a million passages becomes
+            ``ivf`` or ``ivfpq`` without encoding a passage again (the same passages file then only rebuilds it).
 
     Returns:
         ``{"added", "changed", "removed", "unchanged", "metadata_changed", "reordered", "encoded",
@@ -59,6 +63,9 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
     """
     if batch_size < 1 or shard_size < 1:
         raise ConfigError(f"--batch-size {batch_size!r} and --shard-size {shard_size!r} must be at least 1")
+    if faiss_kind is not None or hnsw_m is not None or ivf_lists is not None or pq_m is not None:
+        check_build_options("index", True, True, faiss_kind or "flat", batch_size, shard_size,
+                            hnsw_m if hnsw_m is not None else 32, ivf_lists, pq_m)
     check_device(device)
     out = Path(index_dir)
     started = time.perf_counter()
@@ -72,13 +79,16 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
         with timer(seconds, "read"):
             source = read_passages(passages)
             old_rows = _read_hashes(out / HASHES)
+        dense_info = _dense_info(manifest, faiss_kind, hnsw_m, ivf_lists, pq_m)
+        new_faiss = manifest.dense is not None and dense_info != {"kind": manifest.dense.kind,
+                                                                   "options": manifest.dense.options}
         diff = diff_passages(old_rows, source)
         summary = {k: v for k, v in diff.items() if k != "reuse"}
         summary.update(passages=len(source.ids), previous_corpus_sha256=manifest.corpus.sha256,
                        corpus_sha256=source.sha256, encoded=0, tokenized=0)
         same_tokens = not manifest.bm25 or (manifest.tokenizer or {}).get(
             "settings_key") == tokenizer_settings()["settings_key"]
-        if records_sha256(source.records) == manifest.files["passages"].sha256 and same_tokens:
+        if records_sha256(source.records) == manifest.files["passages"].sha256 and same_tokens and not new_faiss:
             # the same passages in the same order: only the manifest learns the new source
             summary["seconds"] = round(time.perf_counter() - started, 3)
             manifest.corpus = CorpusInfo(source=source.path, sha256=source.sha256, skipped_lines=source.skipped)
@@ -88,11 +98,16 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
             write_json(out / MANIFEST, manifest.to_dict())
             return summary
         staging = staging_dir(out)
-        model_info = dense_info = embeddings = None
+        model_info = embeddings = None
         if manifest.dense:
-            assert manifest.model is not None
-            check_ivf_lists(manifest.dense.kind, manifest.dense.options.get("ivf_lists"), len(source.ids))
-            check_pq_size(manifest.dense.kind, len(source.ids))
+            assert manifest.model is not None and dense_info is not None
+            check_ivf_lists(dense_info["kind"], dense_info["options"].get("ivf_lists"), len(source.ids))
+            check_pq_size(dense_info["kind"], len(source.ids))
+            pq = dense_info["options"].get("pq_m")
+            if dense_info["kind"] == "ivfpq" and pq and manifest.dense.dim % pq:
+                from lex_dpr.retrieval.dense import check_pq
+
+                raise ConfigError(check_pq(pq, manifest.dense.dim, 10**9) or "")
             todo = [i for i, r in enumerate(diff["reuse"]) if r < 0]
             encoder = None
             shards: list[Path] = []
@@ -108,7 +123,6 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
             model_info = {k: v for k, v in manifest.model.to_dict().items() if k != "dim"}
             if model is not None:
                 model_info.update(name=str(model), **model_paths(model, out))
-            dense_info = {"kind": manifest.dense.kind, "options": manifest.dense.options}
             embeddings = _UpdatedRows(np.load(out / EMBEDDINGS, mmap_mode="r"), diff["reuse"], shards)
         tokens = None
         fields = (manifest.bm25.fields or []) if manifest.bm25 else []  # an index built before fields keeps texts
@@ -117,6 +131,8 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
                 tokens, summary["tokenized"] = tokens_for_update(out, staging, source.for_bm25(fields), show_progress)
         new = assemble(out, source, tokens, embeddings, model_info, dense_info, seconds, fields)
         summary["seconds"] = round(time.perf_counter() - started, 3)
+        if new_faiss:
+            summary["faiss"] = {"from": manifest.dense.kind, "to": dense_info["kind"]}
         new.built_at = manifest.built_at
         new.build = manifest.build
         new.updated_at = now()
@@ -129,6 +145,26 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
         shutil.rmtree(staging, ignore_errors=True)
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _dense_info(manifest, kind: str | None, hnsw_m: int | None, ivf_lists: int | None,
+                pq_m: int | None) -> dict | None:
+    """The FAISS kind and options the updated index gets: the build's, with what was given in their place. A new
+    kind starts from the defaults for what was not given (an ``ivf`` index made ``flat`` keeps no list count)."""
+    asked = kind is not None or hnsw_m is not None or ivf_lists is not None or pq_m is not None
+    if manifest.dense is None:
+        if asked:
+            raise ConfigError("this index has no dense part (built with --no-dense): --faiss and its options apply "
+                              "to an index built with a model")
+        return None
+    if not asked:
+        return {"kind": manifest.dense.kind, "options": manifest.dense.options}
+    old = {"hnsw_m": 32, "ivf_lists": None, "pq_m": None, **manifest.dense.options}
+    if kind is not None and kind != manifest.dense.kind:
+        old = {"hnsw_m": 32, "ivf_lists": None, "pq_m": None}
+    given = {"hnsw_m": hnsw_m, "ivf_lists": ivf_lists, "pq_m": pq_m}
+    return {"kind": kind or manifest.dense.kind, "options": {k: given[k] if given[k] is not None else v
+                                                              for k, v in old.items()}}
 
 
 def _read_hashes(path: Path) -> dict[str, tuple[int, str, str]]:
