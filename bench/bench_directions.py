@@ -1,7 +1,7 @@
 """Directions of issue #17 measured and not made default: each prints what it would add to the default path.
 
     poetry run python bench/bench_directions.py [--index out/shared/index_default] [--pairs-dir out/shared]
-        [--synthetic synthetic.jsonl] [--only bridge,headings,statements,synthetic,prf,params]
+        [--synthetic synthetic.jsonl] [--only bridge,headings,statements,synthetic,prf,features,params]
 
 - bridge: precedents as a bridge. BM25 over the 판시사항 of the training precedents that cite a law or admin
   article; a question's top 30 precedents vote for the articles they cite (score share / √citations). Scored
@@ -14,6 +14,11 @@
   (`lex-dpr synth --llm none`), scored on the test questions.
 - prf: pseudo-relevance feedback for questions: the 8 terms with the highest tf·idf in the question's BM25
   top 5 (terms it already has left out) put before it, then BM25 and the fused lists again.
+
+- features: five more reranker features, each alone and all together: the IDF-weighted share of the question's
+  morphemes (with its lexicon terms; or its own only) the passage holds, the cosine of the question with the
+  passage's law name + heading as the index's model encodes them (raw, and less the best of the 50), and the
+  share of its chapter and section morphemes the question names. Dev CV chooses, test only reports.
 
 - params: the question reranker's own features and LambdaMART settings: the 17 features it had before the
   article ones (number, 정의/목적 heading), then all of them with each of seven settings (rounds, leaves,
@@ -275,6 +280,64 @@ def prf(s: Setup, feedback: int = 5, n_terms: int = 8) -> None:
                   f"fused R@6 {_mean_recall(f, rels, 6):.4f} R@50 {_mean_recall(f, rels, 50):.4f}")
 
 
+def more_features(s: Setup) -> None:
+    from lex_dpr.data.tokenize import tokenize_many
+    from lex_dpr.retrieval.rerank import features
+
+    corpus, bm25 = s.index.corpus, s.index.bm25.index
+    indptr, vocab, n = bm25._bm25.scores["indptr"], bm25._bm25.vocab_dict, len(corpus.ids)
+
+    def idf(term: str) -> float:
+        t = vocab.get(term)
+        df = 0 if t is None else int(indptr[t + 1] - indptr[t])
+        return math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else 0.0
+
+    heads = [" ".join(v for v in (r.get("title"), r.get("heading")) if isinstance(v, str) and v) for r in corpus.records]
+    unique = sorted(set(heads))
+    vectors = np.asarray(s.index.dense.encoder.encode_document(unique, batch_size=256, normalize_embeddings=True),
+                         dtype=np.float32)
+    head_row = {h: i for i, h in enumerate(unique)}
+
+    def chapter(pid: str) -> str:
+        meta = corpus.records[corpus.index[pid]].get("meta")
+        meta = meta if isinstance(meta, dict) else {}
+        return " ".join(v for v in (meta.get("chapter"), meta.get("section")) if isinstance(v, str))
+
+    def rows(items):
+        texts = [q for q, _ in items]
+        qv = s.index.dense.encode_queries(texts)
+        out = []
+        for c, (q, rel), qe in zip(s.candidates(texts), items, qv, strict=True):
+            terms = s.terms(q)
+            pids = [p for p, _ in c.fused]
+            own, *term_lists = tokenize_many([q, *terms])
+            words = sorted(set(own) | {w for t in term_lists for w in t})
+            weights = np.array([idf(t) for t in words])
+            held = bm25.holds(np.array([corpus.index[p] for p in pids]), words) if words else None
+            mine = np.array([t in set(own) for t in words], dtype=bool)
+            cov = (held * weights).sum(1) / max(weights.sum(), 1e-9) if words else np.zeros(len(pids))
+            cov_own = ((held[:, mine] * weights[mine]).sum(1) / max(weights[mine].sum(), 1e-9)
+                       if words and mine.any() else np.zeros(len(pids)))
+            sim = np.array([float(vectors[head_row[heads[corpus.index[p]]]] @ qe) for p in pids])
+            named = set(words)
+            chap = np.array([len(set(w) & named) / max(1, len(set(w))) for w in tokenize_many([chapter(p) for p in pids])])
+            out.append((pids, features(c, s.info, terms), np.column_stack([cov, cov_own, sim, sim - sim.max(), chap]),
+                        rel))
+        return out
+
+    dev, test = rows(s.dev), rows(s.test)
+    names = ["IDF share held", "IDF share held, the question's own", "heading cosine", "heading cosine − best",
+             "chapter share"]
+    for label, picked in [("the 20 features", []), *((f"+ {m}", [i]) for i, m in enumerate(names)),
+                          ("+ all five", list(range(5)))]:
+        d = [(p, np.hstack([F, X[:, picked]]), r) for p, F, X, r in dev]
+        t = [(p, np.hstack([F, X[:, picked]]), r) for p, F, X, r in test]
+        cv = _mean_recall(_cv(d), [r for *_, r in d], 6)
+        model = _fit(d)
+        got = _mean_recall([_order(model, p, F) for p, F, _ in t], [r for *_, r in t], 6)
+        print(f"reranker features, {label}: dev CV R@6 {cv:.4f}, test R@6 {got:.4f}")
+
+
 def params(s: Setup) -> None:
     import lex_dpr.retrieval.rerank as R
 
@@ -308,7 +371,7 @@ def main() -> None:
     ap.add_argument("--pairs-dir", default="out/shared")
     ap.add_argument("--questions", default=str(ROOT / "data" / "questions" / "questions.jsonl"))
     ap.add_argument("--synthetic", help="Synthetic pairs from `lex-dpr synth --llm none` (for `synthetic`).")
-    ap.add_argument("--only", default="bridge,headings,statements,synthetic,prf,params")
+    ap.add_argument("--only", default="bridge,headings,statements,synthetic,prf,features,params")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     s = Setup(args.index, Path(args.pairs_dir), Path(args.questions))
@@ -323,6 +386,8 @@ def main() -> None:
         synthetic(s, Path(args.synthetic))
     if "prf" in only:
         prf(s)
+    if "features" in only:
+        more_features(s)
     if "params" in only:
         params(s)
 
