@@ -81,9 +81,9 @@ def update(
     device: DeviceOpt = None,
     trust_remote_code: RemoteOpt = False,
     faiss: Annotated[str | None, typer.Option("--faiss", help="Another FAISS kind than the build's (flat, hnsw, ivf, ivfpq), built from the vectors the index has: nothing is encoded again.", show_default=False)] = None,
-    hnsw_m: Annotated[int | None, typer.Option("--hnsw-m", help="HNSW graph degree (--faiss hnsw).", show_default=False)] = None,
-    ivf_lists: Annotated[int | None, typer.Option("--ivf-lists", help="IVF lists (--faiss ivf/ivfpq; default 4·√n, at most n/39).", show_default=False)] = None,
-    pq_m: Annotated[int | None, typer.Option("--pq-m", help="Bytes per passage of an ivfpq code (default d/8).", show_default=False)] = None,
+    hnsw_m: Annotated[int | None, typer.Option("--hnsw-m", help="HNSW graph degree of an hnsw index (default: the build's; 32 for a new kind).", show_default=False)] = None,
+    ivf_lists: Annotated[int | None, typer.Option("--ivf-lists", help="IVF lists of an ivf/ivfpq index (default: the build's; 0: the automatic 4·√n, at most n/39).", show_default=False)] = None,
+    pq_m: Annotated[int | None, typer.Option("--pq-m", help="Bytes per passage of an ivfpq code (default: the build's; d/8 for a new kind).", show_default=False)] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Bring an index up to date with a new passage file: only changed and added passages are encoded.

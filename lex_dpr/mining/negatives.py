@@ -19,10 +19,10 @@ log = logging.getLogger(__name__)
 # and bm25s and maps the saved index). 2 workers on 2 cores (bench/bench_negatives.py): 12,715 queries × 15,638
 # passages 2.6 s against 3.5 s in one process; × 62,552 passages (the shared ones 4 times) 5.3 s against 9.7 s.
 PARALLEL_MIN_WORK = 50_000_000
-# queries × passages from which bm25s' numba backend scores the postings: 1,000 queries over the growth bench's
-# 1M passages took 5.1–5.9 ms a query against numpy's 12.5–16.3 ms (2 processes at once: 2.8 against 8.1 ms a
-# query in all; bench/bench_negatives.py --index), and each process compiles it first (about 5 s). Below this
-# numpy is as quick; the choice depends on the sizes only, so the same inputs give the same negatives.
+# queries × passages from which bm25s' numba backend scores the postings: over the growth bench's 1M passages
+# (bench/bench_negatives.py --index) 2.38 ms a query with 2 processes against numpy's 6.58, and each process
+# compiles it first (about 5 s). Below this numpy is as quick; the choice depends on the sizes only, so the same
+# inputs give the same negatives.
 NUMBA_MIN_WORK = 2_000_000_000
 SCRATCH_NAME = ".lexdpr-bm25-negatives.tmp"  # the saved index the workers map, under ``scratch``
 _SHARDS_PER_WORKER = 4  # contiguous query slices per worker, at least

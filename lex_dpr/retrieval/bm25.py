@@ -59,6 +59,7 @@ class BM25Index:
         import bm25s
 
         self._bm25 = bm25s.BM25(k1=k1, b=b, method=method)
+        self._numba = None  # the same index searched by bm25s' numba backend (made on first use)
         self.size = 0
         if doc_tokens is not None:
             self.size = len(doc_tokens)
@@ -76,21 +77,37 @@ class BM25Index:
                weight_mask: np.ndarray | None = None, backend: str = "numpy") -> list[tuple[np.ndarray, np.ndarray]]:
         """Top-``k`` (doc indices, scores) per query, best first; zero-score hits dropped. ``weight_mask`` (a float
         per document, bm25s' own option) multiplies the scores: 0 leaves a document out. ``backend``: bm25s'
-        ``numpy`` or ``numba`` (compiled on its first search in a process, about 5 s; 2.2× faster a query over
-        1M passages): the same scores, equal ones possibly in another order."""
+        ``numpy`` or ``numba`` (compiled on its first search in a process, about 5 s; 2.8× faster a query over
+        1M passages in two processes, bench/bench_negatives.py): the same scores, equal ones possibly in another
+        order."""
         empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
         out = [empty] * len(query_tokens)
         asked = [i for i, q in enumerate(query_tokens) if q]  # no tokens ("???", "ㅋㅋ"): no BM25 hits
         if not asked or self.size == 0:
             return out
         k = min(k, self.size)
-        self._bm25.backend = backend
-        docs, scores = self._bm25.retrieve([list(query_tokens[i]) for i in asked], k=k,
+        if weight_mask is not None:
+            weight_mask = np.asarray(weight_mask, dtype=np.float32)  # numba's scoring is typed for float32
+        docs, scores = self._backend(backend).retrieve([list(query_tokens[i]) for i in asked], k=k,
                                            show_progress=False, n_threads=n_threads, weight_mask=weight_mask)
         for i, d, s in zip(asked, docs, scores, strict=True):
             keep = s > 0
             out[i] = (d[keep].astype(np.int64), s[keep])
         return out
+
+    def _backend(self, backend: str):
+        """bm25s' index searching with ``backend``: the numba one is a shallow copy sharing the arrays, so threads
+        searching this index (``serve``'s lanes) never see another's backend."""
+        if backend == "numpy":
+            return self._bm25
+        if backend != "numba":
+            raise ValueError(f"BM25 backend {backend!r}: use 'numpy' or 'numba'")
+        if self._numba is None:
+            import copy
+
+            self._numba = copy.copy(self._bm25)
+            self._numba.backend = "numba"
+        return self._numba
 
     def holds(self, docs: np.ndarray, terms: Sequence[str]) -> np.ndarray:
         """Whether each of ``docs`` (row numbers) holds each of ``terms`` (tokens): a bool matrix, read from the

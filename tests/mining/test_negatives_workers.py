@@ -128,3 +128,14 @@ def test_numba_in_two_worker_processes_finds_what_one_process_does(sample_traini
     two = negatives.search_docs(index, query_tokens, 12, workers=2, scratch=tmp_path)
     assert [r.tolist() for r in two] == [r.tolist() for r in one]  # numba in both: the same order, ties included
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_backend_is_checked_and_a_float64_mask_is_accepted_by_both():
+    index = BM25Index([["민법", "손해"], ["형법", "사기"], ["민법", "사기"]])
+    with pytest.raises(ValueError, match="BM25 backend 'nubma': use 'numpy' or 'numba'"):
+        index.search([["민법"]], 2, backend="nubma")
+    mask = np.array([1.0, 1.0, 0.0])  # float64: numba's scoring is typed for float32
+    for backend in ("numpy", "numba"):
+        rows, scores = index.search([["민법", "사기"]], 3, weight_mask=mask, backend=backend)[0]
+        assert sorted(rows.tolist()) == [0, 1] and len(scores) == 2
+    assert index._bm25.backend == "numpy"  # the numba searches went through their own copy

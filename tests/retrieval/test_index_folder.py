@@ -494,16 +494,43 @@ def test_update_with_another_faiss_kind_reindexes_the_vectors_it_has(built_a, co
 
 
 def test_faiss_options_are_checked_before_anything_is_read(built_a, corpus_a, tmp_path):
+    missing = tmp_path / "missing.jsonl"  # never opened: each option is refused first
     with pytest.raises(ConfigError, match=r"--faiss 'annoy' is not one of flat, hnsw, ivf, ivfpq"):
-        update_index(built_a, corpus_a, faiss_kind="annoy")
-    with pytest.raises(ConfigError, match=r"--ivf-lists 500 is more than the 41 passages"):
-        update_index(built_a, corpus_a, faiss_kind="ivf", ivf_lists=500)
+        update_index(built_a, missing, faiss_kind="annoy")
     with pytest.raises(ConfigError, match=r"--pq-m 0 must be at least 1"):
-        update_index(built_a, corpus_a, faiss_kind="ivfpq", pq_m=0)
+        update_index(built_a, missing, faiss_kind="ivfpq", pq_m=0)
+    with pytest.raises(ConfigError, match=r"--pq-m 3 does not divide the model's 16 dimensions"):
+        update_index(built_a, missing, faiss_kind="ivfpq", pq_m=3)
+    with pytest.raises(ConfigError, match=r"--hnsw-m applies to hnsw indexes and this one would be flat: add --faiss "
+                                          r"hnsw, or leave --hnsw-m out"):
+        update_index(built_a, missing, hnsw_m=8)
+    with pytest.raises(ConfigError, match=r"--ivf-lists applies to ivf and ivfpq indexes and this one would be hnsw"):
+        update_index(built_a, missing, faiss_kind="hnsw", ivf_lists=4)
+    with pytest.raises(ConfigError, match=r"--ivf-lists 500 is more than the 41 passages .* --ivf-lists 0 \(4·√n"):
+        update_index(built_a, corpus_a, faiss_kind="ivf", ivf_lists=500)  # needs the passages counted
     bm25_only = tmp_path / "bm25"
     build_index(corpus_a, bm25_only, dense=False)
     with pytest.raises(ConfigError, match=r"no dense part .*--faiss and its options apply to an index built with a model"):
-        update_index(bm25_only, corpus_a, faiss_kind="ivf")
+        update_index(bm25_only, missing, faiss_kind="ivf")
+
+
+def test_ivf_lists_0_is_the_automatic_count_again(built_a, corpus_a, tmp_path):
+    folder = shutil.copytree(built_a, tmp_path / "index")
+    update_index(folder, corpus_a, faiss_kind="ivf", ivf_lists=2)
+    assert read_manifest(folder).dense.params["lists"] == 2
+    update_index(folder, corpus_a, ivf_lists=0)  # the same kind, its list count back to 4·√n, at most n/39: 1
+    m = read_manifest(folder)
+    assert m.dense.kind == "ivf" and m.dense.options["ivf_lists"] is None and m.dense.params["lists"] == 1
+
+
+def test_an_older_manifest_without_newer_faiss_options_is_not_rebuilt_for_nothing(built_a, corpus_a, tmp_path):
+    folder = shutil.copytree(built_a, tmp_path / "index")
+    m = read_manifest(folder)
+    del m.dense.options["pq_m"]  # indexes built before ivfpq existed
+    (folder / MANIFEST).write_bytes(orjson.dumps(m.to_dict()))
+    dense_before = (folder / "dense.faiss").stat().st_mtime_ns
+    summary = update_index(folder, corpus_a, faiss_kind="flat")
+    assert "faiss" not in summary and (folder / "dense.faiss").stat().st_mtime_ns == dense_before
 
 
 def test_open_warns_about_other_tokeniser_settings(built_a, tmp_path, caplog, monkeypatch):

@@ -217,12 +217,13 @@ def check_pq_dims(kind: str, pq_m: int | None, encoder) -> None:
         raise ConfigError(check_pq(pq_m, dim, 10**9) or "")
 
 
-def check_ivf_lists(kind: str, lists: int | None, passages: int) -> None:
-    """FAISS trains IVF lists on the passages: more lists than passages would fail after all the encoding."""
+def check_ivf_lists(kind: str, lists: int | None, passages: int, auto: str = "leave it out") -> None:
+    """FAISS trains IVF lists on the passages: more lists than passages would fail after all the encoding.
+    ``auto``: how the command asks for the automatic count."""
     if kind == "ivf" and lists is not None and lists > passages:
         raise ConfigError(f"--ivf-lists {lists} is more than the {passages} passages (FAISS trains each list on "
                           f"passages, 39 or more each for good lists): use --ivf-lists {max(1, passages // 39)}, "
-                          "leave it out (4·√n, at most n/39), or use --faiss flat")
+                          f"{auto} (4·√n, at most n/39), or use --faiss flat")
 
 
 

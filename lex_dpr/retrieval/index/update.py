@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from collections.abc import Iterator
@@ -34,6 +35,8 @@ from lex_dpr.retrieval.index.layout import (EMBEDDINGS, HASHES, MANIFEST, check_
 from lex_dpr.retrieval.index.manifest import CorpusInfo, now, read_manifest, tokenizer_settings
 from lex_dpr.retrieval.index.passages import Passages, read_passages, records_sha256
 from lex_dpr.utils.io import write_json
+
+log = logging.getLogger(__name__)
 
 MAX_LISTED_IDS = 100  # changed/added/removed ids kept per update entry
 KEEP_IDS_IN_UPDATES = 20  # older ``updates`` entries keep their counts and drop their id lists
@@ -63,15 +66,19 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
     """
     if batch_size < 1 or shard_size < 1:
         raise ConfigError(f"--batch-size {batch_size!r} and --shard-size {shard_size!r} must be at least 1")
-    if faiss_kind is not None or hnsw_m is not None or ivf_lists is not None or pq_m is not None:
+    if faiss_kind is not None or hnsw_m is not None or ivf_lists or pq_m is not None:
         check_build_options("index", True, True, faiss_kind or "flat", batch_size, shard_size,
-                            hnsw_m if hnsw_m is not None else 32, ivf_lists, pq_m)
+                            hnsw_m if hnsw_m is not None else 32, ivf_lists or None, pq_m)
+    if ivf_lists is not None and ivf_lists < 0:
+        raise ConfigError(f"--ivf-lists {ivf_lists!r} must be at least 0 (0: the automatic count, 4·√n)")
     check_device(device)
     out = Path(index_dir)
     started = time.perf_counter()
     check_replaceable(out, "update")
     with locked(out, "lex-dpr index update"):
         manifest = read_manifest(out)
+        dense_info = _dense_info(manifest, faiss_kind, hnsw_m, ivf_lists, pq_m)  # refused before anything is read
+        new_faiss = manifest.dense is not None and dense_info != _dense_info(manifest, None, None, None, None)
         check_files(out, manifest, full=True)  # its vectors and morphemes are carried into the new index
         if model is not None and manifest.dense:
             check_model(out, manifest, model)  # refused the same whether or not anything needs encoding
@@ -79,9 +86,6 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
         with timer(seconds, "read"):
             source = read_passages(passages)
             old_rows = _read_hashes(out / HASHES)
-        dense_info = _dense_info(manifest, faiss_kind, hnsw_m, ivf_lists, pq_m)
-        new_faiss = manifest.dense is not None and dense_info != {"kind": manifest.dense.kind,
-                                                                   "options": manifest.dense.options}
         diff = diff_passages(old_rows, source)
         summary = {k: v for k, v in diff.items() if k != "reuse"}
         summary.update(passages=len(source.ids), previous_corpus_sha256=manifest.corpus.sha256,
@@ -101,13 +105,9 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
         model_info = embeddings = None
         if manifest.dense:
             assert manifest.model is not None and dense_info is not None
-            check_ivf_lists(dense_info["kind"], dense_info["options"].get("ivf_lists"), len(source.ids))
+            check_ivf_lists(dense_info["kind"], dense_info["options"].get("ivf_lists"), len(source.ids),
+                            auto="--ivf-lists 0")
             check_pq_size(dense_info["kind"], len(source.ids))
-            pq = dense_info["options"].get("pq_m")
-            if dense_info["kind"] == "ivfpq" and pq and manifest.dense.dim % pq:
-                from lex_dpr.retrieval.dense import check_pq
-
-                raise ConfigError(check_pq(pq, manifest.dense.dim, 10**9) or "")
             todo = [i for i, r in enumerate(diff["reuse"]) if r < 0]
             encoder = None
             shards: list[Path] = []
@@ -133,6 +133,9 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
         summary["seconds"] = round(time.perf_counter() - started, 3)
         if new_faiss:
             summary["faiss"] = {"from": manifest.dense.kind, "to": dense_info["kind"]}
+            if (out / "retrieval.json").exists():
+                log.warning("%s: rag tune chose its settings on the %s index's rankings; run `lex-dpr rag tune` "
+                            "again for the %s one", out, manifest.dense.kind, dense_info["kind"])
         new.built_at = manifest.built_at
         new.build = manifest.build
         new.updated_at = now()
@@ -147,24 +150,40 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
     return summary
 
 
+_FAISS_DEFAULTS = {"hnsw_m": 32, "ivf_lists": None, "pq_m": None}
+_FAISS_OPTION_KINDS = {"hnsw_m": ("--hnsw-m", ("hnsw",)), "ivf_lists": ("--ivf-lists", ("ivf", "ivfpq")),
+                       "pq_m": ("--pq-m", ("ivfpq",))}
+
+
 def _dense_info(manifest, kind: str | None, hnsw_m: int | None, ivf_lists: int | None,
                 pq_m: int | None) -> dict | None:
-    """The FAISS kind and options the updated index gets: the build's, with what was given in their place. A new
-    kind starts from the defaults for what was not given (an ``ivf`` index made ``flat`` keeps no list count)."""
-    asked = kind is not None or hnsw_m is not None or ivf_lists is not None or pq_m is not None
+    """The FAISS kind and options the updated index gets: the build's, with what was given in their place
+    (``ivf_lists`` 0: the automatic count). A new kind starts from the defaults for what was not given (an ``ivf``
+    index made ``flat`` keeps no list count). Options the kind does not read, and a ``pq_m`` that does not divide
+    the vectors' dimension, are refused."""
+    given = {"hnsw_m": hnsw_m, "ivf_lists": ivf_lists, "pq_m": pq_m}
     if manifest.dense is None:
-        if asked:
+        if kind is not None or any(v is not None for v in given.values()):
             raise ConfigError("this index has no dense part (built with --no-dense): --faiss and its options apply "
                               "to an index built with a model")
         return None
-    if not asked:
-        return {"kind": manifest.dense.kind, "options": manifest.dense.options}
-    old = {"hnsw_m": 32, "ivf_lists": None, "pq_m": None, **manifest.dense.options}
-    if kind is not None and kind != manifest.dense.kind:
-        old = {"hnsw_m": 32, "ivf_lists": None, "pq_m": None}
-    given = {"hnsw_m": hnsw_m, "ivf_lists": ivf_lists, "pq_m": pq_m}
-    return {"kind": kind or manifest.dense.kind, "options": {k: given[k] if given[k] is not None else v
-                                                              for k, v in old.items()}}
+    new_kind = kind or manifest.dense.kind
+    options = dict(_FAISS_DEFAULTS) if new_kind != manifest.dense.kind else {**_FAISS_DEFAULTS,
+                                                                             **manifest.dense.options}
+    for key, value in given.items():
+        if value is None:
+            continue
+        flag, kinds = _FAISS_OPTION_KINDS[key]
+        if new_kind not in kinds:
+            raise ConfigError(f"{flag} applies to {' and '.join(kinds)} indexes and this one would be {new_kind}: "
+                              f"add --faiss {kinds[0]}, or leave {flag} out")
+        options[key] = None if key == "ivf_lists" and value == 0 else value
+    dim = manifest.dense.dim
+    if new_kind == "ivfpq" and options["pq_m"] and dim and dim % options["pq_m"]:
+        from lex_dpr.retrieval.dense import check_pq
+
+        raise ConfigError(check_pq(options["pq_m"], dim, 10**9) or "")
+    return {"kind": new_kind, "options": options}
 
 
 def _read_hashes(path: Path) -> dict[str, tuple[int, str, str]]:
