@@ -24,6 +24,7 @@ from lex_dpr.models import fingerprint
 from lex_dpr.models.fingerprint import model_fingerprint
 from lex_dpr.retrieval.bm25 import BM25Retriever
 from lex_dpr.retrieval.index import MANIFEST, build_index, encode, open_index, read_manifest, update, update_index
+from lex_dpr.retrieval.index.digests import check_files
 from lex_dpr.retrieval.index.passages import text_sha256
 from lex_dpr.utils import folders
 from lex_dpr.utils.io import folder_lock, sha256_file, write_jsonl
@@ -466,6 +467,10 @@ def test_update_with_another_faiss_kind_reindexes_the_vectors_it_has(built_a, co
     (folder / "retrieval.json").write_text('{"retrieval": {}}')
     kept = {name: (folder / name).read_bytes() for name in ("embeddings.npy", "passages.jsonl")}
     bm25_before = {p.name: p.read_bytes() for p in (folder / "bm25").iterdir()}
+    # nothing but FAISS is rebuilt: the other files are the same files (hard links), not rewritten copies
+    inodes = {p.relative_to(folder): p.stat().st_ino for p in folder.rglob("*") if p.is_file()
+              and p.name not in ("dense.faiss", "manifest.json", "retrieval.json")}
+    files_before = {k: v for k, v in read_manifest(folder).files.items() if k != "dense"}
 
     def no_model(*a, **kw):
         raise AssertionError("the same passages: the model must not be loaded")
@@ -479,6 +484,9 @@ def test_update_with_another_faiss_kind_reindexes_the_vectors_it_has(built_a, co
     assert {name: (folder / name).read_bytes() for name in kept} == kept
     assert {p.name: p.read_bytes() for p in (folder / "bm25").iterdir()} == bm25_before
     assert (folder / "retrieval.json").read_text() == '{"retrieval": {}}'
+    assert {p: (folder / p).stat().st_ino for p in inodes} == inodes
+    assert {k: v for k, v in m.files.items() if k != "dense"} == files_before
+    check_files(folder, m, full=True)  # every digest, the new FAISS file's included
     monkeypatch.undo()
     fresh = tmp_path / "fresh"
     build_index(corpus_a, fresh, model=str(trained_run), faiss_kind="ivf", ivf_lists=2)

@@ -45,18 +45,9 @@ def assemble(out: Path, source: Passages, tokens: list[list[str]] | None, embedd
         with timer(seconds, "write_embeddings"):
             matrix = write_embeddings(tmp / EMBEDDINGS, embeddings, len(source.ids))
         with timer(seconds, "faiss"):
-            options = dense_info["options"]
-            if dense_info["kind"] == "flat":  # straight from the memory-mapped rows: no second copy in memory
-                index = write_flat(matrix, tmp / DENSE)
-            else:
-                index = DenseIndex.build(matrix, dense_info["kind"], hnsw_m=options["hnsw_m"],
-                                         ivf_lists=options["ivf_lists"], pq_m=options.get("pq_m"))
-                index.save(tmp / DENSE)
+            dense_manifest = write_faiss(matrix, dense_info, tmp / DENSE)
         del matrix
-        dim = int(index.faiss_index.d)
-        model_info = {**model_info, "dim": dim}
-        dense_manifest = {"kind": index.kind, "params": index.params, "options": options, "dim": dim,
-                          "metric": "inner_product", "normalized": True, "dtype": "float32"}
+        model_info = {**model_info, "dim": dense_manifest["dim"]}
         files["embeddings"] = file_entry(tmp, EMBEDDINGS)
         files["dense"] = file_entry(tmp, DENSE)
     bm25_manifest = tokenizer = None
@@ -89,6 +80,20 @@ def assemble(out: Path, source: Passages, tokens: list[list[str]] | None, embedd
         "build": {"at": now(), "seconds": dict(seconds)},
         "updates": [],
     })
+
+
+def write_faiss(matrix: np.ndarray, dense_info: dict, path: Path) -> dict:
+    """Build the FAISS index of ``dense_info`` (kind, options) over ``matrix`` into ``path``; its manifest section."""
+    options = dense_info["options"]
+    if dense_info["kind"] == "flat":  # straight from the memory-mapped rows: no second copy in memory
+        index = write_flat(matrix, path)
+    else:
+        index = DenseIndex.build(matrix, dense_info["kind"], hnsw_m=options["hnsw_m"],
+                                 ivf_lists=options["ivf_lists"], pq_m=options.get("pq_m"))
+        index.save(path)
+    dim = int(index.faiss_index.d)
+    return {"kind": index.kind, "params": index.params, "options": options, "dim": dim,
+            "metric": "inner_product", "normalized": True, "dtype": "float32"}
 
 
 def write_embeddings(path: Path, embeddings, n: int) -> np.ndarray:

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -30,8 +31,8 @@ from lex_dpr.retrieval.index.assemble import assemble, timer, tokens_for_update
 from lex_dpr.retrieval.index.build import check_build_options, check_ivf_lists, check_pq_size
 from lex_dpr.retrieval.index.digests import check_files
 from lex_dpr.retrieval.index.encode import check_device, check_model, encode_resumable, encoder_for, model_paths
-from lex_dpr.retrieval.index.layout import (EMBEDDINGS, HASHES, MANIFEST, check_replaceable, commit, extra_entries,
-                                            locked, staging_dir, tmp_dir)
+from lex_dpr.retrieval.index.layout import (EMBEDDINGS, HASHES, MANIFEST, check_replaceable, clear_leftover, commit,
+                                            extra_entries, locked, staging_dir, tmp_dir)
 from lex_dpr.retrieval.index.manifest import CorpusInfo, now, read_manifest, tokenizer_settings
 from lex_dpr.retrieval.index.passages import Passages, read_passages, records_sha256
 from lex_dpr.utils.io import write_json
@@ -92,7 +93,8 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
                        corpus_sha256=source.sha256, encoded=0, tokenized=0)
         same_tokens = not manifest.bm25 or (manifest.tokenizer or {}).get(
             "settings_key") == tokenizer_settings()["settings_key"]
-        if records_sha256(source.records) == manifest.files["passages"].sha256 and same_tokens and not new_faiss:
+        same_records = records_sha256(source.records) == manifest.files["passages"].sha256
+        if same_records and same_tokens and not new_faiss:
             # the same passages in the same order: only the manifest learns the new source
             summary["seconds"] = round(time.perf_counter() - started, 3)
             manifest.corpus = CorpusInfo(source=source.path, sha256=source.sha256, skipped_lines=source.skipped)
@@ -101,13 +103,19 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
             manifest.updates = trim_history([*manifest.updates, _history_entry(summary, manifest.updated_at)])
             write_json(out / MANIFEST, manifest.to_dict())
             return summary
+        if dense_info is not None:
+            check_ivf_lists(dense_info["kind"], dense_info["options"].get("ivf_lists"), len(source.ids),
+                            auto="--ivf-lists 0")
+            check_pq_size(dense_info["kind"], len(source.ids))
+        if same_records and same_tokens:  # another FAISS index over the same vectors, nothing else rebuilt
+            with timer(seconds, "faiss"):
+                new = _refaiss(out, manifest, dense_info)
+            summary["seconds"] = round(time.perf_counter() - started, 3)
+            return _finish(out, manifest, new, summary, seconds, dense_info, source)
         staging = staging_dir(out)
         model_info = embeddings = None
         if manifest.dense:
             assert manifest.model is not None and dense_info is not None
-            check_ivf_lists(dense_info["kind"], dense_info["options"].get("ivf_lists"), len(source.ids),
-                            auto="--ivf-lists 0")
-            check_pq_size(dense_info["kind"], len(source.ids))
             todo = [i for i, r in enumerate(diff["reuse"]) if r < 0]
             encoder = None
             shards: list[Path] = []
@@ -131,20 +139,7 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
                 tokens, summary["tokenized"] = tokens_for_update(out, staging, source.for_bm25(fields), show_progress)
         new = assemble(out, source, tokens, embeddings, model_info, dense_info, seconds, fields)
         summary["seconds"] = round(time.perf_counter() - started, 3)
-        if new_faiss:
-            summary["faiss"] = {"from": manifest.dense.kind, "to": dense_info["kind"]}
-            if (out / "retrieval.json").exists():
-                log.warning("%s: rag tune chose its settings on the %s index's rankings; run `lex-dpr rag tune` "
-                            "again for the %s one", out, manifest.dense.kind, dense_info["kind"])
-        new.built_at = manifest.built_at
-        new.build = manifest.build
-        new.updated_at = now()
-        history = [*manifest.updates, {**_history_entry(summary, new.updated_at), "timings": dict(seconds)}]
-        new.updates = trim_history(history)
-        for extra in extra_entries(out):  # what other tools keep in the index (rag tune's retrieval.json)
-            copy = shutil.copytree if extra.is_dir() else shutil.copy2
-            copy(extra, tmp_dir(out) / extra.name)
-        commit(out, new.to_dict())
+        _finish(out, manifest, new, summary, seconds, dense_info)
         shutil.rmtree(staging, ignore_errors=True)
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return summary
@@ -184,6 +179,57 @@ def _dense_info(manifest, kind: str | None, hnsw_m: int | None, ivf_lists: int |
 
         raise ConfigError(check_pq(options["pq_m"], dim, 10**9) or "")
     return {"kind": new_kind, "options": options}
+
+
+def _finish(out: Path, manifest, new, summary: dict, seconds: dict, dense_info: dict | None,
+            source: Passages | None = None) -> dict:
+    """Record the update in the new manifest, carry the other tools' files over, and swap the new index in."""
+    new.built_at = manifest.built_at
+    new.build = manifest.build
+    new.updated_at = now()
+    if source is not None:  # the same passages (FAISS rebuilt only): the manifest learns the file they came from
+        new.corpus = CorpusInfo(source=source.path, sha256=source.sha256, skipped_lines=source.skipped)
+        new.corpus_sha256 = source.sha256
+    if manifest.dense is not None and dense_info != _dense_info(manifest, None, None, None, None):
+        summary["faiss"] = {"from": manifest.dense.kind, "to": dense_info["kind"]}
+        if (out / "retrieval.json").exists():
+            log.warning("%s: rag tune chose its settings on the %s index's rankings; run `lex-dpr rag tune` "
+                        "again for the %s one", out, manifest.dense.kind, dense_info["kind"])
+    history = [*manifest.updates, {**_history_entry(summary, new.updated_at), "timings": dict(seconds)}]
+    new.updates = trim_history(history)
+    for extra in extra_entries(out):  # what other tools keep in the index (rag tune's retrieval.json)
+        copy = shutil.copytree if extra.is_dir() else shutil.copy2
+        copy(extra, tmp_dir(out) / extra.name)
+    commit(out, new.to_dict())
+    return summary
+
+
+def _refaiss(out: Path, manifest, dense_info: dict):
+    """The same passages, tokens and vectors with another FAISS index: everything else is hard-linked into the
+    new folder (copied where links fail), the FAISS index built from the memory-mapped vectors; the manifest."""
+    from lex_dpr.retrieval.index.assemble import write_faiss
+    from lex_dpr.retrieval.index.digests import file_entry
+    from lex_dpr.retrieval.index.layout import DENSE, OWN_ENTRIES
+    from lex_dpr.retrieval.index.manifest import Manifest
+
+    tmp = tmp_dir(out)
+    clear_leftover(tmp)
+    tmp.mkdir(parents=True)
+    for name in sorted(OWN_ENTRIES - {DENSE, MANIFEST}):
+        if (out / name).is_dir():
+            shutil.copytree(out / name, tmp / name, copy_function=_link)
+        elif (out / name).exists():
+            _link(out / name, tmp / name)
+    dense = write_faiss(np.load(out / EMBEDDINGS, mmap_mode="r"), dense_info, tmp / DENSE)
+    data = manifest.to_dict()
+    return Manifest.from_dict({**data, "dense": dense, "files": {**data["files"], "dense": file_entry(tmp, DENSE)}})
+
+
+def _link(src, dst) -> None:
+    try:
+        os.link(src, dst)  # index files are never written in place (an update builds a new folder): safe to share
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _read_hashes(path: Path) -> dict[str, tuple[int, str, str]]:
