@@ -82,3 +82,27 @@ def test_the_kiwi_memo_emptied_by_another_thread_mid_batch_loses_nothing(monkeyp
 
     monkeypatch.setattr(t, "_tokenize", another_thread_empties_the_memos)
     assert t.tokenize_many([known, "계약의 해제"]) == [real([known], 1)[0], real(["계약의 해제"], 1)[0]]
+
+
+def test_a_large_index_is_searched_with_numba_and_ranks_as_numpy_does(sample_training_data, monkeypatch):
+    import orjson
+
+    from lex_dpr.data.corpus import read_corpus
+    from lex_dpr.retrieval import bm25
+
+    corpus = read_corpus(sample_training_data["passages"])
+    small = bm25.BM25Retriever(corpus)
+    monkeypatch.setattr(bm25, "NUMBA_MIN_PASSAGES", len(corpus))  # the sample counts as large
+    large = bm25.BM25Retriever(corpus, index=small.index)
+    assert (small.backend, large.backend) == ("numpy", "numba")
+    queries = [orjson.loads(x)["query_text"] for x in sample_training_data["valid_pairs"].read_bytes().splitlines()]
+    queries += ["손해배상", "😀", "없는낱말"]
+    one, two = small.rank(queries, len(corpus)), large.rank(queries, len(corpus))
+    for a, b in zip(one, two, strict=True):  # every passage with a score: the same scores, each with the same ids
+        assert [s for _, s in a] == [s for _, s in b]
+        assert sorted(a) == sorted(b)
+    assert sum(map(len, two)) > 5 * len(queries)
+    keep = np.array([i % 2 == 0 for i in range(len(corpus))])  # rank_kept's weight mask under numba too
+    kept = large.rank_kept(queries, 5, keep)
+    assert all(corpus.index[pid] % 2 == 0 for r in kept for pid, _ in r) and sum(map(len, kept)) > len(queries)
+    assert [[s for _, s in r] for r in kept] == [[s for _, s in r] for r in small.rank_kept(queries, 5, keep)]
