@@ -475,7 +475,11 @@ def test_update_with_another_faiss_kind_reindexes_the_vectors_it_has(built_a, co
     def no_model(*a, **kw):
         raise AssertionError("the same passages: the model must not be loaded")
 
+    def no_read(*a, **kw):
+        raise AssertionError("the file the index was built from: its passages need no reading")
+
     monkeypatch.setattr(encode, "_load_encoder", no_model)
+    monkeypatch.setattr(update, "read_passages", no_read)
     summary = update_index(folder, corpus_a, faiss_kind="ivf", ivf_lists=2)  # the same passage file
     assert summary["faiss"] == {"from": "flat", "to": "ivf"}
     assert (summary["encoded"], summary["tokenized"], summary["unchanged"]) == (0, 0, 41)
@@ -493,7 +497,11 @@ def test_update_with_another_faiss_kind_reindexes_the_vectors_it_has(built_a, co
     assert read_manifest(fresh).dense == m.dense
     assert _index_state(folder)["dense"] == _index_state(fresh)["dense"]
     assert type(open_index(folder).dense.index.faiss_index).__name__ == "IndexIVFFlat"
-    update_index(folder, corpus_a, faiss_kind="flat")  # and back: the flat build's rankings
+    other_file = tmp_path / "same_passages.jsonl"  # other bytes, the same passages: read, and FAISS rebuilt only
+    other_file.write_bytes(corpus_a.read_bytes() + b"\n")
+    summary = update_index(folder, other_file, faiss_kind="flat")  # and back: the flat build's rankings
+    assert summary["faiss"] == {"from": "ivf", "to": "flat"} and summary["unchanged"] == 41
+    assert {p: (folder / p).stat().st_ino for p in inodes} == inodes
     assert read_manifest(folder).dense == read_manifest(built_a).dense
     assert _index_state(folder)["dense"] == _index_state(built_a)["dense"]
     before = (folder / MANIFEST).read_bytes()

@@ -84,6 +84,22 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
         if model is not None and manifest.dense:
             check_model(out, manifest, model)  # refused the same whether or not anything needs encoding
         seconds: dict[str, float] = {}
+        same_tokens = not manifest.bm25 or (manifest.tokenizer or {}).get(
+            "settings_key") == tokenizer_settings()["settings_key"]
+        if new_faiss and same_tokens and _same_file(passages, manifest):
+            # the very file the index was built or last updated from: its passages are the index's, unread
+            check_ivf_lists(dense_info["kind"], dense_info["options"].get("ivf_lists"), manifest.passages,
+                            auto="--ivf-lists 0")
+            check_pq_size(dense_info["kind"], manifest.passages)
+            with timer(seconds, "faiss"):
+                new = _refaiss(out, manifest, dense_info)
+            summary = {"added": 0, "changed": 0, "removed": 0, "unchanged": manifest.passages, "metadata_changed": 0,
+                       "reordered": False, "ids": {"added": [], "changed": [], "removed": []}, "ids_truncated": False,
+                       "passages": manifest.passages, "previous_corpus_sha256": manifest.corpus.sha256,
+                       "corpus_sha256": manifest.corpus.sha256, "encoded": 0, "tokenized": 0,
+                       "seconds": round(time.perf_counter() - started, 3)}
+            new.corpus.source = str(passages)
+            return _finish(out, manifest, new, summary, seconds, dense_info)
         with timer(seconds, "read"):
             source = read_passages(passages)
             old_rows = _read_hashes(out / HASHES)
@@ -91,8 +107,6 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
         summary = {k: v for k, v in diff.items() if k != "reuse"}
         summary.update(passages=len(source.ids), previous_corpus_sha256=manifest.corpus.sha256,
                        corpus_sha256=source.sha256, encoded=0, tokenized=0)
-        same_tokens = not manifest.bm25 or (manifest.tokenizer or {}).get(
-            "settings_key") == tokenizer_settings()["settings_key"]
         same_records = records_sha256(source.records) == manifest.files["passages"].sha256
         if same_records and same_tokens and not new_faiss:
             # the same passages in the same order: only the manifest learns the new source
@@ -223,6 +237,14 @@ def _refaiss(out: Path, manifest, dense_info: dict):
     dense = write_faiss(np.load(out / EMBEDDINGS, mmap_mode="r"), dense_info, tmp / DENSE)
     data = manifest.to_dict()
     return Manifest.from_dict({**data, "dense": dense, "files": {**data["files"], "dense": file_entry(tmp, DENSE)}})
+
+
+def _same_file(passages: str | Path, manifest) -> bool:
+    """Whether ``passages`` is byte for byte the file the index recorded last (its sha256), read as bytes only."""
+    from lex_dpr.utils.hashing import sha256_file
+
+    path = Path(passages)
+    return bool(manifest.corpus.sha256) and path.is_file() and sha256_file(path) == manifest.corpus.sha256
 
 
 def _link(src, dst) -> None:
