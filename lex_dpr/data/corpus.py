@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lex_dpr.errors import InputError
-from lex_dpr.utils.io import BadLine, iter_jsonl, iter_passages
+from lex_dpr.utils.io import BadLine, gc_paused, iter_jsonl, iter_passages
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +87,11 @@ def read_corpus(path: str | Path) -> Corpus:
     check_encoding(path)
     bad: list[BadLine] = []
     ids, texts, records = [], [], []
-    for rec in iter_passages(path, bad):
-        ids.append(rec["id"])
-        texts.append(rec["text"])
-        records.append({k: v for k, v in rec.items() if k != "text"})
+    with gc_paused():
+        for rec in iter_passages(path, bad):
+            ids.append(rec["id"])
+            texts.append(rec.pop("text"))
+            records.append(rec)
     for b in bad:
         log.warning("skipped %s", b)
     if not ids:
@@ -106,18 +107,19 @@ def read_pairs(path: str | Path, corpus: Corpus | None = None, corpus_flag: str 
     """
     bad: list[BadLine] = []
     pairs, dropped = [], 0
-    for rec in iter_jsonl(path, bad):
-        if "query_text" not in rec and isinstance(rec.get("question"), str):
-            rec["query_text"] = rec.pop("question")
-            rec.setdefault("query_id", str(rec.get("id", "")))
-        positives = [p for p in rec.get("positive_passages") or [] if corpus is None or p in corpus.index]
-        if not rec.get("query_text") or not positives:
-            dropped += 1
-            continue
-        rec["positive_passages"] = positives
-        rec.setdefault("meta", {}).setdefault("prec_id", rec.get("query_id", ""))
-        rec["meta"].setdefault("type", "prec")
-        pairs.append(rec)
+    with gc_paused():
+        for rec in iter_jsonl(path, bad):
+            if "query_text" not in rec and isinstance(rec.get("question"), str):
+                rec["query_text"] = rec.pop("question")
+                rec.setdefault("query_id", str(rec.get("id", "")))
+            positives = [p for p in rec.get("positive_passages") or [] if corpus is None or p in corpus.index]
+            if not rec.get("query_text") or not positives:
+                dropped += 1
+                continue
+            rec["positive_passages"] = positives
+            rec.setdefault("meta", {}).setdefault("prec_id", rec.get("query_id", ""))
+            rec["meta"].setdefault("type", "prec")
+            pairs.append(rec)
     for b in bad:
         log.warning("skipped %s", b)
     if dropped:

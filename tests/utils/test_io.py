@@ -141,3 +141,27 @@ def test_folder_lock_refuses_a_second_holder(tmp_path):
                 pass
     with folder_lock(tmp_path, ".x.lock", "x run"):  # released on exit
         pass
+
+
+def test_the_garbage_collector_comes_back_after_a_bulk_read_even_when_it_fails(tmp_path):
+    import gc
+
+    from lex_dpr.data.corpus import read_corpus
+    from lex_dpr.utils.io import gc_paused
+
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"id": "a", "text": "x", "title": "민법"}\n{"id": "b", "text": "y"}\n', encoding="utf-8")
+    corpus = read_corpus(path)
+    assert gc.isenabled() and corpus.texts == ["x", "y"] and corpus.records == [{"id": "a", "title": "민법"}, {"id": "b"}]
+    with pytest.raises(ZeroDivisionError):
+        with gc_paused():
+            assert not gc.isenabled()
+            1 / 0
+    assert gc.isenabled()
+    gc.disable()  # a caller that had it off keeps it off
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

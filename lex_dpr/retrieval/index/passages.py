@@ -12,7 +12,7 @@ from lex_dpr.data.corpus import check_encoding
 from lex_dpr.errors import InputError
 from lex_dpr.retrieval.bm25 import search_head, search_text
 from lex_dpr.utils.hashing import sha256_file, sha256_hex
-from lex_dpr.utils.io import BadLine, dumps, iter_passages
+from lex_dpr.utils.io import BadLine, dumps, gc_paused, iter_passages
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ def read_passages(path: str | Path) -> Passages:
     """The passages of a JSONL (lines without id or text skipped, the first 20 logged)."""
     check_encoding(path)
     bad: list[BadLine] = []
-    records = list(iter_passages(path, bad))
+    with gc_paused():
+        records = list(iter_passages(path, bad))
     for b in bad[:20]:
         log.warning("skipped %s", b)
     if len(bad) > 20:
