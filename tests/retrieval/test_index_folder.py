@@ -513,6 +513,8 @@ def test_faiss_options_are_checked_before_anything_is_read(built_a, corpus_a, tm
     missing = tmp_path / "missing.jsonl"  # never opened: each option is refused first
     with pytest.raises(ConfigError, match=r"--faiss 'annoy' is not one of flat, hnsw, ivf, ivfpq"):
         update_index(built_a, missing, faiss_kind="annoy")
+    with pytest.raises(ConfigError, match=r"--ivf-lists -1 must be at least 0 \(0: the automatic count"):
+        update_index(built_a, missing, faiss_kind="ivf", ivf_lists=-1)
     with pytest.raises(ConfigError, match=r"--pq-m 0 must be at least 1"):
         update_index(built_a, missing, faiss_kind="ivfpq", pq_m=0)
     with pytest.raises(ConfigError, match=r"--pq-m 3 does not divide the model's 16 dimensions"):

@@ -67,11 +67,11 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
     """
     if batch_size < 1 or shard_size < 1:
         raise ConfigError(f"--batch-size {batch_size!r} and --shard-size {shard_size!r} must be at least 1")
+    if ivf_lists is not None and ivf_lists < 0:
+        raise ConfigError(f"--ivf-lists {ivf_lists!r} must be at least 0 (0: the automatic count, 4·√n)")
     if faiss_kind is not None or hnsw_m is not None or ivf_lists or pq_m is not None:
         check_build_options("index", True, True, faiss_kind or "flat", batch_size, shard_size,
                             hnsw_m if hnsw_m is not None else 32, ivf_lists or None, pq_m)
-    if ivf_lists is not None and ivf_lists < 0:
-        raise ConfigError(f"--ivf-lists {ivf_lists!r} must be at least 0 (0: the automatic count, 4·√n)")
     check_device(device)
     out = Path(index_dir)
     started = time.perf_counter()
@@ -88,9 +88,7 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
             "settings_key") == tokenizer_settings()["settings_key"]
         if new_faiss and same_tokens and _same_file(passages, manifest):
             # the very file the index was built or last updated from: its passages are the index's, unread
-            check_ivf_lists(dense_info["kind"], dense_info["options"].get("ivf_lists"), manifest.passages,
-                            auto="--ivf-lists 0")
-            check_pq_size(dense_info["kind"], manifest.passages)
+            _check_sizes(dense_info, manifest.passages)
             with timer(seconds, "faiss"):
                 new = _refaiss(out, manifest, dense_info)
             summary = {"added": 0, "changed": 0, "removed": 0, "unchanged": manifest.passages, "metadata_changed": 0,
@@ -118,9 +116,7 @@ def update_index(index_dir: str | Path, passages: str | Path, *, batch_size: int
             write_json(out / MANIFEST, manifest.to_dict())
             return summary
         if dense_info is not None:
-            check_ivf_lists(dense_info["kind"], dense_info["options"].get("ivf_lists"), len(source.ids),
-                            auto="--ivf-lists 0")
-            check_pq_size(dense_info["kind"], len(source.ids))
+            _check_sizes(dense_info, len(source.ids))
         if same_records and same_tokens:  # another FAISS index over the same vectors, nothing else rebuilt
             with timer(seconds, "faiss"):
                 new = _refaiss(out, manifest, dense_info)
@@ -216,6 +212,12 @@ def _finish(out: Path, manifest, new, summary: dict, seconds: dict, dense_info: 
         copy(extra, tmp_dir(out) / extra.name)
     commit(out, new.to_dict())
     return summary
+
+
+def _check_sizes(dense_info: dict, passages: int) -> None:
+    """The FAISS kind fits the passage count (IVF lists, PQ training), before anything is built."""
+    check_ivf_lists(dense_info["kind"], dense_info["options"].get("ivf_lists"), passages, auto="--ivf-lists 0")
+    check_pq_size(dense_info["kind"], passages)
 
 
 def _refaiss(out: Path, manifest, dense_info: dict):
