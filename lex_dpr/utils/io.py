@@ -187,9 +187,9 @@ def gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a large file becomes millions of small dicts and lists.
 
     Each collection of the oldest generation walks every object alive, and reading creates enough objects to
-    trigger many of them, so reading grows faster than the file: 200,000 index passages read in 2.1–2.3 s with it
-    paused against 4.1–4.7 s (`read_corpus`, 2 cores). Records hold no reference cycles; what is created while
-    paused is collected as usual afterwards.
+    trigger many of them, so reading grows faster than the file: the growth bench's 1M index passages read in
+    8.0–8.1 s with it paused against 13.3–20.7 s (bench/bench_read.py, 2 cores). Records hold no reference
+    cycles; what is created while paused is collected as usual afterwards.
 
     Example:
         >>> with gc_paused():
