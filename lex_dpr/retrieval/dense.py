@@ -32,13 +32,15 @@ PQ_REFINE = 4  # an IVF-PQ search reads k × this many candidates and rescores t
 SINGLE_THREAD_QUERIES = 8  # at most this many queries are searched on one thread
 BATCH_SCORES = 1 << 24  # a flat batch search holds at most this many float32 scores at once (64 MiB)
 ROW_BLOCK = 1 << 17  # a flat batch search over more rows reads them this many at a time (128 queries a block)
+MAX_RUNS = 64  # a row subset in at most this many runs is searched run by run, else over every row with a mask
 EXACT_SLACK = 16  # a flat search reads this many more than asked and rescores them exactly (DenseIndex.search)
 
 
 class RowSubset:
-    """Some rows of a flat index (:meth:`DenseIndex.subset`): a bitmap FAISS skips the other rows by, for a search of
-    a few queries, and the other rows' numbers, which a batch's score matrix sets to -inf. A question answered from
-    statutes only searches their rows: on the shared data half the corpus, 1.46 → 0.61 ms for one query."""
+    """Some rows of a flat index (:meth:`DenseIndex.subset`): the kept rows as runs, which numpy multiplies by alone
+    when there are few (:data:`MAX_RUNS`); the other rows' numbers, which a score matrix sets to -inf otherwise; and
+    a bitmap FAISS skips them by, where FAISS searches. A question answered from statutes only searches their rows:
+    on the shared data half the corpus, 1.46 → 0.61 ms for one query."""
 
     def __init__(self, keep: np.ndarray) -> None:
         import faiss
@@ -46,6 +48,8 @@ class RowSubset:
         self.keep = keep
         self.count = int(keep.sum())
         self.dropped = np.flatnonzero(~keep)
+        edges = np.flatnonzero(np.diff(np.concatenate(([False], keep, [False])).astype(np.int8)))
+        self.runs = edges.reshape(-1, 2)  # the kept rows as [start, end) runs: a numpy search reads only those
         self._bitmap = np.packbits(keep, bitorder="little")  # held here: FAISS reads it through a pointer
         self.params = faiss.SearchParameters(sel=faiss.IDSelectorBitmap(len(keep), faiss.swig_ptr(self._bitmap)))
 
@@ -57,7 +61,8 @@ class DenseIndex:
     faiss_index: Any
     kind: str = "flat"
     params: dict[str, int] = field(default_factory=dict)
-    vectors: np.ndarray | None = None  # the exact vectors (embeddings.npy, memory-mapped) an ivfpq search rescores
+    vectors: np.ndarray | None = None  # the exact vectors (embeddings.npy, memory-mapped): what a flat search
+    # multiplies by and an ivfpq search rescores from
 
     @classmethod
     def build(cls, vectors: np.ndarray, kind: str = "flat", hnsw_m: int = 32, ivf_lists: int | None = None,
@@ -108,11 +113,13 @@ class DenseIndex:
         run or a shard would then order near-ties and round scores differently). The top ``k`` + 16 are rescored
         in float64, one query at a time, and sorted by (score, row).
 
-        A few queries (one `rag ask`, one server request) search on one thread: OpenMP's start-up and spinning
-        cost more than they save there (one query, 15,638 × 768 flat, 2 cores: 3.3–10.6 ms on one thread,
-        21–26 ms on two while other work runs; bench/bench_rag.py). More queries on a flat index are one numpy
-        matrix product (BLAS) and a partial sort: 48 ms for 64 queries where FAISS's own flat search took 59 ms
-        in bench/bench_rag.py (15,638 × 768, 2 cores; it prints both), and 165–195 ms in other runs.
+        A flat index is searched with numpy: a matrix product (BLAS) and a partial sort, a block of rows at a time
+        (:meth:`_candidates`). Its vectors must be aligned for BLAS to run at speed: FAISS's file puts them at an
+        odd offset (45 bytes into a cache line for 768 dimensions), where one product of 128 queries by the shared
+        data's 15,638 × 768 vectors took 42.9 ms against 14.0 ms aligned, so an opened index multiplies by
+        ``embeddings.npy`` (``vectors``, aligned) instead (`python bench/bench_flat.py`). Where only
+        unaligned vectors are at hand, a few queries (one `rag ask`, one server request) go to FAISS's own
+        search on one thread: OpenMP's start-up and spinning cost more than they save there.
         """
         import faiss
 
@@ -124,7 +131,7 @@ class DenseIndex:
         fetch = min(k + EXACT_SLACK, size) if self.kind == "flat" else k
         if self.kind == "ivfpq" and self.vectors is not None:
             fetch = min(k * PQ_REFINE + EXACT_SLACK, self.size)
-        if self.kind == "flat" and len(queries) > SINGLE_THREAD_QUERIES and fetch:
+        if self.kind == "flat" and fetch and (len(queries) > SINGLE_THREAD_QUERIES or self._aligned()):
             return self._exact(queries, self._candidates(queries, fetch, within), k)
         extra = {} if within is None else {"params": within.params}
         if len(queries) > SINGLE_THREAD_QUERIES:
@@ -149,6 +156,13 @@ class DenseIndex:
         stored = faiss.rev_swig_ptr(self.faiss_index.get_xb(), self.size * self.faiss_index.d)
         return stored.reshape(self.size, self.faiss_index.d)
 
+    def _aligned(self) -> bool:
+        """Whether the exact vectors start where BLAS reads them at speed (16-byte aligned, as numpy's and FAISS's
+        own arrays are; a FAISS file mapped from disk is not)."""
+        if self.kind != "flat" or not self.size:
+            return False
+        return self._stored().ctypes.data % 16 == 0
+
     def subset(self, keep: np.ndarray) -> RowSubset:
         """The rows where ``keep`` (a bool per row) is true, ready for :meth:`search`'s ``within``."""
         return RowSubset(np.asarray(keep, dtype=bool))
@@ -166,15 +180,20 @@ class DenseIndex:
         block = min(n, ROW_BLOCK)
         step = max(1, BATCH_SCORES // block)
         dropped = within.dropped if within is not None else None
+        if within is not None and len(within.runs) <= MAX_RUNS:  # the kept rows only, a run (block) at a time
+            spans = [(a, min(end, a + block)) for start, end in within.runs.tolist() for a in range(start, end, block)]
+            dropped = None
+        else:
+            spans = [(r0, min(n, r0 + block)) for r0 in range(0, n, block)]
         for start in range(0, len(queries), step):
             q = queries[start: start + step]
             best: tuple[np.ndarray, np.ndarray] | None = None  # the best ``fetch`` scores and rows so far
-            for r0 in range(0, n, block):
-                scores = q @ stored[r0: r0 + block].T
+            for r0, r1 in spans:
+                scores = q @ stored[r0: r1].T
                 if dropped is not None:
-                    lo, hi = np.searchsorted(dropped, [r0, r0 + block])
+                    lo, hi = np.searchsorted(dropped, [r0, r1])
                     scores[:, dropped[lo:hi] - r0] = -np.inf
-                ids = np.broadcast_to(np.arange(r0, r0 + scores.shape[1]), scores.shape)
+                ids = np.broadcast_to(np.arange(r0, r1), scores.shape)
                 if best is not None:
                     scores, ids = np.hstack([best[0], scores]), np.hstack([best[1], ids])
                 if fetch < scores.shape[1]:

@@ -61,8 +61,8 @@ def test_a_row_subset_is_searched_alone_alone_and_in_a_batch():
     keep[:20] = False  # each query's own passage is left out: the subset must not leak it back
     index = DenseIndex.build(passages)
     within = index.subset(keep)
-    scores, rows = index.search(queries, 15, within=within)  # a batch: numpy, the other rows at -inf
-    alone = [index.search(queries[i:i + 1], 15, within=within) for i in range(len(queries))]  # FAISS, a bitmap
+    scores, rows = index.search(queries, 15, within=within)  # a batch: the other rows at -inf
+    alone = [index.search(queries[i:i + 1], 15, within=within) for i in range(len(queries))]
     assert np.array_equal(rows, np.vstack([r for _, r in alone]))
     assert scores.tobytes() == np.vstack([s for s, _ in alone]).tobytes()
     exact = passages.astype(np.float64) @ queries.astype(np.float64).T
@@ -93,3 +93,57 @@ def test_rows_read_in_blocks_give_what_the_whole_matrix_gave(monkeypatch):
         assert np.array_equal(r1, r2) and s1.tobytes() == s2.tobytes()
     assert list(blocks[0][1][0][:2]) == [7, 1500]
     assert all(keep[r] for r in blocks[1][1].ravel())
+
+
+def test_a_subset_in_runs_reads_only_those_rows_and_ranks_as_a_mask_does(monkeypatch):
+    from lex_dpr.retrieval import dense
+
+    rng = np.random.default_rng(4)
+    passages = _unit(rng.normal(size=(3000, 32)))
+    queries = _unit(passages[::100] + rng.normal(scale=0.3, size=(30, 32)))
+    keep = np.zeros(3000, dtype=bool)
+    keep[100:900] = keep[1500:1501] = keep[2200:3000] = True  # three runs, one of a single row, one at the end
+    index = DenseIndex.build(passages)
+    within = index.subset(keep)
+    assert within.runs.tolist() == [[100, 900], [1500, 1501], [2200, 3000]]
+    read: list[tuple[int, int]] = []
+    stored = index._stored()
+
+    class Rows:  # the vectors, recording which rows a search multiplies by
+        ctypes = stored.ctypes
+
+        def __getitem__(self, key):
+            if isinstance(key, slice):
+                read.append((key.start, key.stop))
+            return stored[key]
+
+    monkeypatch.setattr(index, "_stored", Rows)
+    monkeypatch.setattr(dense, "ROW_BLOCK", 500)  # the first and last runs are read in two blocks each
+    runs = index.search(queries, 20, within=within)
+    assert sorted(set(read)) == [(100, 600), (600, 900), (1500, 1501), (2200, 2700), (2700, 3000)]
+    monkeypatch.setattr(dense, "MAX_RUNS", 2)  # too many runs: every row, the others masked
+    read.clear()
+    masked = index.search(queries, 20, within=within)
+    assert sorted(set(read)) == [(0, 500), (500, 1000), (1000, 1500), (1500, 2000), (2000, 2500), (2500, 3000)]
+    assert np.array_equal(runs[1], masked[1]) and runs[0].tobytes() == masked[0].tobytes()
+    assert keep[runs[1].ravel()].all()
+
+
+def test_unaligned_vectors_are_searched_by_faiss_and_rank_the_same(tmp_path):
+    """FAISS's file holds a flat index's floats at an odd offset, where BLAS is slow: a few queries go to FAISS
+    there, and with the aligned copy (``vectors``, as an opened index has ``embeddings.npy``) to numpy."""
+    rng = np.random.default_rng(5)
+    passages = _unit(rng.normal(size=(4000, 24)))
+    queries = _unit(passages[:12] + rng.normal(scale=0.3, size=(12, 24)))
+    DenseIndex.build(passages).save(tmp_path / "dense.faiss")
+    mapped = DenseIndex.load(tmp_path / "dense.faiss", "flat")
+    np.save(tmp_path / "embeddings.npy", passages)
+    aligned = DenseIndex.load(tmp_path / "dense.faiss", "flat")
+    aligned.vectors = np.load(tmp_path / "embeddings.npy", mmap_mode="r")
+    assert aligned._aligned() and not mapped._aligned()
+    keep = np.arange(4000) % 3 > 0
+    for q in (queries[:1], queries[:5], queries):  # FAISS and numpy for a few queries, numpy for a batch
+        for within in (None, "keep"):
+            a = mapped.search(q, 10, within=mapped.subset(keep) if within else None)
+            b = aligned.search(q, 10, within=aligned.subset(keep) if within else None)
+            assert np.array_equal(a[1], b[1]) and a[0].tobytes() == b[0].tobytes()

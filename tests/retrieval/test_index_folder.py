@@ -133,6 +133,9 @@ def test_build_writes_a_self_contained_index_that_opens(built_a, corpus_a, train
     assert np.allclose(q, encoder.encode_query(QUERIES, normalize_embeddings=True), atol=1e-6)
     expected = [[corpus.ids[i] for i in np.argsort(-(fresh @ v), kind="stable")[:5]] for v in q]
     assert [[pid for pid, _ in r] for r in idx.dense.rank(QUERIES, 5)] == expected
+    # a flat search multiplies by embeddings.npy (aligned), not the floats FAISS's file maps at an odd offset
+    assert idx.dense.index.vectors is not None and Path(idx.dense.index.vectors.filename) == built_a / "embeddings.npy"
+    assert idx.dense.index._aligned()
 
 
 def test_the_folder_moves(built_a, tmp_path):

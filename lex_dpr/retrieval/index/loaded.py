@@ -78,9 +78,14 @@ def open_index(index_dir: str | Path, model: str | None = None, device: str | No
         encoder, _ = encoder_for(folder, manifest, model, device, trust_remote_code)
         info = manifest.dense
         index = DenseIndex.load(folder / DENSE, info.kind, info.params)
-        if info.kind == "ivfpq":  # its codes are approximate: the top candidates are rescored from the embeddings
+        if info.kind in ("flat", "ivfpq"):
+            # flat: numpy multiplies by these (aligned; FAISS's file holds the same floats at an odd offset, where
+            # BLAS runs at a third of its speed); ivfpq: its codes are approximate, the top candidates are rescored
             import numpy as np
 
             index.vectors = np.load(folder / EMBEDDINGS, mmap_mode="r", allow_pickle=False)
+            if index.vectors.shape != (index.size, index.faiss_index.d):
+                raise InputError(f"{folder / EMBEDDINGS}: vectors of shape {index.vectors.shape}, {DENSE} holds "
+                                 f"{index.size} × {index.faiss_index.d}; build the index again")
         dense_retriever = DenseRetriever("dense", encoder, corpus, index=index)
     return LoadedIndex(folder, manifest, corpus, bm25_retriever, dense_retriever)
