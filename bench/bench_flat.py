@@ -5,12 +5,15 @@ where FAISS's file maps them, and against FAISS's own search.
 
 Prints, for one query, 8 and 128 queries (random unit vectors of the index's dimension): the matrix product
 alone over each copy of the vectors, and ``DenseIndex.search`` (k=100) with and without the aligned vectors,
-each the median of several runs; then whether both searches gave the same rows and scores. Asserts nothing.
+each the median of several runs; then whether both searches gave the same rows and scores. Then one query's
+search p50/p95 with BLAS on one thread and on its default threads, on the machine as it is and with another
+process spinning on one core. Asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import statistics
 import time
 from pathlib import Path
@@ -47,6 +50,42 @@ def main() -> None:
         print(f"{n:>4} quer{'y' if n == 1 else 'ies'}: product over FAISS's mapped floats {prod_file:7.2f} ms, over "
               f"embeddings.npy {prod_npy:7.2f} ms; search without the aligned vectors {old:7.2f} ms, with them "
               f"{new:7.2f} ms; same rows and scores: {same}")
+    from threadpoolctl import ThreadpoolController
+
+    blas = ThreadpoolController()
+    one = q[:1]
+    for busy in (False, True):
+        hog = multiprocessing.get_context("spawn").Process(target=_spin, daemon=True) if busy else None
+        if hog is not None:
+            hog.start()
+            time.sleep(0.5)
+        for label in ("BLAS on 1 thread", "BLAS on its default threads"):
+            limit = blas.limit(limits=1, user_api="blas") if label.endswith("1 thread") else None
+            try:
+                times = _times(lambda: aligned.search(one, args.k), 300)
+            finally:
+                if limit is not None:
+                    limit.restore_original_limits()
+            print(f"one query, {label}, {'another process spinning on a core' if busy else 'the machine as it is'}: "
+                  f"p50 {statistics.median(times):.2f} ms, p95 {times[int(0.95 * (len(times) - 1))]:.2f} ms")
+        if hog is not None:
+            hog.terminate()
+            hog.join()
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+def _times(fn, runs: int) -> list[float]:
+    fn()
+    out = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return sorted(out)
 
 
 def _median(fn, runs: int) -> float:

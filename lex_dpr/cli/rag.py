@@ -130,23 +130,36 @@ def batch(index: IndexOpt,
           llm_model: LlmModelOpt = None, load_in_8bit: Int8Opt = False, load_in_4bit: Int4Opt = False,
           templates: TemplatesOpt = None, config: ConfigOpt = None, set_: SetOpt = None, model: ModelOpt = None,
           device: DeviceOpt = None, llm_timeout: LlmTimeoutOpt = None, connect_timeout: ConnectTimeoutOpt = None,
-          shard: Annotated[str | None, typer.Option("--shard", help="I/N: answer every N-th row from the I-th, as one of N workers (each its own --output; `rag merge` joins them).")] = None,
+          shard: Annotated[str | None, typer.Option("--shard", help="I/N: answer every N-th distinct question from the I-th (with all its rows), as one of N workers (each its own --output; `rag merge` joins them).")] = None,
+          workers: Annotated[int, typer.Option("--workers", min=1, help="Processes answering shards of the file at once, each opening the index, merged into --output (the same bytes as one).")] = 1,
           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Answer every question of a file, in batches; resumable; bad rows reported with their line and skipped."""
-    from lex_dpr.rag.answer import open_answerer
-    from lex_dpr.rag.batch import Output, check_input, parse_shard, run_batch
+    from lex_dpr.errors import ConfigError
+    from lex_dpr.rag.batch import Output, check_input, parse_shard
     from lex_dpr.utils.io import write_json
 
     Output(output, fmt)  # a bad --format, suffix or input file fails before the index and model load
     which = parse_shard(shard) if shard is not None else None
+    if which is not None and workers > 1:
+        raise ConfigError(f"--shard {shard} and --workers {workers}: a shard is one worker's part; use one of them")
     check_input(input_path, id_column, question_column)
     _check_llm(llm)
-    answerer = open_answerer(index, config, _overrides(retrieval, weight, k, llm, llm_model, load_in_8bit,
-                                                       load_in_4bit, templates, set_, llm_timeout, connect_timeout),
-                             model, device)
-    s = run_batch(answerer, input_path, output, fmt=fmt, resume=resume, id_column=id_column,
-                  question_column=question_column, cache_dir=None if no_cache else (cache or index / "rag_cache"),
-                  show_progress=not quiet, shard=which)
+    overrides = _overrides(retrieval, weight, k, llm, llm_model, load_in_8bit, load_in_4bit, templates, set_,
+                           llm_timeout, connect_timeout)
+    cache_dir = None if no_cache else (cache or index / "rag_cache")
+    if workers > 1:
+        from lex_dpr.rag.workers import BatchJob, run_batch_workers
+
+        job = BatchJob(index, input_path, output, workers, config, overrides, model, device, fmt, id_column,
+                       question_column, cache_dir)
+        s = run_batch_workers(job, resume=resume, show_progress=not quiet)
+    else:
+        from lex_dpr.rag.answer import open_answerer
+        from lex_dpr.rag.batch import run_batch
+
+        answerer = open_answerer(index, config, overrides, model, device)
+        s = run_batch(answerer, input_path, output, fmt=fmt, resume=resume, id_column=id_column,
+                      question_column=question_column, cache_dir=cache_dir, show_progress=not quiet, shard=which)
     write_json(summary_path or output.with_name(output.name + ".summary.json"), s.to_dict())
     rows = [("input rows", s.rows), ("bad rows (skipped)", s.bad_rows), ("already in the output", s.already_done),
             ("answered now", s.answered), ("unique questions", s.unique_questions), ("from the cache", s.cache_hits),

@@ -112,6 +112,15 @@ _PIECE_MEMO: dict[str, list[str]] = {}
 _MEMO_BATCH, _MEMO_SIZE = 512, 20_000
 
 
+_THREADS = [0]  # Kiwi's threads when a caller passes workers=0 (0: every core); see use_threads
+
+
+def use_threads(n: int) -> None:
+    """Kiwi's threads for this process where callers leave them to it (``workers=0``): a `rag batch` worker, one of
+    N processes on the machine, takes its share of the cores instead of all of them (0: every core)."""
+    _THREADS[0] = max(0, int(n))
+
+
 def _tokenize(texts: Sequence[str], workers: int, remember: bool = False) -> list[list[str]]:
     pieces: dict[str, int] = {}
     layout: list[list[int]] = []
@@ -122,7 +131,7 @@ def _tokenize(texts: Sequence[str], workers: int, remember: bool = False) -> lis
     new = [p for p in pieces if p not in known]
     found: dict[str, list[str]] = {}
     if new:
-        kiwi = _kiwi(workers if workers > 0 else -1)
+        kiwi = _kiwi(workers if workers > 0 else _THREADS[0] or -1)
         found = dict(zip(new, (_morphs(tokens) for tokens in kiwi.tokenize(new, **_OPTIONS)), strict=True))
     morphs = [found[p] if p in found else known[p] for p in pieces]
     if remember and found:  # after the lookups: a full memo is emptied, and it may hold this batch's known pieces

@@ -11,8 +11,9 @@
   keeping its input ``id``; ``resume=True`` keeps the rows already there (dropping a torn last row after a
   kill) and skips their ids. ``full`` rows carry the question, answer, type, ranked contexts with their
   passage ids, cited ids and flags; ``submission`` is the ``id,answer`` CSV competitions ask for.
-- **Workers** (here, with the job loop): ``shard=(i, n)`` answers every n-th usable row from the i-th (its own
-  output, resumable, its own cache file); :func:`merge_shards` puts the n outputs back in input order, the
+- **Workers** (here, with the job loop; :mod:`lex_dpr.rag.workers` runs them): ``shard=(i, n)`` answers every
+  n-th distinct question from the i-th, with all its rows (:func:`shard_rows`; its own output, resumable, its own
+  cache file); :func:`merge_shards` puts the n outputs back in input order, the
   same bytes one worker writes (dense scores do not depend on which questions share a batch:
   :meth:`~lex_dpr.retrieval.dense.DenseIndex.search`).
 """
@@ -116,7 +117,7 @@ def run_batch(answerer: Answerer, input_path: str | Path, output_path: str | Pat
         with Bar("answering", total=len(todo), unit="questions", enabled=show_progress) as bar:
             for lo in range(0, len(todo), size):
                 chunk = todo[lo: lo + size]
-                keys = [normalize_query(q.question) or q.question for q in chunk]
+                keys = [question_dedup_key(q.question) for q in chunk]
                 need: dict[str, str] = {}
                 for q, key in zip(chunk, keys, strict=True):
                     if key in memo or key in need:
@@ -174,9 +175,27 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def shard_rows(questions: list[InputQuestion], shard: tuple[int, int]) -> list[InputQuestion]:
-    """Every n-th usable row from the i-th (1-based): each row in exactly one of the n shards."""
+    """The rows of shard i of n (1-based): every n-th distinct question from the i-th, with every row asking it.
+
+    A batch answers each distinct question (:func:`question_dedup_key`) once, from the first row asking it, and
+    gives that answer to the others, so rows asking one question in other words (spacing, punctuation) must
+    share a shard: dealt row by row, a later wording landed alone in another shard, was answered from its own
+    text, and the merged file was not the one a single worker writes.
+
+    Example:
+        >>> rows = [InputQuestion(1, "a", "손해 배상?"), InputQuestion(2, "b", "소멸시효"), InputQuestion(3, "c", "손해배상")]
+        >>> [q.id for q in shard_rows(rows, (1, 2))], [q.id for q in shard_rows(rows, (2, 2))]
+        (['a', 'c'], ['b'])
+    """
     i, n = shard
-    return [q for j, q in enumerate(questions) if j % n == i - 1]
+    slot: dict[str, int] = {}
+    return [q for q in questions if slot.setdefault(question_dedup_key(q.question), len(slot) % n) == i - 1]
+
+
+def question_dedup_key(question: str) -> str:
+    """What makes two rows the same question for a batch (and its cache): :func:`normalize_query`, or the text
+    itself when nothing is left of it (emoji only)."""
+    return normalize_query(question) or question
 
 
 def merge_shards(input_path: str | Path, parts: list[str | Path], output_path: str | Path, *, fmt: str = "full",

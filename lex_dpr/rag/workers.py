@@ -1,0 +1,299 @@
+"""``rag batch --workers N``: N processes answer the shards of one question file, and their parts are merged.
+
+Each worker is a spawned process that opens the index itself and runs :func:`~lex_dpr.rag.batch.run_batch` on
+shard ``i/N`` (every N-th usable row from the i-th) into its own part, in a hidden folder beside the output
+(``.answers.jsonl.workers/part-1-of-2.jsonl`` …); when every part is complete, :func:`~lex_dpr.rag.batch.merge_shards`
+writes the output (the bytes one worker writes) and the folder is removed. Retrieval is mostly single-threaded
+Python and Kiwi (whose Python side holds the GIL), so one process leaves a core idle: on 2 cores two workers
+answered 1,000 statements 1.3–1.4x faster than one (``docs/scale.md``).
+
+- **Threads**: a worker takes its share of the cores for BLAS (threadpoolctl), torch and Kiwi (``cores // N``,
+  at least 1), so N workers do not fight over them.
+- **Interrupted**: each part is resumable like any output (fsynced a batch at a time). A worker dies with its
+  parent (``PR_SET_PDEATHSIG`` on Linux), and each holds a lock on its part. The same command with ``--resume``
+  finishes the parts; without ``--resume`` an unfinished folder is refused, as an existing output is.
+- **Resuming a finished output** with ``--resume``: its rows are first dealt into the parts (each row to the
+  part of its shard), so only the rest is answered.
+
+Example:
+    >>> job = BatchJob(index_dir="index", input_path="q.csv", output_path="answers.jsonl", workers=2)
+    >>> parts_folder(job.output_path).name, part_path(job.output_path, 1, 2).name
+    ('.answers.jsonl.workers', 'part-1-of-2.jsonl')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import re
+import shutil
+import signal
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lex_dpr import errors
+from lex_dpr.errors import ConfigError, InputError, LexDprError
+from lex_dpr.rag.batch import BatchSummary, merge_shards, run_batch, settings_path, shard_rows
+from lex_dpr.rag.output import Output
+from lex_dpr.rag.questions_file import read_questions
+from lex_dpr.utils.io import BadLine, atomic_open, read_json_file, write_json
+from lex_dpr.utils.locks import hold_lock
+
+log = logging.getLogger(__name__)
+
+_PART = re.compile(r"part-(\d+)-of-(\d+)\.")
+
+
+@dataclass
+class BatchJob:
+    """What every worker needs to open the answerer and answer its shard (plain values: sent to spawned processes)."""
+
+    index_dir: str | Path
+    input_path: str | Path
+    output_path: str | Path
+    workers: int = 2
+    cfg_path: str | Path | None = None
+    overrides: Sequence[str] = field(default_factory=tuple)
+    model: str | None = None
+    device: str | None = None
+    fmt: str = "full"
+    id_column: str = "id"
+    question_column: str = "question"
+    cache_dir: str | Path | None = None
+
+
+def parts_folder(output: str | Path) -> Path:
+    """The hidden folder beside ``output`` where the workers write their parts."""
+    output = Path(output)
+    return output.with_name(f".{output.name}.workers")
+
+
+def part_path(output: str | Path, i: int, n: int) -> Path:
+    """Worker ``i`` of ``n``'s part (the output's suffix, so it is written in the output's form)."""
+    output = Path(output)
+    return parts_folder(output) / f"part-{i}-of-{n}{output.suffix}"
+
+
+def run_batch_workers(job: BatchJob, *, resume: bool = False, show_progress: bool = False,
+                      on_batch: Callable[[int], None] | None = None) -> BatchSummary:
+    """Answer ``job.input_path`` into ``job.output_path`` with ``job.workers`` processes; see the module docstring.
+
+    Raises:
+        InputError: the output (or an unfinished workers' folder) exists and ``resume`` is off; an unfinished
+            folder of another worker count; no usable row; a worker's own input error (named with its shard).
+        ConfigError: fewer than 2 workers, or a worker's configuration error.
+    """
+    from lex_dpr.utils.progress import Bar
+
+    n = int(job.workers)
+    if n < 2:
+        raise ConfigError(f"--workers {n}: workers run in 2 or more processes (1 is `rag batch` without --workers)")
+    _preflight(job)
+    output, folder = Path(job.output_path), parts_folder(job.output_path)
+    out = Output(output, job.fmt)
+    if output.resolve() == Path(job.input_path).resolve():
+        raise ConfigError(f"--output {output} is the input file: write the answers elsewhere")
+    bad: list[BadLine] = []
+    questions = read_questions(job.input_path, job.id_column, job.question_column, bad)
+    for b in bad:
+        log.warning("skipped %s", b)
+    if not questions:
+        raise InputError(f"{job.input_path}: " + (f"no usable question rows ({len(bad)} bad; see the warnings above)"
+                                                  if bad else "no question rows (an empty file?)"))
+    other = sorted({int(m.group(2)) for p in (folder.iterdir() if folder.is_dir() else ())
+                    if (m := _PART.match(p.name))} - {n})
+    if other:
+        raise InputError(f"{folder} holds the parts of an unfinished run with --workers {other[0]}: finish it with "
+                         f"--workers {other[0]} --resume, or delete {folder}")
+    unfinished = folder.is_dir() and any(_PART.match(p.name) for p in folder.iterdir())
+    if not resume:
+        if output.is_file() and output.stat().st_size > 0:
+            raise InputError(f"{output} exists: pass --resume to continue it, or choose another --output")
+        if unfinished:
+            raise InputError(f"{folder} holds the parts of an unfinished run: pass --resume to finish it, or delete it")
+    folder.mkdir(parents=True, exist_ok=True)
+    with hold_lock(folder / ".lock", blocking=False,
+                   held=lambda pid: InputError(f"{output} is being answered by another rag batch (pid {pid}); "
+                                               "wait for it to finish or choose another --output")):
+        if resume and not unfinished and output.is_file() and output.stat().st_size > 0:
+            _deal(out, questions, job, n)
+        start = time.perf_counter()
+        summaries = _run(job, n, len(questions), show_progress, on_batch, Bar)
+        merge_shards(job.input_path, [part_path(output, i, n) for i in range(1, n + 1)], output, fmt=job.fmt,
+                     id_column=job.id_column, question_column=job.question_column)
+        seconds = time.perf_counter() - start
+    shutil.rmtree(folder, ignore_errors=True)
+    return _summed(job, summaries, len(questions), bad, seconds)
+
+
+def _preflight(job: BatchJob) -> None:
+    """What each worker would fail on at once, checked here first (no model, no index loaded): the index's manifest,
+    the settings and the template folder."""
+    from lex_dpr.rag.config import load_rag_config, read_index_settings
+    from lex_dpr.rag.prompts import load_templates
+    from lex_dpr.retrieval.index.manifest import read_manifest
+
+    read_manifest(Path(job.index_dir))
+    cfg = load_rag_config(job.cfg_path, job.overrides, read_index_settings(job.index_dir))
+    load_templates(cfg.templates)
+
+
+def _deal(out: Output, questions, job: BatchJob, n: int) -> None:
+    """Deal a finished output's rows into the parts (each to its shard's), with its settings, before resuming."""
+    rows, _ = out._rows()
+    before = read_json_file(settings_path(out.path)) if settings_path(out.path).is_file() else None
+    header = out._csv_bytes(out.columns) if out.kind == "csv" else b""
+    for i in range(1, n + 1):
+        ids = {str(q.id) for q in shard_rows(questions, (i, n))}
+        part = part_path(out.path, i, n)
+        with atomic_open(part) as fh:
+            fh.write(header + b"".join(r[1] for r in rows if r[0] in ids))
+        if isinstance(before, dict):
+            asked = before.get("questions") if isinstance(before.get("questions"), dict) else {}
+            write_json(settings_path(part), {**before, "questions": {k: v for k, v in asked.items() if k in ids}})
+
+
+def _run(job: BatchJob, n: int, rows: int, show_progress: bool, on_batch, Bar) -> list[dict]:
+    """Start the n workers, follow their progress, and return their summaries; the first failure stops the rest."""
+    import multiprocessing
+
+    before = 0  # rows already in the parts (a resumed run): where the bar starts
+    for i in range(1, n + 1):
+        with contextlib.suppress(LexDprError, OSError):
+            before += len(Output(part_path(job.output_path, i, n), job.fmt)._rows()[0])
+
+    ctx = multiprocessing.get_context("spawn")  # torch and OpenMP do not survive a fork
+    events = ctx.Queue()
+    threads = max(1, (os.cpu_count() or 1) // n)
+    procs = [ctx.Process(target=_worker, args=(job, i, n, threads, events), name=f"rag-batch-{i}-of-{n}", daemon=True)
+             for i in range(1, n + 1)]
+    done: dict[int, dict] = {}
+    answered = [0] * (n + 1)
+    silent: set[int] = set()  # workers found dead with nothing more in the queue once
+    try:
+        for p in procs:
+            p.start()
+        with Bar("answering", total=rows, unit="questions", enabled=show_progress, completed=min(before, rows)) as bar:
+            while len(done) < n:
+                try:
+                    kind, i, payload = events.get(timeout=0.5)
+                except queue.Empty:
+                    # a worker flushes its last event before it exits: dead, and still nothing after another wait,
+                    # it died without reporting (killed, out of memory)
+                    for i, p in enumerate(procs, start=1):
+                        if i not in done and not p.is_alive():
+                            if i in silent:
+                                raise InputError(f"rag batch worker {i}/{n} died (exit code {p.exitcode}) before "
+                                                 f"finishing {part_path(job.output_path, i, n)}: rerun the same "
+                                                 "command with --resume") from None
+                            silent.add(i)
+                    continue
+                if kind == "progress":
+                    bar.advance(payload - answered[i])
+                    answered[i] = payload
+                    if on_batch is not None:
+                        on_batch(sum(answered))
+                elif kind == "done":
+                    done[i] = payload
+                else:
+                    _raise(kind, i, n, payload)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(timeout=30)
+        events.close()
+        events.join_thread()
+    return [done[i] for i in range(1, n + 1)]
+
+
+def _raise(kind: str, i: int, n: int, payload) -> None:
+    if kind == "error":
+        name, message = payload
+        cls = getattr(errors, name, LexDprError)
+        raise (cls if isinstance(cls, type) and issubclass(cls, LexDprError) else LexDprError)(
+            f"rag batch worker {i}/{n}: {message}")
+    raise RuntimeError(f"rag batch worker {i}/{n} failed:\n{payload}")
+
+
+def _summed(job: BatchJob, parts: list[dict], rows: int, bad: list[BadLine], seconds: float) -> BatchSummary:
+    s = BatchSummary(str(job.input_path), str(job.output_path), rows=rows, bad_rows=len(bad),
+                     bad=[str(b) for b in bad[:20]])
+    for part in parts:
+        for key in ("already_done", "retried", "edited", "dropped", "answered", "unique_questions", "cache_hits",
+                    "generated", "errors"):
+            setattr(s, key, getattr(s, key) + int(part.get(key, 0)))
+        for flag, count in (part.get("flags") or {}).items():
+            s.flags[flag] = s.flags.get(flag, 0) + count
+    s.seconds = round(seconds, 3)
+    s.questions_per_s = round(s.answered / seconds, 1) if seconds > 0 else 0.0
+    return s
+
+
+def _worker(job: BatchJob, i: int, n: int, threads: int, events) -> None:
+    """One worker, in its own process: its share of the cores, its part locked, its shard answered."""
+    _die_with_parent()
+    _no_tqdm_process_lock()
+    logging.getLogger("lex_dpr.rag.batch").addFilter(lambda r: not r.getMessage().startswith("skipped "))  # the parent says
+    try:
+        _share_cores(threads)
+        part = part_path(job.output_path, i, n)
+        with hold_lock(part.with_name(part.name + ".lock"), blocking=False,
+                       held=lambda pid: InputError(f"{part} is being written by another worker (pid {pid})")):
+            from lex_dpr.rag.answer import open_answerer
+
+            answerer = open_answerer(job.index_dir, job.cfg_path, job.overrides, job.model, job.device)
+            _share_cores(threads)  # again, for the OpenMP runtimes the answerer loaded (FAISS, LightGBM)
+            summary = run_batch(answerer, job.input_path, part, fmt=job.fmt, resume=True, id_column=job.id_column,
+                                question_column=job.question_column, cache_dir=job.cache_dir,
+                                on_batch=lambda k: events.put(("progress", i, k)), shard=(i, n))
+        events.put(("done", i, summary.to_dict()))
+    except LexDprError as exc:
+        events.put(("error", i, (type(exc).__name__, str(exc))))
+    except BaseException:  # a bug: its traceback goes to the parent
+        events.put(("crash", i, traceback.format_exc()))
+    finally:
+        events.close()
+        events.join_thread()
+
+
+def _share_cores(threads: int) -> None:
+    """This process's share of the cores: for the thread pools loaded already (threadpoolctl: numpy's BLAS, and
+    FAISS's and LightGBM's OpenMP once the answerer is open) and those loaded later (their environment), torch and
+    Kiwi. Each pool left at every core spins on the other worker's core: two workers answered 370 questions/s
+    each that way, and 480 limited."""
+    from threadpoolctl import threadpool_limits
+
+    from lex_dpr.data.tokenize import use_threads
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    threadpool_limits(threads)
+    use_threads(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _no_tqdm_process_lock() -> None:
+    """A thread lock for tqdm (bm25s draws its bars with it): its default also makes a multiprocessing lock, a
+    semaphore that a worker never releases, and Python warns of it as leaked when the run ends."""
+    import threading
+
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
+
+
+def _die_with_parent() -> None:
+    """SIGKILL when the parent dies, however it dies (Linux); the part stays resumable."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG

@@ -1,0 +1,132 @@
+"""`rag batch --workers N`: N processes, one merged output with the bytes one worker writes; killed, resumed."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import orjson
+import pytest
+
+from lex_dpr.rag.batch import shard_rows
+from lex_dpr.rag.questions_file import InputQuestion
+from lex_dpr.rag.workers import parts_folder
+from lex_dpr.utils.locks import try_lock
+from tests._cli import lex_dpr
+
+QUESTIONS = ["고의나 과실로 남에게 손해를 입히면 배상해야 하나요?", "계약을 해제하면 원상회복을 해야 하나요?",
+             "채권의 소멸시효는 몇 년인가요?", "개인정보를 제3자에게 제공하려면 동의가 필요한가요?",
+             "착오로 한 의사표시는 취소할 수 있나요?", "전세금을 올려 달라고 청구할 수 있나요?"]
+# the first question in other words: the same after normalisation (spaces, punctuation), retrieved otherwise alone
+VARIANT = "고의나과실로 남에게손해를 입히면배상해야하나요"
+
+
+def _jsonl(path, rows):
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    return path
+
+
+def _rows(path):
+    return [orjson.loads(x) for x in path.read_bytes().splitlines() if x.strip()]
+
+
+def test_a_question_in_other_words_shares_its_shard():
+    rows = [InputQuestion(i, f"q{i}", q) for i, q in enumerate([QUESTIONS[0], VARIANT, *QUESTIONS[1:], VARIANT])]
+    shards = [[q.id for q in shard_rows(rows, (i, 3))] for i in (1, 2, 3)]
+    assert shards == [["q0", "q1", "q4", "q7"], ["q2", "q5"], ["q3", "q6"]]
+    assert sorted(sum(shards, [])) == sorted(q.id for q in rows)  # each row in exactly one shard
+
+
+@pytest.mark.parametrize("suffix,fmt", [(".jsonl", "full"), (".csv", "submission")])
+def test_workers_write_the_bytes_one_worker_writes(index_copy, tmp_path, suffix, fmt):
+    rows = [{"id": f"q{i}", "question": q} for i, q in enumerate([QUESTIONS[0], VARIANT, *QUESTIONS[1:]] * 4)]
+    inp = _jsonl(tmp_path / "q.jsonl", rows)
+    base = ["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--quiet", "--format", fmt, "--no-cache"]
+    one, two = tmp_path / f"one{suffix}", tmp_path / f"two{suffix}"
+    assert lex_dpr([*base, "--output", str(one)]).exit_code == 0
+    done = lex_dpr([*base, "--output", str(two), "--workers", "2"])
+    assert done.exit_code == 0, done.output
+    assert two.read_bytes() == one.read_bytes()
+    assert not parts_folder(two).exists()  # the parts are gone once merged
+    summary = orjson.loads(two.with_name(two.name + ".summary.json").read_bytes())
+    assert (summary["rows"], summary["answered"], summary["unique_questions"]) == (len(rows), len(rows), 6)
+    if fmt == "full":  # the variant alone is answered otherwise: it had to share the first wording's shard
+        alone = _jsonl(tmp_path / "alone.jsonl", [{"id": "v", "question": VARIANT}])
+        assert lex_dpr(["rag", "batch", "--index", str(index_copy), "--input", str(alone), "--quiet",
+                        "--output", str(tmp_path / "alone_out.jsonl")]).exit_code == 0
+        first = _rows(one)[0]["context_ids"]
+        assert _rows(tmp_path / "alone_out.jsonl")[0]["context_ids"] != first
+        assert _rows(one)[1]["context_ids"] == first
+
+
+def test_a_finished_output_resumed_with_workers_answers_only_the_rest(index_copy, tmp_path):
+    rows = [{"id": f"q{i}", "question": q} for i, q in enumerate(QUESTIONS)]
+    inp = _jsonl(tmp_path / "q.jsonl", rows[:4])
+    base = ["rag", "batch", "--index", str(index_copy), "--quiet", "--no-cache"]
+    out = tmp_path / "a.jsonl"
+    assert lex_dpr([*base, "--input", str(inp), "--output", str(out)]).exit_code == 0
+    changed = rows[:1] + [{"id": "q1", "question": QUESTIONS[5]}] + rows[2:5]  # q1 edited, q4 added
+    _jsonl(inp, changed)
+    again = lex_dpr([*base, "--input", str(inp), "--output", str(out), "--resume", "--workers", "2"])
+    assert again.exit_code == 0, again.output
+    s = orjson.loads((tmp_path / "a.jsonl.summary.json").read_bytes())
+    assert (s["already_done"], s["edited"], s["answered"]) == (3, 1, 2)
+    fresh = tmp_path / "fresh.jsonl"
+    assert lex_dpr([*base, "--input", str(inp), "--output", str(fresh)]).exit_code == 0
+    assert out.read_bytes() == fresh.read_bytes()
+
+
+def test_bad_combinations_are_one_line(index_copy, tmp_path):
+    inp = _jsonl(tmp_path / "q.jsonl", [{"id": "a", "question": QUESTIONS[0]}])
+    base = ["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--quiet"]
+    both = lex_dpr([*base, "--output", str(tmp_path / "x.jsonl"), "--workers", "2", "--shard", "1/2"])
+    assert both.exit_code == 2 and "--shard 1/2 and --workers 2" in both.stderr
+    bad_key = lex_dpr([*base, "--output", str(tmp_path / "y.jsonl"), "--workers", "2", "--set", "retrieval.nope=1"])
+    assert bad_key.exit_code == 2 and "retrieval.nope" in bad_key.stderr  # before any worker starts
+    assert not parts_folder(tmp_path / "y.jsonl").exists()
+    folder = parts_folder(tmp_path / "z.jsonl")
+    folder.mkdir()
+    (folder / "part-1-of-3.jsonl").write_bytes(b"")
+    other = lex_dpr([*base, "--output", str(tmp_path / "z.jsonl"), "--workers", "2", "--resume"])
+    assert other.exit_code == 1 and "--workers 3 --resume" in other.stderr
+    not_index = lex_dpr(["rag", "batch", "--index", str(tmp_path), "--input", str(inp), "--quiet", "--output",
+                         str(tmp_path / "w.jsonl"), "--workers", "2"])
+    assert not_index.exit_code == 1 and "index" in not_index.stderr
+
+
+def test_sigkill_of_the_parent_stops_the_workers_and_resume_finishes(index_copy, tmp_path):
+    rows = [{"id": f"q{i:04d}", "question": f"{QUESTIONS[i % 6]} 사례 {i}"} for i in range(1200)]
+    inp = _jsonl(tmp_path / "q.jsonl", rows)
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    cmd = [sys.executable, "-m", "lex_dpr.cli.main", "rag", "batch", "--index", str(index_copy), "--input", str(inp),
+           "--no-cache", "--quiet", "--set", "batch_size=8"]
+    clean = subprocess.run([*cmd, "--output", str(tmp_path / "clean.jsonl")], env=env, capture_output=True, timeout=300)
+    assert clean.returncode == 0, clean.stderr
+    out = tmp_path / "killed.jsonl"
+    folder = parts_folder(out)
+    parts = [folder / f"part-{i}-of-2.jsonl" for i in (1, 2)]
+    proc = subprocess.Popen([*cmd, "--output", str(out), "--workers", "2"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while time.time() < deadline and not all(p.exists() and p.read_bytes().count(b"\n") >= 40 for p in parts):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for part in parts:  # each worker died with its parent: its part's lock is free again
+        lock = part.with_name(part.name + ".lock")
+        deadline = time.time() + 30
+        while (fh := try_lock(lock)) is None and time.time() < deadline:
+            time.sleep(0.1)
+        assert fh is not None, f"a worker still holds {lock}"
+        fh.close()
+    written = sum(p.read_bytes().count(b"\n") for p in parts)
+    assert 80 <= written < 1200 and not out.exists()
+    refused = subprocess.run([*cmd, "--output", str(out), "--workers", "2"], env=env, capture_output=True, timeout=300)
+    assert refused.returncode == 1 and b"--resume" in refused.stderr and b"unfinished" in refused.stderr
+    again = subprocess.run([*cmd, "--output", str(out), "--workers", "2", "--resume"], env=env, capture_output=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert out.read_bytes() == (tmp_path / "clean.jsonl").read_bytes()
+    s = orjson.loads((tmp_path / "killed.jsonl.summary.json").read_bytes())
+    assert s["already_done"] >= 80 and s["already_done"] + s["answered"] == 1200
