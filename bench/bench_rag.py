@@ -109,7 +109,8 @@ def main() -> None:
         inp.write_bytes(b"".join(orjson.dumps({"id": f"q{i}", "question": q}) + b"\n" for i, q in enumerate(batch_qs)))
         s = run_batch(answerer, inp, Path(tmp) / "a.jsonl", cache_dir=None)
         print(f"rag batch, retrieval only, {s.answered} questions: {s.seconds:.2f} s = {s.questions_per_s:.0f} questions/s")
-    _stages(answerer, batch_qs)
+    floor = _stages(answerer, batch_qs)
+    _workers(index, args, default, floor)  # the index's own settings, as the workers open it
 
     # --- quality of the modes
     seen = {pid for p in read_pairs(args.train_pairs, answerer.index.corpus) for pid in p["positive_passages"]}
@@ -165,6 +166,37 @@ def _stages(answerer, questions: list[str]) -> None:
     parts["everything else"] = whole * per - sum(parts.values())
     print(f"  a batch's time per question ({len(questions)} in chunks of {chunk}): "
           + ", ".join(f"{k} {v:.2f} ms" for k, v in parts.items()) + f"; {whole * per:.2f} ms in all")
+    floor = parts["BM25 search"] + parts["flat search"]
+    print(f"  the floor (BM25 search + flat search) {floor:.2f} ms a question: the batch is {whole * per / floor:.2f}x "
+          f"it; with Kiwi, which any BM25 query needs, {floor + parts['Kiwi']:.2f} ms and "
+          f"{whole * per / (floor + parts['Kiwi']):.2f}x")
+    return floor + parts["Kiwi"]
+
+
+def _workers(index, args, answerer, floor_ms: float) -> None:
+    """`rag batch` over every distinct statement of the train, valid and held-out pairs: one process (the
+    answerer already open) against `--workers 2` (each worker opens the index: its start is in the whole's
+    time, not in each worker's own rate); the same bytes either way."""
+    from lex_dpr.data.corpus import read_pairs
+    from lex_dpr.rag.batch import run_batch
+    from lex_dpr.rag.workers import BatchJob, run_batch_workers
+
+    texts: list[str] = []
+    for path in (args.train_pairs, args.pairs, str(args.pairs).replace("_valid", "_heldout")):
+        if Path(path).is_file():
+            texts += [p["query_text"] for p in read_pairs(path, answerer.index.corpus)]
+    texts = list(dict.fromkeys(texts))
+    with tempfile.TemporaryDirectory() as tmp:
+        inp = Path(tmp) / "q.jsonl"
+        inp.write_bytes(b"".join(orjson.dumps({"id": f"q{i}", "question": q}) + b"\n" for i, q in enumerate(texts)))
+        one = run_batch(answerer, inp, Path(tmp) / "one.jsonl", cache_dir=None)
+        two = run_batch_workers(BatchJob(index, inp, Path(tmp) / "two.jsonl", workers=2))
+        same = (Path(tmp) / "one.jsonl").read_bytes() == (Path(tmp) / "two.jsonl").read_bytes()
+    loop = two.answered / max(w["seconds"] for w in two.workers)
+    print(f"rag batch, retrieval only, {one.answered} statements: one process {one.questions_per_s:.0f} questions/s "
+          f"({1000 / one.questions_per_s / floor_ms:.2f}x the floor with Kiwi); --workers 2 {loop:.0f} questions/s "
+          f"answering ({1000 / loop / floor_ms:.2f}x), {two.questions_per_s:.0f} questions/s from the workers' start "
+          f"to the merged file ({two.seconds:.1f} s); the same bytes: {same}")
 
 
 def _clock(fn) -> float:

@@ -164,7 +164,8 @@ def batch(index: IndexOpt,
     rows = [("input rows", s.rows), ("bad rows (skipped)", s.bad_rows), ("already in the output", s.already_done),
             ("answered now", s.answered), ("unique questions", s.unique_questions), ("from the cache", s.cache_hits),
             ("generation errors", s.errors), *((f"flagged {f}", n) for f, n in sorted(s.flags.items())),
-            ("questions/s", s.questions_per_s)]
+            ("questions/s", s.questions_per_s),
+            *((f"worker {w['shard']} questions/s", w["questions_per_s"]) for w in s.workers)]
     console.table(f"rag batch → {output}", rows, ("", "count"))
     if s.errors:
         raise typer.Exit(1)

@@ -61,6 +61,7 @@ class BatchSummary:
     seconds: float = 0.0
     questions_per_s: float = 0.0
     bad: list[str] = field(default_factory=list)  # the first bad rows, one line each
+    workers: list[dict[str, Any]] = field(default_factory=list)  # --workers: each one's answered, seconds, rate
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
