@@ -152,7 +152,8 @@ def _stages(answerer, questions: list[str]) -> None:
     tokens = [tokenize.tokenize_many(c) for c in chunks]
     kiwi = time.perf_counter() - t
     bm25 = answerer.index.bm25.index
-    bm = sum(_clock(lambda x=x: bm25.search(x, 100)) for x in tokens) / 1000
+    backend = answerer.index.bm25.backend  # a batch's, as `answer` searches
+    bm = sum(_clock(lambda x=x: bm25.search(x, 100, backend=backend)) for x in tokens) / 1000
     t = time.perf_counter()
     vectors = [answerer.index.dense.encode_queries(c) for c in chunks]
     enc = time.perf_counter() - t

@@ -275,7 +275,7 @@ def _share_cores(threads: int) -> None:
 
     from lex_dpr.data.tokenize import use_threads
 
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
         os.environ[var] = str(threads)
     threadpool_limits(threads)
     use_threads(threads)

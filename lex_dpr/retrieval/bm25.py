@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,12 +18,17 @@ from lex_dpr.utils.folders import staged_folder
 # corpus (bench/bench_quality.py), these lift every query set: plain questions R@6 0.441 → 0.458 (test),
 # 0.573 → 0.605 (dev), held-out articles R@10 0.359 → 0.375.
 SEARCH_FIELDS = ("title", "chapter", "section")
-# Passages from which a retriever scores with bm25s' numba backend: over the growth bench's 1M passages (an IVF
-# dense index), numpy's scoring was 72% of `rag batch` (6.4 of 8.9 s for 300 statements: `add.at` over 7M
-# postings a query), numba 2.3× faster a query; it compiles once a process (about 5 s: a 1M index takes 35 s
-# to open for `rag ask`, and `serve` compiles it while warming up). The same scores, equal ones possibly in
-# another order: the choice depends on the index alone, so every command over one index ranks alike.
+# Passages from which a retriever scores with bm25s' numba backend even where its compiled code cannot be cached
+# on disk (then it compiles once a process, about 5 s): over the growth bench's 1M passages (an IVF dense index),
+# numpy's scoring was 72% of `rag batch` (6.4 of 8.9 s for 300 statements: `add.at` over 7M postings a query),
+# numba 2.3× faster a query. Where the cache works (:func:`numba_cached`) every index uses numba: on the shared
+# data 0.11 ms a query against 0.20-0.21 (`python bench/bench_bm25_backend.py`). Either way a retriever ranks equal
+# scores by row (:meth:`BM25Retriever.rank`), so the backend never changes a ranking.
 NUMBA_MIN_PASSAGES = 500_000
+TIE_SLACK = 16  # a retriever reads this many more than asked, so that ties at the cut are cut by row too
+# Fewer queries at once stay on numpy below NUMBA_MIN_PASSAGES: a process's first numba search loads its code
+# (0.19 s from the cache), more than a `rag ask` saves (0.1 ms).
+NUMBA_MIN_QUERIES = 32
 
 
 def search_text(record: dict, fields: Sequence[str] = SEARCH_FIELDS) -> str:
@@ -42,6 +48,39 @@ def search_head(record: dict, fields: Sequence[str] = SEARCH_FIELDS) -> str:
     """The line :func:`search_text` puts before a passage's text: its ``fields``, space-separated ("" if none)."""
     meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
     return " ".join(v.strip() for f in fields for v in (record.get(f, meta.get(f)),) if isinstance(v, str) and v.strip())
+
+
+_NUMBA_CACHE: list[bool] = []  # filled once a process by numba_cached
+
+
+def numba_cached() -> bool:
+    """Whether bm25s' numba scoring loads its compiled code from disk: turns numba's on-disk cache on for bm25s'
+    compiled functions (next to bm25s, else in the user's cache folder), once a process. The first search on a
+    machine still compiles (about 5 s; ``scripts/install.sh`` does it once), every later process loads it in
+    about 0.1 s. False where numba has nowhere to write it: then numba serves only large indexes.
+
+    Example:
+        >>> numba_cached() in (True, False)
+        True
+    """
+    if not _NUMBA_CACHE:
+        cached = False
+        with contextlib.suppress(Exception):  # no numba, another bm25s layout, no cache folder: numpy then
+            from bm25s.numba import retrieve_utils, selection
+
+            compiled = [f for module in (retrieve_utils, selection) for f in vars(module).values()
+                        if callable(getattr(f, "enable_caching", None))]
+            for f in compiled:
+                f.enable_caching()
+            cached = bool(compiled)
+        _NUMBA_CACHE.append(cached)
+    return _NUMBA_CACHE[0]
+
+
+def warm_numba() -> None:
+    """Compile bm25s' numba scoring now (into the disk cache where :func:`numba_cached`): a tiny index searched once."""
+    numba_cached()
+    BM25Index([["민법", "손해"], ["형법"]]).search([["손해"]], 1, backend="numba")
 
 
 class BM25Index:
@@ -181,7 +220,8 @@ class BM25Retriever:
             texts = [search_text({**r, "text": t}, fields) for r, t in zip(corpus.records, corpus.texts, strict=True)]
             index = BM25Index.from_texts(texts, workers=workers)
         self.index = index
-        self.backend = "numba" if index.size >= NUMBA_MIN_PASSAGES else "numpy"
+        # a batch's backend (NUMBA_MIN_QUERIES or more queries; fewer stay on numpy below NUMBA_MIN_PASSAGES)
+        self.backend = "numba" if index.size >= NUMBA_MIN_PASSAGES or numba_cached() else "numpy"
         self._mask: tuple = (None, None)  # the kept rows rank_kept was last given, and them as bm25s' weight mask
         if self.index.size != len(corpus):
             raise InputError(f"the BM25 index has {self.index.size} passages, the corpus {len(corpus)}: "
@@ -199,9 +239,16 @@ class BM25Retriever:
         return [any(t and t in vocab for t in toks) for toks in tokenize_many(list(queries), workers=self.workers)]
 
     def rank(self, queries: Sequence[str], k: int, weight_mask: np.ndarray | None = None) -> list[Ranking]:
-        hits = self.index.search(tokenize_many(list(queries), workers=self.workers), k, weight_mask=weight_mask,
-                                 backend=self.backend)
-        return [[(self.corpus.ids[i], float(s)) for i, s in zip(d, s, strict=True)] for d, s in hits]
+        """The top ``k`` (passage id, score) of each query, best first, equal scores in row order: bm25s' two
+        backends give the same scores but order ties (and pick them at the cut) each their own way."""
+        backend = self.backend if len(queries) >= NUMBA_MIN_QUERIES or self.index.size >= NUMBA_MIN_PASSAGES else "numpy"
+        hits = self.index.search(tokenize_many(list(queries), workers=self.workers), k + TIE_SLACK,
+                                 weight_mask=weight_mask, backend=backend)
+        ids, out = self.corpus.ids, []
+        for d, s in hits:
+            order = np.lexsort((d, -s))[:k]
+            out.append([(ids[i], v) for i, v in zip(d[order].tolist(), s[order].astype(np.float64).tolist(), strict=True)])
+        return out
 
     def rank_kept(self, queries: Sequence[str], k: int, keep: np.ndarray) -> list[Ranking]:
         """:meth:`rank` over the passages where ``keep`` (a bool per corpus row) is true: the others score 0

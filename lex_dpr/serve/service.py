@@ -127,8 +127,14 @@ class SearchService:
                              time.time())
 
     def warm_up(self) -> None:
-        """One search and one embedding, so the first client does not pay for lazy loading (Kiwi, pages)."""
+        """One search and one embedding, so the first client does not pay for lazy loading (Kiwi, pages, bm25s'
+        numba code for batches)."""
         self.search(["민법 제750조 불법행위 손해배상"], k=1)
+        bm25 = self.state.answerer.index.bm25
+        if bm25 is not None and bm25.backend == "numba":
+            from lex_dpr.retrieval.bm25 import warm_numba
+
+            warm_numba()
         if self.state.answerer.index.dense is not None:
             self.embed(["민법"], "query")
 

@@ -84,25 +84,53 @@ def test_the_kiwi_memo_emptied_by_another_thread_mid_batch_loses_nothing(monkeyp
     assert t.tokenize_many([known, "계약의 해제"]) == [real([known], 1)[0], real(["계약의 해제"], 1)[0]]
 
 
-def test_a_large_index_is_searched_with_numba_and_ranks_as_numpy_does(sample_training_data, monkeypatch):
+def test_both_backends_give_the_same_rankings_ties_in_row_order(sample_training_data, monkeypatch):
     import orjson
 
     from lex_dpr.data.corpus import read_corpus
     from lex_dpr.retrieval import bm25
 
     corpus = read_corpus(sample_training_data["passages"])
+    monkeypatch.setattr(bm25, "_NUMBA_CACHE", [False])  # numba cannot cache here: only large indexes use it
     small = bm25.BM25Retriever(corpus)
     monkeypatch.setattr(bm25, "NUMBA_MIN_PASSAGES", len(corpus))  # the sample counts as large
     large = bm25.BM25Retriever(corpus, index=small.index)
     assert (small.backend, large.backend) == ("numpy", "numba")
+    monkeypatch.setattr(bm25, "NUMBA_MIN_PASSAGES", 500_000)
+    monkeypatch.setattr(bm25, "_NUMBA_CACHE", [True])  # where it caches, every index uses it
+    assert bm25.BM25Retriever(corpus, index=small.index).backend == "numba"
+    monkeypatch.setattr(bm25, "NUMBA_MIN_QUERIES", 1)  # every call searches with the retriever's backend
+    used: list[str] = []
+    search = small.index.search
+    monkeypatch.setattr(small.index, "search", lambda *a, **kw: used.append(kw["backend"]) or search(*a, **kw))
     queries = [orjson.loads(x)["query_text"] for x in sample_training_data["valid_pairs"].read_bytes().splitlines()]
-    queries += ["손해배상", "😀", "없는낱말"]
-    one, two = small.rank(queries, len(corpus)), large.rank(queries, len(corpus))
-    for a, b in zip(one, two, strict=True):  # every passage with a score: the same scores, each with the same ids
-        assert [s for _, s in a] == [s for _, s in b]
-        assert sorted(a) == sorted(b)
-    assert sum(map(len, two)) > 5 * len(queries)
+    queries += ["손해배상", "😀", "없는낱말", "법", "조"]
+    for k in (3, 10, len(corpus)):
+        one, two = small.rank(queries, k), large.rank(queries, k)
+        assert one == two  # the same ids in the same order, ties included
+        for r in one:
+            scores = [s for _, s in r]
+            rows = [corpus.index[pid] for pid, _ in r]
+            assert all((scores[i], -rows[i]) > (scores[i + 1], -rows[i + 1]) for i in range(len(r) - 1))
+    assert set(used) == {"numpy", "numba"}
+    ties = sum(len({s for _, s in r}) < len(r) for r in small.rank(queries, len(corpus)))
+    assert ties > 0  # the queries do hit equal scores
     keep = np.array([i % 2 == 0 for i in range(len(corpus))])  # rank_kept's weight mask under numba too
     kept = large.rank_kept(queries, 5, keep)
     assert all(corpus.index[pid] % 2 == 0 for r in kept for pid, _ in r) and sum(map(len, kept)) > len(queries)
-    assert [[s for _, s in r] for r in kept] == [[s for _, s in r] for r in small.rank_kept(queries, 5, keep)]
+    assert kept == small.rank_kept(queries, 5, keep)
+
+
+def test_a_few_queries_stay_on_numpy_below_a_large_index(sample_training_data, monkeypatch):
+    from lex_dpr.data.corpus import read_corpus
+    from lex_dpr.retrieval import bm25
+
+    corpus = read_corpus(sample_training_data["passages"])
+    monkeypatch.setattr(bm25, "_NUMBA_CACHE", [True])
+    retriever = bm25.BM25Retriever(corpus)
+    used: list[str] = []
+    search = retriever.index.search
+    monkeypatch.setattr(retriever.index, "search", lambda *a, **kw: used.append(kw["backend"]) or search(*a, **kw))
+    retriever.rank(["손해배상"], 5)  # `rag ask`: loading numba's code would cost more than it saves
+    retriever.rank(["손해배상"] * bm25.NUMBA_MIN_QUERIES, 5)  # a batch
+    assert used == ["numpy", "numba"]

@@ -134,7 +134,8 @@ def test_build_writes_a_self_contained_index_that_opens(built_a, corpus_a, train
     expected = [[corpus.ids[i] for i in np.argsort(-(fresh @ v), kind="stable")[:5]] for v in q]
     assert [[pid for pid, _ in r] for r in idx.dense.rank(QUERIES, 5)] == expected
     # a flat search multiplies by embeddings.npy (aligned), not the floats FAISS's file maps at an odd offset
-    assert idx.dense.index.vectors is not None and Path(idx.dense.index.vectors.filename) == built_a / "embeddings.npy"
+    vectors = idx.dense.index.vectors  # a view of the mapped file
+    assert vectors is not None and not vectors.flags.owndata and Path(vectors.base.filename) == built_a / "embeddings.npy"
     assert idx.dense.index._aligned()
 
 
