@@ -1,7 +1,7 @@
 """``rag batch --workers N``: N processes answer the shards of one question file, and their parts are merged.
 
 Each worker is a spawned process that opens the index itself and runs :func:`~lex_dpr.rag.batch.run_batch` on
-shard ``i/N`` (every N-th usable row from the i-th) into its own part, in a hidden folder beside the output
+shard ``i/N`` (every N-th distinct question from the i-th, :func:`~lex_dpr.rag.batch.shard_rows`) into its own part, in a hidden folder beside the output
 (``.answers.jsonl.workers/part-1-of-2.jsonl`` …); when every part is complete, :func:`~lex_dpr.rag.batch.merge_shards`
 writes the output (the bytes one worker writes) and the folder is removed. Retrieval is mostly single-threaded
 Python and Kiwi (whose Python side holds the GIL), so one process leaves a core idle: on 2 cores two workers
@@ -10,10 +10,13 @@ answered 1,000 statements 1.3–1.4x faster than one (``docs/scale.md``).
 - **Threads**: a worker takes its share of the cores for BLAS (threadpoolctl), torch and Kiwi (``cores // N``,
   at least 1), so N workers do not fight over them.
 - **Interrupted**: each part is resumable like any output (fsynced a batch at a time). A worker dies with its
-  parent (``PR_SET_PDEATHSIG`` on Linux), and each holds a lock on its part. The same command with ``--resume``
-  finishes the parts; without ``--resume`` an unfinished folder is refused, as an existing output is.
-- **Resuming a finished output** with ``--resume``: its rows are first dealt into the parts (each row to the
-  part of its shard), so only the rest is answered.
+  parent (``PR_SET_PDEATHSIG`` on Linux), and each holds a lock on its part; the run holds one beside the output.
+  The same command with ``--resume`` finishes the parts; without ``--resume`` an unfinished folder is refused, as
+  an existing output is.
+- **Resuming** (``--resume``): the rows of the output and of the parts there are first dealt again into the parts
+  of the input as it is now (each row to its question's shard), so only the rest is answered, whatever was
+  edited in the input since.
+- **Messages**: a worker's warnings and errors reach the parent, which prints them naming the output.
 
 Example:
     >>> job = BatchJob(index_dir="index", input_path="q.csv", output_path="answers.jsonl", workers=2)
@@ -45,8 +48,6 @@ from lex_dpr.utils.io import BadLine, atomic_open, read_json_file, write_json
 from lex_dpr.utils.locks import hold_lock
 
 log = logging.getLogger(__name__)
-
-_PART = re.compile(r"part-(\d+)-of-(\d+)\.")
 
 
 @dataclass
@@ -105,30 +106,43 @@ def run_batch_workers(job: BatchJob, *, resume: bool = False, show_progress: boo
     if not questions:
         raise InputError(f"{job.input_path}: " + (f"no usable question rows ({len(bad)} bad; see the warnings above)"
                                                   if bad else "no question rows (an empty file?)"))
-    other = sorted({int(m.group(2)) for p in (folder.iterdir() if folder.is_dir() else ())
-                    if (m := _PART.match(p.name))} - {n})
-    if other:
-        raise InputError(f"{folder} holds the parts of an unfinished run with --workers {other[0]}: finish it with "
-                         f"--workers {other[0]} --resume, or delete {folder}")
-    unfinished = folder.is_dir() and any(_PART.match(p.name) for p in folder.iterdir())
-    if not resume:
-        if output.is_file() and output.stat().st_size > 0:
-            raise InputError(f"{output} exists: pass --resume to continue it, or choose another --output")
-        if unfinished:
-            raise InputError(f"{folder} holds the parts of an unfinished run: pass --resume to finish it, or delete it")
-    folder.mkdir(parents=True, exist_ok=True)
-    with hold_lock(folder / ".lock", blocking=False,
+    lock = output.with_name(f".{output.name}.workers.lock")
+    with hold_lock(lock, blocking=False,
                    held=lambda pid: InputError(f"{output} is being answered by another rag batch (pid {pid}); "
                                                "wait for it to finish or choose another --output")):
-        if resume and not unfinished and output.is_file() and output.stat().st_size > 0:
-            _deal(out, questions, job, n)
+        found = _parts(folder, output.suffix)
+        other = sorted(set(found) - {n})
+        if other:
+            raise InputError(f"{folder} holds the parts of an unfinished run with --workers {other[0]}: finish it "
+                             f"with --workers {other[0]} --resume, or delete {folder}")
+        if not resume:
+            if output.is_file() and output.stat().st_size > 0:
+                raise InputError(f"{output} exists: pass --resume to continue it, or choose another --output")
+            if found:
+                raise InputError(f"{folder} holds the parts of an unfinished run: pass --resume to finish it, "
+                                 "or delete it")
+            shutil.rmtree(folder, ignore_errors=True)  # lock or settings files of a run that wrote no part
+        folder.mkdir(parents=True, exist_ok=True)
+        dropped = _deal(out, questions, job, n) if resume else 0
         start = time.perf_counter()
         summaries = _run(job, n, len(questions), show_progress, on_batch, Bar)
         merge_shards(job.input_path, [part_path(output, i, n) for i in range(1, n + 1)], output, fmt=job.fmt,
                      id_column=job.id_column, question_column=job.question_column)
         seconds = time.perf_counter() - start
-    shutil.rmtree(folder, ignore_errors=True)
-    return _summed(job, summaries, len(questions), bad, seconds)
+        shutil.rmtree(folder, ignore_errors=True)
+    summary = _summed(job, summaries, len(questions), bad, seconds)
+    summary.dropped += dropped
+    return summary
+
+
+def _parts(folder: Path, suffix: str) -> dict[int, list[Path]]:
+    """The parts in ``folder`` by their run's worker count (``part-I-of-N`` + the output's suffix)."""
+    found: dict[int, list[Path]] = {}
+    pattern = re.compile(r"part-(\d+)-of-(\d+)" + re.escape(suffix))
+    for p in sorted(folder.iterdir()) if folder.is_dir() else ():
+        if (m := pattern.fullmatch(p.name)) and p.is_file():
+            found.setdefault(int(m.group(2)), []).append(p)
+    return found
 
 
 def _preflight(job: BatchJob) -> None:
@@ -143,19 +157,47 @@ def _preflight(job: BatchJob) -> None:
     load_templates(cfg.templates)
 
 
-def _deal(out: Output, questions, job: BatchJob, n: int) -> None:
-    """Deal a finished output's rows into the parts (each to its shard's), with its settings, before resuming."""
-    rows, _ = out._rows()
-    before = read_json_file(settings_path(out.path)) if settings_path(out.path).is_file() else None
+def _deal(out: Output, questions, job: BatchJob, n: int) -> int:
+    """Before a resumed run: the rows of the output and of every part there (a part's row over the output's), dealt
+    again into the parts of the input as it is now, with their settings; returns how many rows were dropped (ids
+    no longer in the input). Dealt again every time, so an edited input (a question added before the others moves
+    every later question to another shard) keeps every answer, and a deal cut short is done again whole."""
+    sources = [out.path] + [part_path(out.path, i, n) for i in range(1, n + 1)]
+    rows: dict[str, bytes] = {}
+    asked: dict[str, str] = {}
+    fingerprint: tuple[Path, str] | None = None
+    for src in sources:
+        if not src.is_file() or src.stat().st_size == 0:
+            continue
+        got, _ = Output(src, job.fmt)._rows()  # a torn last row (a kill mid-write) is left out
+        rows.update((r[0], r[1]) for r in got)
+        settings = read_json_file(settings_path(src)) if settings_path(src).is_file() else None
+        if not isinstance(settings, dict) or not got:
+            continue
+        if fingerprint is not None and settings.get("fingerprint") != fingerprint[1]:
+            raise InputError(f"{out.path}: answered with other settings than its unfinished parts in "
+                             f"{parts_folder(out.path)}: resume with the flags of the run that wrote them, or delete "
+                             "that folder")
+        fingerprint = (src, settings.get("fingerprint"))
+        if isinstance(settings.get("questions"), dict):
+            asked.update(settings["questions"])
+    if not rows:
+        return 0
+    order = {str(q.id): j for j, q in enumerate(questions)}
     header = out._csv_bytes(out.columns) if out.kind == "csv" else b""
     for i in range(1, n + 1):
-        ids = {str(q.id) for q in shard_rows(questions, (i, n))}
+        ids = [str(q.id) for q in shard_rows(questions, (i, n))]
         part = part_path(out.path, i, n)
         with atomic_open(part) as fh:
-            fh.write(header + b"".join(r[1] for r in rows if r[0] in ids))
-        if isinstance(before, dict):
-            asked = before.get("questions") if isinstance(before.get("questions"), dict) else {}
-            write_json(settings_path(part), {**before, "questions": {k: v for k, v in asked.items() if k in ids}})
+            fh.write(header + b"".join(rows[qid] for qid in ids if qid in rows))
+        if fingerprint is not None:
+            write_json(settings_path(part), {"fingerprint": fingerprint[1],
+                                             "questions": {qid: asked[qid] for qid in ids if qid in asked}})
+    gone = sorted((qid for qid in rows if qid not in order))
+    if gone:
+        log.warning("%s: %d row(s) have an id no longer in %s (ids %s): dropped from the output", out.path, len(gone),
+                    job.input_path, ", ".join(gone[:5]) + (f" … ({len(gone) - 5} more)" if len(gone) > 5 else ""))
+    return len(gone)
 
 
 def _run(job: BatchJob, n: int, rows: int, show_progress: bool, on_batch, Bar) -> list[dict]:
@@ -193,7 +235,10 @@ def _run(job: BatchJob, n: int, rows: int, show_progress: bool, on_batch, Bar) -
                                                  "command with --resume") from None
                             silent.add(i)
                     continue
-                if kind == "progress":
+                if kind == "log":
+                    level, message = payload
+                    log.log(level, "%s", _as_output(message, job, i, n))
+                elif kind == "progress":
                     bar.advance(payload - answered[i])
                     answered[i] = payload
                     if on_batch is not None:
@@ -201,7 +246,7 @@ def _run(job: BatchJob, n: int, rows: int, show_progress: bool, on_batch, Bar) -
                 elif kind == "done":
                     done[i] = payload
                 else:
-                    _raise(kind, i, n, payload)
+                    _raise(kind, i, n, payload if kind != "error" else (payload[0], _as_output(payload[1], job, i, n)))
     finally:
         for p in procs:
             if p.is_alive():
@@ -211,6 +256,13 @@ def _run(job: BatchJob, n: int, rows: int, show_progress: bool, on_batch, Bar) -
         events.close()
         events.join_thread()
     return [done[i] for i in range(1, n + 1)]
+
+
+def _as_output(message: str, job: BatchJob, i: int, n: int) -> str:
+    """A worker's message about its part, about the output instead (the part is a hidden detail of the run)."""
+    part = part_path(job.output_path, i, n)
+    return message.replace(str(settings_path(part)), str(settings_path(job.output_path))).replace(
+        str(part), f"{job.output_path} (worker {i}/{n})")
 
 
 def _raise(kind: str, i: int, n: int, payload) -> None:
@@ -243,7 +295,7 @@ def _worker(job: BatchJob, i: int, n: int, threads: int, events) -> None:
     """One worker, in its own process: its share of the cores, its part locked, its shard answered."""
     _die_with_parent()
     _no_tqdm_process_lock()
-    logging.getLogger("lex_dpr.rag.batch").addFilter(lambda r: not r.getMessage().startswith("skipped "))  # the parent says
+    _log_to_parent(i, events)
     try:
         _share_cores(threads)
         part = part_path(job.output_path, i, n)
@@ -264,6 +316,27 @@ def _worker(job: BatchJob, i: int, n: int, threads: int, events) -> None:
     finally:
         events.close()
         events.join_thread()
+
+
+class _ToParent(logging.Handler):
+    """A worker's warnings, sent to the parent, which logs them as its own (the CLI's one line each)."""
+
+    def __init__(self, i: int, events) -> None:
+        super().__init__(logging.WARNING)
+        self.i, self.events = i, events
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.name == "lex_dpr.rag.batch" and message.startswith("skipped "):
+            return  # the input's bad rows: the parent read the same file and said so once
+        with contextlib.suppress(Exception):
+            self.events.put(("log", self.i, (record.levelno, message)))
+
+
+def _log_to_parent(i: int, events) -> None:
+    root = logging.getLogger()
+    root.handlers[:] = [_ToParent(i, events)]
+    root.setLevel(logging.WARNING)
 
 
 def _share_cores(threads: int) -> None:

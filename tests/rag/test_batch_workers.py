@@ -130,3 +130,44 @@ def test_sigkill_of_the_parent_stops_the_workers_and_resume_finishes(index_copy,
     assert out.read_bytes() == (tmp_path / "clean.jsonl").read_bytes()
     s = orjson.loads((tmp_path / "killed.jsonl.summary.json").read_bytes())
     assert s["already_done"] >= 80 and s["already_done"] + s["answered"] == 1200
+
+
+def test_a_resume_after_the_input_changed_keeps_every_answer(index_copy, tmp_path):
+    """A question put before the others moves every later one to another shard: the rows are dealt again."""
+    rows = [{"id": f"q{i}", "question": q} for i, q in enumerate(QUESTIONS[:4])]
+    inp = _jsonl(tmp_path / "q.jsonl", rows)
+    base = ["rag", "batch", "--index", str(index_copy), "--quiet", "--no-cache", "--workers", "2"]
+    out = tmp_path / "a.jsonl"
+    assert lex_dpr([*base, "--input", str(inp), "--output", str(out)]).exit_code == 0
+    _jsonl(inp, [{"id": "new", "question": QUESTIONS[5]}, *rows])
+    again = lex_dpr([*base, "--input", str(inp), "--output", str(out), "--resume"])
+    assert again.exit_code == 0, again.output
+    s = orjson.loads((tmp_path / "a.jsonl.summary.json").read_bytes())
+    assert (s["already_done"], s["answered"], s["dropped"]) == (4, 1, 0)
+    fresh = tmp_path / "fresh.jsonl"
+    assert lex_dpr(["rag", "batch", "--index", str(index_copy), "--quiet", "--no-cache", "--input", str(inp),
+                    "--output", str(fresh)]).exit_code == 0
+    assert out.read_bytes() == fresh.read_bytes()
+
+
+def test_other_settings_a_held_run_and_leftovers_are_one_line_about_the_output(index_copy, tmp_path):
+    from lex_dpr.utils.locks import hold_lock
+
+    inp = _jsonl(tmp_path / "q.jsonl", [{"id": f"q{i}", "question": q} for i, q in enumerate(QUESTIONS)])
+    base = ["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--quiet", "--no-cache", "--workers", "2"]
+    out = tmp_path / "a.jsonl"
+    assert lex_dpr([*base, "--output", str(out)]).exit_code == 0
+    other = lex_dpr([*base, "--output", str(out), "--resume", "--k", "3"])
+    assert other.exit_code == 1 and "other settings" in other.stderr
+    assert str(out) in other.stderr and ".workers" not in other.stderr  # about the output, not a hidden part
+    assert lex_dpr([*base, "--output", str(out), "--resume"]).exit_code == 0  # the original flags still resume
+    with hold_lock(tmp_path / ".b.jsonl.workers.lock"):
+        held = lex_dpr([*base, "--output", str(tmp_path / "b.jsonl")])
+    assert held.exit_code == 1 and "being answered by another rag batch" in held.stderr
+    leftovers = parts_folder(tmp_path / "c.jsonl")  # a run whose workers never wrote a part
+    leftovers.mkdir()
+    (leftovers / "part-1-of-2.jsonl.lock").write_text("")
+    (leftovers / "part-2-of-2.jsonl.settings.json").write_text("{}")
+    done = lex_dpr([*base, "--output", str(tmp_path / "c.jsonl")])
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "c.jsonl").read_bytes() == out.read_bytes()
