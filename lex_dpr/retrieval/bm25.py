@@ -78,12 +78,17 @@ def numba_cached() -> bool:
 
 
 def warm_numba() -> None:
-    """Compile bm25s' numba scoring now (into the disk cache where :func:`numba_cached`): a tiny index searched once
-    without and once with a weight mask (a question's statute rows: numba compiles each of the two apart)."""
+    """Compile bm25s' numba scoring now (into the disk cache where :func:`numba_cached`): tiny indexes, one in memory
+    and one saved and memory-mapped (read-only arrays), each searched without and with a weight mask (a question's
+    statute rows): numba compiles each of the four apart."""
+    import tempfile
+
     numba_cached()
-    index = BM25Index([["민법", "손해"], ["형법"]])
-    index.search([["손해"]], 1, backend="numba")
-    index.search([["손해"]], 1, backend="numba", weight_mask=np.ones(2, dtype=np.float32))
+    with tempfile.TemporaryDirectory() as tmp:  # numba types a saved index's read-only mapped arrays apart
+        BM25Index([["민법", "손해"], ["형법"]]).save(Path(tmp) / "bm25")
+        for index in (BM25Index([["민법", "손해"], ["형법"]]), BM25Index.load(Path(tmp) / "bm25", mmap=True)):
+            index.search([["손해"]], 1, backend="numba")
+            index.search([["손해"]], 1, backend="numba", weight_mask=np.ones(2, dtype=np.float32))
 
 
 class BM25Index:
@@ -150,11 +155,12 @@ class BM25Index:
             return self._bm25
         if backend != "numba":
             raise ValueError(f"BM25 backend {backend!r}: use 'numpy' or 'numba'")
-        if self._numba is None:
+        if self._numba is None:  # made whole before it is shared: another thread never sees it half set
             import copy
 
-            self._numba = copy.copy(self._bm25)
-            self._numba.backend = "numba"
+            numba = copy.copy(self._bm25)
+            numba.backend = "numba"
+            self._numba = numba
         return self._numba
 
     def holds(self, docs: np.ndarray, terms: Sequence[str]) -> np.ndarray:
@@ -245,8 +251,17 @@ class BM25Retriever:
         """The top ``k`` (passage id, score) of each query, best first, equal scores in row order: bm25s' two
         backends give the same scores but order ties (and pick them at the cut) each their own way."""
         backend = self.backend if len(queries) >= NUMBA_MIN_QUERIES or self.index.size >= NUMBA_MIN_PASSAGES else "numpy"
-        hits = self.index.search(tokenize_many(list(queries), workers=self.workers), k + TIE_SLACK,
-                                 weight_mask=weight_mask, backend=backend)
+        tokens = tokenize_many(list(queries), workers=self.workers)
+        fetch = k + TIE_SLACK
+        hits = self.index.search(tokens, fetch, weight_mask=weight_mask, backend=backend)
+        while fetch < self.index.size:  # more ties at the cut than read: read deeper until the cut is below them
+            cut = [i for i, (_, s) in enumerate(hits) if len(s) == fetch and len(s) >= k and np.sort(s)[-k] == s.min()]
+            if not cut:
+                break
+            fetch = min(fetch * 4, self.index.size)
+            for i, h in zip(cut, self.index.search([tokens[i] for i in cut], fetch, weight_mask=weight_mask,
+                                                   backend=backend), strict=True):
+                hits[i] = h
         ids, out = self.corpus.ids, []
         for d, s in hits:
             order = np.lexsort((d, -s))[:k]

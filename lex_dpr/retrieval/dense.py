@@ -128,11 +128,19 @@ class DenseIndex:
             raise ValueError("a row subset is searched in a flat index only")
         size = self.size if within is None else within.count
         k = min(k, size)
+        if k <= 0 or not len(queries):  # nothing to search (an empty subset or index): nothing found
+            return np.empty((len(queries), 0), dtype=np.float32), np.empty((len(queries), 0), dtype=np.int64)
         fetch = min(k + EXACT_SLACK, size) if self.kind == "flat" else k
         if self.kind == "ivfpq" and self.vectors is not None:
             fetch = min(k * PQ_REFINE + EXACT_SLACK, self.size)
         if self.kind == "flat" and fetch and (len(queries) > SINGLE_THREAD_QUERIES or self._aligned()):
-            return self._exact(queries, self._candidates(queries, fetch, within), k)
+            scores, rows, cut = self._exact(queries, self._candidates(queries, fetch, within), k)
+            while cut.any() and fetch < size:  # more ties at the cut than read: read deeper until it is below them
+                fetch = min(fetch * 4, size)
+                redo = np.flatnonzero(cut)
+                scores[redo], rows[redo], cut[redo] = self._exact(
+                    queries[redo], self._candidates(queries[redo], fetch, within), k)
+            return scores, rows
         extra = {} if within is None else {"params": within.params}
         if len(queries) > SINGLE_THREAD_QUERIES:
             scores, rows = self.faiss_index.search(queries, fetch, **extra)
@@ -145,7 +153,7 @@ class DenseIndex:
                 faiss.omp_set_num_threads(threads)
         if (self.kind != "flat" and (self.kind != "ivfpq" or self.vectors is None)) or not len(queries) or not fetch:
             return scores, rows
-        return self._exact(queries, rows, k)
+        return self._exact(queries, rows, k)[:2]
 
     def _stored(self) -> np.ndarray:
         """The exact vectors as an n × d array: the flat index's own (a view, no copy) or ``vectors``."""
@@ -205,16 +213,20 @@ class DenseIndex:
             rows[start: start + step] = best[1]
         return rows
 
-    def _exact(self, queries: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _exact(self, queries: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The candidate ``rows`` rescored in float64, the best ``k`` of each query by (score, row), and whether the
+        k-th score ties the lowest candidate's (then rows left unread may tie it too: :meth:`search` reads deeper)."""
         stored = self._stored()
         out_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         out_rows = np.full((len(queries), k), -1, dtype=rows.dtype)
+        cut = np.zeros(len(queries), dtype=bool)
         for i, (query, found) in enumerate(zip(queries.astype(np.float64), rows, strict=True)):
             found = found[found >= 0]
             exact = stored[found].astype(np.float64) @ query
             order = np.lexsort((found, -exact))[:k]  # best score first, the lower row on a tie
             out_scores[i, :len(order)], out_rows[i, :len(order)] = exact[order], found[order]
-        return out_scores, out_rows
+            cut[i] = len(found) > len(order) == k and exact[order[-1]] == exact.min()
+        return out_scores, out_rows, cut
 
     def save(self, path: str | Path) -> None:
         """Write the index to one file, complete or not at all."""

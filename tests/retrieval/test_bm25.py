@@ -134,3 +134,17 @@ def test_a_few_queries_stay_on_numpy_below_a_large_index(sample_training_data, m
     retriever.rank(["손해배상"], 5)  # `rag ask`: loading numba's code would cost more than it saves
     retriever.rank(["손해배상"] * bm25.NUMBA_MIN_QUERIES, 5)  # a batch
     assert used == ["numpy", "numba"]
+
+
+def test_more_ties_than_it_reads_are_still_cut_by_row(monkeypatch):
+    """60 passages with the same text: the top 5 are the first five rows, alone or in a batch, on either backend."""
+    from lex_dpr.data.corpus import Corpus
+    from lex_dpr.retrieval import bm25
+
+    corpus = Corpus([f"p{i}" for i in range(60)] + ["other"], ["민법 손해배상 책임"] * 60 + ["형법 사기"], [{}] * 61)
+    monkeypatch.setattr(bm25, "_NUMBA_CACHE", [True])
+    retriever = bm25.BM25Retriever(corpus)
+    want = [f"p{i}" for i in range(5)]
+    assert [pid for pid, _ in retriever.rank(["손해배상"], 5)[0]] == want  # numpy, one query
+    assert all([pid for pid, _ in r] == want for r in retriever.rank(["손해배상"] * 40, 5))  # numba, a batch
+    assert [pid for pid, _ in retriever.rank(["손해배상"], 60)[0]] == [f"p{i}" for i in range(60)]

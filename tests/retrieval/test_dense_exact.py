@@ -147,3 +147,28 @@ def test_unaligned_vectors_are_searched_by_faiss_and_rank_the_same(tmp_path):
             a = mapped.search(q, 10, within=mapped.subset(keep) if within else None)
             b = aligned.search(q, 10, within=aligned.subset(keep) if within else None)
             assert np.array_equal(a[1], b[1]) and a[0].tobytes() == b[0].tobytes()
+
+
+def test_more_equal_vectors_than_it_reads_are_cut_by_row():
+    """40 copies of one vector (a corpus's "제5조 삭제" articles): a query for it gets the first copies by row."""
+    rng = np.random.default_rng(6)
+    passages = _unit(rng.normal(size=(3000, 16)))
+    copies = np.arange(7, 3000, 71)[:40]
+    passages[copies] = passages[copies[0]]
+    query = passages[copies[:1]]
+    index = DenseIndex.build(passages)
+    assert index.search(query, 5)[1][0].tolist() == copies[:5].tolist()
+    batch = np.repeat(query, 20, axis=0)
+    assert all(r.tolist() == copies[:5].tolist() for r in index.search(batch, 5)[1])
+    keep = np.ones(3000, dtype=bool)
+    keep[copies[:2]] = False
+    assert index.search(query, 5, within=index.subset(keep))[1][0].tolist() == copies[2:7].tolist()
+    assert index.search(query, 40)[1][0].tolist() == copies.tolist()
+
+
+def test_an_empty_subset_or_index_finds_nothing():
+    passages = _unit(np.random.default_rng(7).normal(size=(50, 8)))
+    index = DenseIndex.build(passages)
+    scores, rows = index.search(passages[:3], 5, within=index.subset(np.zeros(50, dtype=bool)))
+    assert scores.shape == rows.shape == (3, 0)
+    assert DenseIndex.build(np.zeros((0, 8), dtype=np.float32)).search(passages[:2], 5)[1].shape == (2, 0)
