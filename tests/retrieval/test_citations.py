@@ -70,3 +70,33 @@ def test_cited_first_moves_the_cited_passages_to_the_top_and_keeps_the_rest():
     assert cited == [("LAW_001706_제751조", 0.9), ("LAW_001706_제750조", 0.9), ("a", 0.9)]
     assert plain == [("a", 0.9), ("LAW_001706_제750조", 0.5), ("b", 0.4)]
     assert retriever.name == "fixed"
+
+
+def test_the_trie_finds_the_names_the_regular_expression_finds(records):
+    """`name_spans` (a letter trie, no compile) against `pattern` (the names as one regex, the definition), on
+    texts built from the corpus's names with spaces inside and Hangul, digits or nothing around them."""
+    import random
+
+    from lex_dpr.utils.text import law_name_key
+
+    extra = [{"id": f"x{i}", "type": "law", "title": t, "article": "제1조"}
+             for i, t in enumerate(["상법", "민법 시행령", "국가배상법", "법", "상법 시행규칙"])]
+    finder = CitationFinder.from_records([*records, *extra])
+    names = sorted({r["title"] for r in [*records, *extra] if r.get("type") in ("law", "admin")})
+    rng = random.Random(0)
+    pieces = ["", " ", "  ", "가", "의", "국가", "3", "(", "제750조", "법", "\n"]
+    texts = []
+    for _ in range(3000):
+        parts = []
+        for _ in range(rng.randint(1, 4)):
+            name = rng.choice(names)
+            if rng.random() < 0.5:  # spaces inside the name, or some removed
+                name = "".join(c + (" " if rng.random() < 0.2 else "") for c in name.replace(" ", "" if rng.random() < 0.5 else " "))
+            if rng.random() < 0.3:
+                name = name[: rng.randint(1, len(name))]
+            parts += [rng.choice(pieces), name, rng.choice(pieces)]
+        texts.append("".join(parts))
+    for text in texts:
+        want = [(m.start(), m.end(), law_name_key(m.group())) for m in finder.pattern.finditer(text)]
+        assert finder.name_spans(text) == want, text
+    assert sum(len(finder.name_spans(t)) for t in texts) > 3000
