@@ -158,6 +158,8 @@ class BM25Index:
         if self._numba is None:  # made whole before it is shared: another thread never sees it half set
             import copy
 
+            numba_cached()  # its compiled code from numba's disk cache wherever it can be (make-pairs' workers too)
+
             numba = copy.copy(self._bm25)
             numba.backend = "numba"
             self._numba = numba
@@ -230,7 +232,8 @@ class BM25Retriever:
             index = BM25Index.from_texts(texts, workers=workers)
         self.index = index
         # a batch's backend (NUMBA_MIN_QUERIES or more queries; fewer stay on numpy below NUMBA_MIN_PASSAGES)
-        self.backend = "numba" if index.size >= NUMBA_MIN_PASSAGES or numba_cached() else "numpy"
+        cached = numba_cached()  # first: a large index uses numba either way, and should load it, not compile it
+        self.backend = "numba" if cached or index.size >= NUMBA_MIN_PASSAGES else "numpy"
         self._mask: tuple = (None, None)  # the kept rows rank_kept was last given, and them as bm25s' weight mask
         if self.index.size != len(corpus):
             raise InputError(f"the BM25 index has {self.index.size} passages, the corpus {len(corpus)}: "

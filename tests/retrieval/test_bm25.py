@@ -148,3 +148,17 @@ def test_more_ties_than_it_reads_are_still_cut_by_row(monkeypatch):
     assert [pid for pid, _ in retriever.rank(["손해배상"], 5)[0]] == want  # numpy, one query
     assert all([pid for pid, _ in r] == want for r in retriever.rank(["손해배상"] * 40, 5))  # numba, a batch
     assert [pid for pid, _ in retriever.rank(["손해배상"], 60)[0]] == [f"p{i}" for i in range(60)]
+
+
+def test_a_large_index_loads_numba_from_the_cache_too(sample_training_data, monkeypatch):
+    """A large index uses numba whatever the cache: it must still turn the cache on, or it compiles every process."""
+    from lex_dpr.data.corpus import read_corpus
+    from lex_dpr.retrieval import bm25
+
+    corpus = read_corpus(sample_training_data["passages"])
+    monkeypatch.setattr(bm25, "NUMBA_MIN_PASSAGES", len(corpus))
+    monkeypatch.setattr(bm25, "_NUMBA_CACHE", [])
+    assert bm25.BM25Retriever(corpus).backend == "numba" and bm25._NUMBA_CACHE != []
+    monkeypatch.setattr(bm25, "_NUMBA_CACHE", [])
+    bm25.BM25Index([["민법"]]).search([["민법"]], 1, backend="numba")  # make-pairs' negatives search this way
+    assert bm25._NUMBA_CACHE != []
