@@ -89,13 +89,7 @@ def _times(fn, runs: int) -> list[float]:
 
 
 def _median(fn, runs: int) -> float:
-    fn()
-    out = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return statistics.median(out)
+    return statistics.median(_times(fn, runs))
 
 
 if __name__ == "__main__":

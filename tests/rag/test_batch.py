@@ -2,16 +2,15 @@
 
 import csv
 import io
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import orjson
 import pytest
 
 from tests._cli import lex_dpr
+from tests.rag.conftest import batch_command
 
 QUESTIONS = ["고의나 과실로 남에게 손해를 입히면 배상해야 하나요?", "계약을 해제하면 원상회복을 해야 하나요?",
              "채권의 소멸시효는 몇 년인가요?", "개인정보를 제3자에게 제공하려면 동의가 필요한가요?",
@@ -121,11 +120,7 @@ def test_resume_drops_a_torn_last_row_and_skips_done_ids(index_copy, tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_mid_batch_then_resume_gives_the_same_file(index_copy, tmp_path):
-    rows = [{"id": f"q{i:04d}", "question": f"{QUESTIONS[i % 6]} 사례 {i}"} for i in range(400)]
-    inp = _jsonl(tmp_path / "q.jsonl", rows)
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    cmd = [sys.executable, "-m", "lex_dpr.cli.main", "rag", "batch", "--index", str(index_copy), "--input", str(inp),
-           "--no-cache", "--quiet", "--set", "batch_size=8"]
+    cmd, env = batch_command(index_copy, tmp_path / "q.jsonl", 400)
     clean = subprocess.run([*cmd, "--output", str(tmp_path / "clean.jsonl")], env=env, capture_output=True, timeout=300)
     assert clean.returncode == 0, clean.stderr
     out = tmp_path / "killed.jsonl"

@@ -1,9 +1,7 @@
 """`rag batch --workers N`: N processes, one merged output with the bytes one worker writes; killed, resumed."""
 
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import orjson
@@ -14,6 +12,7 @@ from lex_dpr.rag.questions_file import InputQuestion
 from lex_dpr.rag.workers import parts_folder
 from lex_dpr.utils.locks import try_lock
 from tests._cli import lex_dpr
+from tests.rag.conftest import batch_command
 
 QUESTIONS = ["고의나 과실로 남에게 손해를 입히면 배상해야 하나요?", "계약을 해제하면 원상회복을 해야 하나요?",
              "채권의 소멸시효는 몇 년인가요?", "개인정보를 제3자에게 제공하려면 동의가 필요한가요?",
@@ -95,12 +94,9 @@ def test_bad_combinations_are_one_line(index_copy, tmp_path):
     assert not_index.exit_code == 1 and "index" in not_index.stderr
 
 
+@pytest.mark.slow
 def test_sigkill_of_the_parent_stops_the_workers_and_resume_finishes(index_copy, tmp_path):
-    rows = [{"id": f"q{i:04d}", "question": f"{QUESTIONS[i % 6]} 사례 {i}"} for i in range(1200)]
-    inp = _jsonl(tmp_path / "q.jsonl", rows)
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    cmd = [sys.executable, "-m", "lex_dpr.cli.main", "rag", "batch", "--index", str(index_copy), "--input", str(inp),
-           "--no-cache", "--quiet", "--set", "batch_size=8"]
+    cmd, env = batch_command(index_copy, tmp_path / "q.jsonl", 1200)
     clean = subprocess.run([*cmd, "--output", str(tmp_path / "clean.jsonl")], env=env, capture_output=True, timeout=300)
     assert clean.returncode == 0, clean.stderr
     out = tmp_path / "killed.jsonl"
