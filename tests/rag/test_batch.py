@@ -120,9 +120,7 @@ def test_resume_drops_a_torn_last_row_and_skips_done_ids(index_copy, tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_mid_batch_then_resume_gives_the_same_file(index_copy, tmp_path):
-    cmd, env = batch_command(index_copy, tmp_path / "q.jsonl", 400)
-    clean = subprocess.run([*cmd, "--output", str(tmp_path / "clean.jsonl")], env=env, capture_output=True, timeout=300)
-    assert clean.returncode == 0, clean.stderr
+    cmd, env, clean = batch_command(index_copy, tmp_path, 400)
     out = tmp_path / "killed.jsonl"
     proc = subprocess.Popen([*cmd, "--output", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
@@ -134,7 +132,7 @@ def test_sigkill_mid_batch_then_resume_gives_the_same_file(index_copy, tmp_path)
     assert 40 <= written < 400, written
     again = subprocess.run([*cmd, "--output", str(out), "--resume"], env=env, capture_output=True, timeout=300)
     assert again.returncode == 0, again.stderr
-    assert out.read_bytes() == (tmp_path / "clean.jsonl").read_bytes()
+    assert out.read_bytes() == clean
     s = orjson.loads((tmp_path / "killed.jsonl.summary.json").read_bytes())
     assert s["already_done"] >= 40 and s["already_done"] + s["answered"] == 400
 

@@ -96,9 +96,7 @@ def test_bad_combinations_are_one_line(index_copy, tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_of_the_parent_stops_the_workers_and_resume_finishes(index_copy, tmp_path):
-    cmd, env = batch_command(index_copy, tmp_path / "q.jsonl", 1200)
-    clean = subprocess.run([*cmd, "--output", str(tmp_path / "clean.jsonl")], env=env, capture_output=True, timeout=300)
-    assert clean.returncode == 0, clean.stderr
+    cmd, env, clean = batch_command(index_copy, tmp_path, 1200)
     out = tmp_path / "killed.jsonl"
     folder = parts_folder(out)
     parts = [folder / f"part-{i}-of-2.jsonl" for i in (1, 2)]
@@ -123,7 +121,7 @@ def test_sigkill_of_the_parent_stops_the_workers_and_resume_finishes(index_copy,
     again = subprocess.run([*cmd, "--output", str(out), "--workers", "2", "--resume"], env=env, capture_output=True,
                            timeout=300)
     assert again.returncode == 0, again.stderr
-    assert out.read_bytes() == (tmp_path / "clean.jsonl").read_bytes()
+    assert out.read_bytes() == clean
     s = orjson.loads((tmp_path / "killed.jsonl.summary.json").read_bytes())
     assert s["already_done"] >= 80 and s["already_done"] + s["answered"] == 1200
 
