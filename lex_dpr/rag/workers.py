@@ -33,6 +33,7 @@ import queue
 import re
 import shutil
 import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -46,6 +47,7 @@ from lex_dpr.rag.output import Output
 from lex_dpr.rag.questions_file import read_questions
 from lex_dpr.utils.io import BadLine, atomic_open, read_json_file, write_json
 from lex_dpr.utils.locks import hold_lock
+from lex_dpr.utils.signals import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +295,7 @@ def _summed(job: BatchJob, parts: list[dict], rows: int, bad: list[BadLine], sec
 
 def _worker(job: BatchJob, i: int, n: int, threads: int, events) -> None:
     """One worker, in its own process: its share of the cores, its part locked, its shard answered."""
-    _die_with_parent()
+    die_with_parent(signal.SIGKILL)  # the part stays resumable as it stands
     _no_tqdm_process_lock()
     _log_to_parent(i, events)
     try:
@@ -352,9 +354,8 @@ def _share_cores(threads: int) -> None:
         os.environ[var] = str(threads)
     threadpool_limits(threads)
     use_threads(threads)
-    import torch
-
-    torch.set_num_threads(threads)
+    if "torch" in sys.modules:  # a model that runs on torch (a static model does not: no torch to import for it)
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def _no_tqdm_process_lock() -> None:
@@ -367,9 +368,3 @@ def _no_tqdm_process_lock() -> None:
     tqdm.set_lock(threading.RLock())
 
 
-def _die_with_parent() -> None:
-    """SIGKILL when the parent dies, however it dies (Linux); the part stays resumable."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG

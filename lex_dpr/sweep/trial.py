@@ -28,6 +28,7 @@ from lex_dpr.models.run_folder import RUN_SUBDIR
 from lex_dpr.runs.record import read_metrics
 from lex_dpr.sweep.study import tell
 from lex_dpr.utils.locks import hold_lock
+from lex_dpr.utils.signals import die_with_parent
 
 if TYPE_CHECKING:
     from lex_dpr.sweep.agent import AgentOptions
@@ -209,10 +210,7 @@ def spawn(overrides: list[str], run_dir: Path, resume: bool) -> subprocess.Popen
 
 def _die_with_parent() -> None:
     """In the child: SIGTERM when the agent dies, however it dies (Linux; elsewhere the heartbeat catches it)."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    die_with_parent(signal.SIGTERM)
 
 
 def terminate(proc: subprocess.Popen, grace: float = 60.0) -> None:

@@ -57,3 +57,13 @@ def sigterm_raises() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def die_with_parent(signum: int = signal.SIGTERM) -> None:
+    """In a child process: receive ``signum`` when the parent dies, however it dies (``PR_SET_PDEATHSIG``; Linux
+    only, elsewhere nothing). A sweep's trial gets SIGTERM (it stops at a safe point), a `rag batch` worker SIGKILL
+    (its part is resumable as it stands)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signum)  # PR_SET_PDEATHSIG
