@@ -45,7 +45,7 @@ from lex_dpr.errors import ConfigError, InputError, LexDprError
 from lex_dpr.rag.batch import BatchSummary, merge_shards, run_batch, settings_path, shard_rows
 from lex_dpr.rag.output import Output
 from lex_dpr.rag.questions_file import read_questions
-from lex_dpr.utils.io import BadLine, atomic_open, read_json_file, write_json
+from lex_dpr.utils.io import BadLine, atomic_open, ensure_writable, read_json_file, write_json
 from lex_dpr.utils.locks import hold_lock
 from lex_dpr.utils.signals import die_with_parent
 
@@ -108,6 +108,7 @@ def run_batch_workers(job: BatchJob, *, resume: bool = False, show_progress: boo
     if not questions:
         raise InputError(f"{job.input_path}: " + (f"no usable question rows ({len(bad)} bad; see the warnings above)"
                                                   if bad else "no question rows (an empty file?)"))
+    ensure_writable(output, flag="--output", example="answers.jsonl")  # named as the user gave it, not its lock
     lock = output.with_name(f".{output.name}.workers.lock")
     with hold_lock(lock, blocking=False,
                    held=lambda pid: InputError(f"{output} is being answered by another rag batch (pid {pid}); "
