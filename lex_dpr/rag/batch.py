@@ -108,6 +108,11 @@ def run_batch(answerer: Answerer, input_path: str | Path, output_path: str | Pat
         log.warning("%s: %d row(s) have an id no longer in %s (ids %s): dropped from the output", out.path,
                     len(deleted), input_path, _some(deleted))
     todo = [q for q in questions if str(q.id) not in done]
+    # each distinct question is answered from the first row asking it, as a run from the start does, also where
+    # that row was answered before a resume and a later wording of it was not
+    first_wording: dict[str, str] = {}
+    for q in questions:
+        first_wording.setdefault(question_dedup_key(q.question), q.question)
     summary.already_done = len(questions) - len(todo)
     cache = AnswerCache(cache_dir, fingerprint if shard is None else f"{fingerprint}.shard-{shard[0]}-of-{shard[1]}")
     memo: dict[str, Answer] = {}
@@ -120,7 +125,7 @@ def run_batch(answerer: Answerer, input_path: str | Path, output_path: str | Pat
                 chunk = todo[lo: lo + size]
                 keys = [question_dedup_key(q.question) for q in chunk]
                 need: dict[str, str] = {}
-                for q, key in zip(chunk, keys, strict=True):
+                for key in keys:
                     if key in memo or key in need:
                         continue
                     cached = cache.get(key)
@@ -128,7 +133,7 @@ def run_batch(answerer: Answerer, input_path: str | Path, output_path: str | Pat
                         memo[key] = cached
                         summary.cache_hits += 1
                     else:
-                        need[key] = q.question
+                        need[key] = first_wording[key]
                 if need:
                     for key, ans in zip(need, answerer.answer(list(need.values())), strict=True):
                         memo[key] = ans

@@ -165,3 +165,24 @@ def test_other_settings_a_held_run_and_leftovers_are_one_line_about_the_output(i
     done = lex_dpr([*base, "--output", str(tmp_path / "c.jsonl")])
     assert done.exit_code == 0, done.output
     assert (tmp_path / "c.jsonl").read_bytes() == out.read_bytes()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_rewording_answered_after_a_resume_gets_its_first_wordings_answer(index_copy, tmp_path, workers):
+    """A run cut after the first wording of a question, before its rewording: resumed, the rewording still gets
+    the first wording's contexts, as in a run from the start (it used to be answered from its own text)."""
+    rows = [{"id": "q0", "question": QUESTIONS[0]}, *({"id": f"q{i}", "question": q} for i, q in
+                                                        enumerate(QUESTIONS[1:], start=1)),
+            {"id": "v", "question": VARIANT}]
+    inp = _jsonl(tmp_path / "q.jsonl", rows)
+    base = ["rag", "batch", "--index", str(index_copy), "--input", str(inp), "--quiet", "--no-cache"]
+    clean = tmp_path / "clean.jsonl"
+    assert lex_dpr([*base, "--output", str(clean)]).exit_code == 0
+    assert _rows(clean)[-1]["context_ids"] == _rows(clean)[0]["context_ids"]
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(b"".join(clean.read_bytes().splitlines(keepends=True)[:3]))  # killed after three rows
+    (tmp_path / "cut.jsonl.settings.json").write_bytes((tmp_path / "clean.jsonl.settings.json").read_bytes())
+    extra = ["--workers", workers] if workers != "1" else []
+    done = lex_dpr([*base, "--output", str(cut), "--resume", *extra])
+    assert done.exit_code == 0, done.output
+    assert cut.read_bytes() == clean.read_bytes()
